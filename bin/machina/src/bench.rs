@@ -1,0 +1,239 @@
+//! `machina bench`: throughput of each stage on this machine, measured in one run, with the
+//! signature-verification ceiling that bounds them all.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use machina_bank::Allocation;
+use machina_primitives::codec::put_vec;
+use machina_primitives::{sha256, Action, Amount, BlockEnv, BlockHeader, Hash, Keypair, Transaction, TxBody, DEV_CHAIN_ID};
+use machina_state::{AuthenticatedState, ChangeSet, SparseMerkleTree};
+use machina_stf::{apply_block, verify_txs, Genesis};
+use machina_store::{CommittedBlock, Store};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Options of `machina bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Signed transfers per measurement.
+    #[arg(long, default_value_t = 40_000)]
+    transfers: usize,
+    /// Distinct sender accounts.
+    #[arg(long, default_value_t = 4_000)]
+    senders: usize,
+    /// Transfers per HTTP batch in the end-to-end run.
+    #[arg(long, default_value_t = 2_000)]
+    batch: usize,
+    /// Repetitions of each in-process measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+/// Longest the end-to-end run may take before the bench gives up.
+const E2E_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn sender_key(i: usize) -> Keypair {
+    Keypair::from_seed(sha256(&[b"machina/bench/sender", &(i as u64).to_be_bytes()]).0)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Per second, from a count and the median of several timings.
+fn rate(count: usize, runs: usize, mut f: impl FnMut() -> anyhow::Result<Duration>) -> anyhow::Result<f64> {
+    let mut secs = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        secs.push(f()?.as_secs_f64());
+    }
+    Ok(count as f64 / median(secs))
+}
+
+/// `n` transfers from `senders` accounts in nonce order, signed on all cores.
+fn signed_transfers(keys: &[Keypair], n: usize) -> Vec<Transaction> {
+    let s = keys.len();
+    let make = |i: usize| {
+        TxBody {
+            chain_id: DEV_CHAIN_ID,
+            sender: keys[i % s].address(),
+            nonce: (i / s) as u64,
+            fee: machina_stf::params::DEFAULT_MIN_FEE,
+            expiry_height: 1_000_000,
+            actions: vec![Action::Transfer {
+                to: keys[(i + 1) % s].address(),
+                amount: Amount(1),
+            }],
+        }
+        .sign(&[&keys[i % s]])
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = n.div_ceil(threads);
+    std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| sc.spawn(move || (t * per..((t + 1) * per).min(n)).map(make).collect::<Vec<_>>()))
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().expect("signing thread")).collect()
+    })
+}
+
+fn allocations(keys: &[Keypair]) -> Vec<Allocation> {
+    keys.iter()
+        .map(|k| Allocation {
+            address: k.address(),
+            balance: Amount(1_000_000_000_000),
+        })
+        .collect()
+}
+
+fn stf_rate(keys: &[Keypair], txs: &[Transaction], runs: usize) -> anyhow::Result<f64> {
+    let genesis = Genesis::dev(DEV_CHAIN_ID, 0, allocations(keys));
+    let mut base = SparseMerkleTree::from_entries(std::iter::empty());
+    base.apply(&genesis.changes().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let verified: Vec<_> = verify_txs(txs.to_vec()).into_iter().collect::<Result<_, _>>()?;
+    let env = BlockEnv {
+        chain_id: DEV_CHAIN_ID,
+        height: 1,
+        timestamp_ms: 1,
+        proposer: machina_node::dev_proposer().address(),
+    };
+    rate(txs.len(), runs, || {
+        let mut state = base.clone();
+        let t = Instant::now();
+        let out = apply_block(&mut state, &verified, &env)?;
+        let took = t.elapsed();
+        if out.receipts.iter().any(|r| !r.success) {
+            bail!("a benchmark transfer failed");
+        }
+        Ok(took)
+    })
+}
+
+fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
+    const EXISTING: u64 = 100_000;
+    const UPDATES: u64 = 20_000;
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(&dir.path().join("bench.redb"))?;
+    let key = |i: u64| sha256(&[b"bench-key", &i.to_be_bytes()]).0.to_vec();
+    let value = |i: u64, round: u64| [sha256(&[&i.to_be_bytes(), &round.to_be_bytes()]).0.as_slice(), &[0u8; 16]].concat();
+    let genesis: ChangeSet = (0..EXISTING).map(|i| (key(i), Some(value(i, 0)))).collect();
+    let mut state = SparseMerkleTree::from_entries(std::iter::empty());
+    let root = state.apply(&genesis);
+    let mut head = BlockHeader {
+        chain_id: DEV_CHAIN_ID,
+        height: 0,
+        parent_hash: Hash::ZERO,
+        timestamp_ms: 0,
+        proposer: Default::default(),
+        tx_root: Hash::ZERO,
+        receipts_root: Hash::ZERO,
+        state_root: root,
+    };
+    store.init(b"{}", &head, &genesis)?;
+    let mut round = 0u64;
+    let r = rate(UPDATES as usize, runs, || {
+        round += 1;
+        // 80% updates of existing keys, 20% new keys.
+        let changes: ChangeSet = (0..UPDATES)
+            .map(|j| {
+                let i = if j % 5 == 0 { EXISTING + round * UPDATES + j } else { (j * 7919 + round * 104_729) % EXISTING };
+                (key(i), Some(value(i, round)))
+            })
+            .collect();
+        let t = Instant::now();
+        let state_root = state.apply(&changes);
+        head = BlockHeader { height: head.height + 1, parent_hash: head.hash(), state_root, ..head.clone() };
+        store.commit_block(&CommittedBlock { header: &head, txs: &[], receipts: &[], changes: &changes })?;
+        Ok(t.elapsed())
+    })?;
+    Ok((r, state.len()))
+}
+
+fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let node = rt.block_on(machina_node::start(machina_node::DevConfig {
+        data_dir: dir.path().to_owned(),
+        http: "127.0.0.1:0".parse()?,
+        block_time: Duration::from_millis(100),
+        extra_genesis: allocations(keys),
+    }))?;
+    let url = format!("http://{}", node.addr);
+    let batches: Vec<Vec<u8>> = txs
+        .chunks(batch.max(1))
+        .map(|c| {
+            let mut b = Vec::new();
+            put_vec(&mut b, c);
+            b
+        })
+        .collect();
+    let start = Instant::now();
+    // Two client threads, so the node decodes and verifies one batch while the next arrives.
+    let rejected: usize = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..2)
+            .map(|t| {
+                let (batches, url) = (&batches, &url);
+                sc.spawn(move || -> anyhow::Result<usize> {
+                    let client = crate::client::Client::new(url);
+                    let mut rejected = 0;
+                    for b in batches.iter().skip(t).step_by(2) {
+                        let v = client.post_bytes("/v1/txs", b)?;
+                        let accepted = v["accepted"].as_u64().context("accepted count")? as usize;
+                        rejected += v["results"].as_array().map_or(0, Vec::len) - accepted;
+                    }
+                    Ok(rejected)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().expect("client thread")).sum::<anyhow::Result<usize>>()
+    })?;
+    if rejected > 0 {
+        bail!("{rejected} benchmark transactions were rejected");
+    }
+    while node.chain.metrics.txs_committed() < txs.len() as u64 {
+        if start.elapsed() > E2E_TIMEOUT {
+            bail!("only {} of {} transfers committed in {E2E_TIMEOUT:?}", node.chain.metrics.txs_committed(), txs.len());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let took = start.elapsed();
+    rt.block_on(node.shutdown());
+    Ok(txs.len() as f64 / took.as_secs_f64())
+}
+
+/// Runs every measurement and prints the figures.
+pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
+    let n = args.transfers.min(machina_primitives::limits::MAX_BLOCK_TXS);
+    let keys: Vec<Keypair> = (0..args.senders.max(2)).map(sender_key).collect();
+    let txs = signed_transfers(&keys, n);
+    let sig = rate(n, args.runs, || {
+        let t = Instant::now();
+        let ok = Transaction::verify_signatures(&txs);
+        let took = t.elapsed();
+        if ok.iter().any(|v| !v) {
+            bail!("a benchmark signature did not verify");
+        }
+        Ok(took)
+    })?;
+    let stf = stf_rate(&keys, &txs, args.runs)?;
+    let (state, state_keys) = state_rate(args.runs)?;
+    let e2e = e2e_rate(&keys, &txs, args.batch)?;
+    let v = json!({
+        "sig_ceiling_per_s": sig.round(),
+        "stf_transfers_per_s": stf.round(),
+        "state_updates_per_s": state.round(),
+        "e2e_transfers_per_s": e2e.round(),
+        "e2e_ratio_to_sig_ceiling": (e2e / sig * 1000.0).round() / 1000.0,
+    });
+    if json {
+        println!("{v}");
+    } else {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!("machina bench: {n} transfers from {} senders, {cores} cores, median of {} runs", keys.len(), args.runs);
+        println!("  signatures verified (batched, all cores)  {:>10.0} /s   (the ceiling)", sig);
+        println!("  stf transfers executed                     {:>10.0} /s", stf);
+        println!("  state updates committed (root + redb)      {:>10.0} /s   ({state_keys} keys)", state);
+        println!("  signed transfers end to end (HTTP -> block) {:>9.0} /s   ({:.1}% of the ceiling)", e2e, 100.0 * e2e / sig);
+    }
+    Ok(())
+}

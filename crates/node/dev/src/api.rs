@@ -1,0 +1,295 @@
+//! The HTTP API under `/v1`, plus `/metrics`. Errors are JSON `{"code", "message"}`.
+
+use crate::chain::{Chain, SubmitError};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use machina_primitives::limits::MAX_TX_BYTES;
+use machina_primitives::{Address, BlockHeader, Decode, Hash, Reader, Transaction};
+use machina_state::AuthenticatedState;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most transactions in one batch submission.
+pub const MAX_BATCH_TXS: usize = 10_000;
+
+/// Largest request body: a full batch of transfers with room.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Longest a client may ask `GET /v1/tx/{hash}` to wait for a receipt.
+pub const MAX_WAIT_MS: u64 = 60_000;
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// An API error: HTTP status, stable code and a sentence.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"code": self.code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        let status = match e.code() {
+            "oversize" => StatusCode::PAYLOAD_TOO_LARGE,
+            "nonce_too_low" | "nonce_in_use" | "already_known" => StatusCode::CONFLICT,
+            "mempool_full" | "sender_full" => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The API's routes over a chain.
+pub fn router(chain: Arc<Chain>) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/tx", post(submit_one))
+        .route("/v1/txs", post(submit_batch))
+        .route("/v1/tx/{hash}", get(get_tx))
+        .route("/v1/account/{address}", get(get_account))
+        .route("/v1/account/{address}/proof", get(get_account_proof))
+        .route("/v1/block/{id}", get(get_block))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(chain)
+}
+
+async fn health(State(chain): State<Arc<Chain>>) -> Json<Value> {
+    let c = chain.committed();
+    Json(json!({
+        "status": "ok",
+        "chain_id": chain.chain_id(),
+        "height": c.head.height,
+        "state_root": c.head.state_root,
+    }))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn metrics(State(chain): State<Arc<Chain>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        chain.metrics.render(),
+    )
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn malformed(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.to_string())
+}
+
+/// Parses one transaction: canonical bytes, or JSON when the content type says so.
+fn parse_one(headers: &HeaderMap, body: &[u8]) -> Result<Transaction, ApiError> {
+    if is_json(headers) {
+        return serde_json::from_slice(body).map_err(malformed);
+    }
+    Transaction::decode_exact(body, MAX_TX_BYTES).map_err(|e| match e {
+        machina_primitives::CodecError::Oversize { len, max } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "oversize",
+            format!("transaction is {len} bytes, limit is {max}"),
+        ),
+        e => malformed(e),
+    })
+}
+
+/// Parses a batch: a JSON array, or the canonical list encoding (a `u32` count, then each
+/// transaction).
+fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Transaction>, ApiError> {
+    let txs: Vec<Transaction> = if is_json(headers) {
+        serde_json::from_slice(body).map_err(malformed)?
+    } else {
+        let mut r = Reader::new(body);
+        let txs = r.vec("batch", MAX_BATCH_TXS).map_err(malformed)?;
+        r.finish().map_err(malformed)?;
+        txs
+    };
+    if txs.len() > MAX_BATCH_TXS {
+        return Err(malformed(format!(
+            "batch has {} transactions, limit is {MAX_BATCH_TXS}",
+            txs.len()
+        )));
+    }
+    Ok(txs)
+}
+
+async fn run_submit(chain: Arc<Chain>, txs: Vec<Transaction>) -> Result<Vec<Result<Hash, SubmitError>>, ApiError> {
+    // Signature verification is CPU work on all cores: keep it off the async workers.
+    let results = tokio::task::spawn_blocking(move || {
+        let r = chain.submit(txs);
+        chain.metrics.rejected(r.iter().filter(|x| x.is_err()).count());
+        r
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(results)
+}
+
+async fn submit_one(State(chain): State<Arc<Chain>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let tx = parse_one(&headers, &body)?;
+    let mut results = run_submit(chain, vec![tx]).await?;
+    let hash = results.pop().expect("one result per transaction")?;
+    Ok(Json(json!({"hash": hash})).into_response())
+}
+
+async fn submit_batch(State(chain): State<Arc<Chain>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let txs = parse_batch(&headers, &body)?;
+    let results = run_submit(chain, txs).await?;
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    let results: Vec<Value> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(h) => json!({"hash": h}),
+            Err(e) => json!({"code": e.code(), "message": e.to_string()}),
+        })
+        .collect();
+    Ok(Json(json!({"accepted": accepted, "results": results})).into_response())
+}
+
+fn parse_address(s: &str) -> Result<Address, ApiError> {
+    Address::from_hex(s).ok_or_else(|| malformed(format!("not a 20-byte hex address: {s}")))
+}
+
+async fn get_account(State(chain): State<Arc<Chain>>, Path(address): Path<String>) -> ApiResult {
+    let addr = parse_address(&address)?;
+    let acct = machina_bank::account(&chain.committed().state, &addr);
+    Ok(Json(json!({"address": addr, "balance": acct.balance, "nonce": acct.nonce})).into_response())
+}
+
+async fn get_account_proof(State(chain): State<Arc<Chain>>, Path(address): Path<String>) -> ApiResult {
+    let addr = parse_address(&address)?;
+    let c = chain.committed();
+    let key = machina_bank::account_state_key(&addr);
+    let acct = machina_bank::account(&c.state, &addr);
+    Ok(Json(json!({
+        "address": addr,
+        "balance": acct.balance,
+        "nonce": acct.nonce,
+        "height": c.head.height,
+        "state_root": c.head.state_root,
+        "key": format!("0x{}", hex::encode(&key)),
+        "value": machina_state::StateRead::get(&c.state, &key).map(|v| format!("0x{}", hex::encode(&v))),
+        "proof": c.state.prove(&key),
+    }))
+    .into_response())
+}
+
+fn block_json(header: &BlockHeader, txs: &[Hash]) -> Value {
+    json!({
+        "height": header.height,
+        "hash": header.hash(),
+        "parent_hash": header.parent_hash,
+        "chain_id": header.chain_id,
+        "timestamp_ms": header.timestamp_ms,
+        "proposer": header.proposer,
+        "state_root": header.state_root,
+        "tx_root": header.tx_root,
+        "receipts_root": header.receipts_root,
+        "tx_count": txs.len(),
+        "txs": txs,
+    })
+}
+
+async fn get_block(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> ApiResult {
+    let height = if id == "latest" {
+        chain.committed().head.height
+    } else if let Some(h) = Hash::from_hex(&id).filter(|_| id.len() > 20) {
+        chain
+            .store()
+            .height_of(&h)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found(format!("no block with hash {id}")))?
+    } else {
+        id.parse::<u64>()
+            .map_err(|_| malformed(format!("expected a height, a block hash or `latest`, got {id}")))?
+    };
+    let header = chain
+        .store()
+        .header(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
+    let txs = chain.store().block_tx_hashes(height).map_err(ApiError::internal)?;
+    Ok(Json(block_json(&header, &txs)).into_response())
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    wait_ms: Option<u64>,
+}
+
+async fn get_tx(
+    State(chain): State<Arc<Chain>>,
+    Path(hash): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> ApiResult {
+    let hash = Hash::from_hex(&hash).ok_or_else(|| malformed(format!("not a 32-byte hex hash: {hash}")))?;
+    let deadline = Instant::now() + Duration::from_millis(q.wait_ms.unwrap_or(0).min(MAX_WAIT_MS));
+    let mut heights = chain.subscribe();
+    loop {
+        if let Some(rec) = chain.store().tx(&hash).map_err(ApiError::internal)? {
+            return Ok(Json(json!({
+                "hash": hash,
+                "status": "committed",
+                "height": rec.height,
+                "index": rec.index,
+                "tx": rec.tx,
+                "receipt": rec.receipt,
+            }))
+            .into_response());
+        }
+        let now = Instant::now();
+        if now >= deadline || !chain.is_pending(&hash) {
+            break;
+        }
+        let _ = tokio::time::timeout(deadline - now, heights.changed()).await;
+    }
+    if chain.is_pending(&hash) {
+        return Ok(Json(json!({"hash": hash, "status": "pending"})).into_response());
+    }
+    Err(ApiError::not_found(format!("transaction {hash} is neither committed nor pending")))
+}

@@ -1,0 +1,329 @@
+//! The chain a dev node runs: committed state, head, mempool and the block producer.
+
+use crate::metrics::Metrics;
+use anyhow::{bail, Context};
+use machina_mempool::{Limits, Mempool, MempoolError};
+use machina_primitives::limits::{MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
+use machina_primitives::{
+    hash::merkle_root, Address, BlockEnv, BlockHeader, Hash, Keypair, Transaction,
+};
+use machina_state::{AuthenticatedState, SparseMerkleTree};
+use machina_stf::{check_stateless, verify_txs, BlockExecutor, Genesis, Params, TxError};
+use machina_store::{CommittedBlock, Store};
+use std::path::Path;
+use std::sync::{Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// Room left in a block for its header and framing.
+const BLOCK_HEADER_ALLOWANCE: usize = 4096;
+
+/// Why a submitted transaction was not admitted.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SubmitError {
+    /// It failed a check of the state transition function.
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    /// The mempool refused it.
+    #[error(transparent)]
+    Mempool(#[from] MempoolError),
+}
+
+impl SubmitError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubmitError::Tx(e) => e.code(),
+            SubmitError::Mempool(e) => e.code(),
+        }
+    }
+}
+
+/// The committed view: state and the header that commits to it, swapped together.
+#[derive(Clone)]
+pub struct Committed {
+    /// State after the head block.
+    pub state: SparseMerkleTree,
+    /// The head block's header.
+    pub head: BlockHeader,
+}
+
+/// A running chain.
+pub struct Chain {
+    store: Store,
+    params: Params,
+    proposer: Address,
+    committed: RwLock<Committed>,
+    mempool: Mutex<Mempool>,
+    work: Condvar,
+    height_tx: watch::Sender<u64>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+/// Milliseconds since the Unix epoch. The node is the only layer that reads the clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Chain {
+    /// Opens the chain in `data_dir`, writing `genesis` first if the directory is new. On a
+    /// restart the state is rebuilt from the store and must match the head's state root.
+    pub fn open(data_dir: &Path, genesis: &Genesis) -> anyhow::Result<Chain> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+        let store = Store::open(&data_dir.join("chain.redb"))?;
+        let genesis = match store.genesis()? {
+            Some(bytes) => serde_json::from_slice::<Genesis>(&bytes)
+                .context("genesis stored in the data dir does not parse")?,
+            None => {
+                init_store(&store, genesis)?;
+                genesis.clone()
+            }
+        };
+        let head_height = store.head()?.context("store has genesis but no head")?;
+        let head = store
+            .header(head_height)?
+            .with_context(|| format!("header {head_height} missing"))?;
+        let state = SparseMerkleTree::from_entries(store.state_entries()?);
+        if state.root() != head.state_root {
+            bail!(
+                "state root {} does not match head {} root {}: data dir is damaged",
+                state.root(),
+                head_height,
+                head.state_root
+            );
+        }
+        let (height_tx, _) = watch::channel(head_height);
+        let metrics = Metrics::default();
+        metrics.set_height(head_height);
+        Ok(Chain {
+            store,
+            params: genesis.params,
+            proposer: dev_proposer().address(),
+            committed: RwLock::new(Committed { state, head }),
+            mempool: Mutex::new(Mempool::new(Limits::default())),
+            work: Condvar::new(),
+            height_tx,
+            metrics,
+        })
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.params.chain_id
+    }
+
+    /// The account that collects fees.
+    pub fn proposer(&self) -> Address {
+        self.proposer
+    }
+
+    /// A snapshot of the committed state and head (cheap: the tree is shared).
+    pub fn committed(&self) -> Committed {
+        self.committed.read().expect("committed lock").clone()
+    }
+
+    /// The store, for reads of blocks and transactions.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Receives the height after every commit.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.height_tx.subscribe()
+    }
+
+    /// Whether a transaction is waiting in the mempool.
+    pub fn is_pending(&self, hash: &Hash) -> bool {
+        self.mempool.lock().expect("mempool lock").contains(hash)
+    }
+
+    /// Checks, verifies (batched on all cores) and admits transactions; one result each.
+    pub fn submit(&self, txs: Vec<Transaction>) -> Vec<Result<Hash, SubmitError>> {
+        let Committed { state, head } = self.committed();
+        let next_height = head.height + 1;
+        let mut results: Vec<Option<Result<Hash, SubmitError>>> = Vec::with_capacity(txs.len());
+        let mut to_verify = Vec::with_capacity(txs.len());
+        for tx in txs {
+            match check_stateless(&tx, &self.params, next_height) {
+                Ok(()) => {
+                    results.push(None);
+                    to_verify.push(tx);
+                }
+                Err(e) => results.push(Some(Err(e.into()))),
+            }
+        }
+        let mut verified = verify_txs(to_verify).into_iter();
+        let mut pool = self.mempool.lock().expect("mempool lock");
+        let out: Vec<_> = results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    let v = verified.next().expect("one verification per unchecked tx")?;
+                    let acct = machina_bank::account(&state, &v.tx().body.sender);
+                    if acct.balance < v.tx().body.fee {
+                        return Err(TxError::Sender(machina_bank::BankError::InsufficientFunds {
+                            account: v.tx().body.sender,
+                            have: acct.balance,
+                            need: v.tx().body.fee,
+                        })
+                        .into());
+                    }
+                    let hash = v.hash();
+                    pool.insert(v, acct.nonce)?;
+                    Ok(hash)
+                })
+            })
+            .collect();
+        self.metrics.set_mempool(pool.len());
+        drop(pool);
+        self.work.notify_one();
+        out
+    }
+
+    /// Produces blocks until `stop` returns true: as soon as transactions wait, and at most
+    /// one block per `block_time`.
+    pub fn run_producer(&self, block_time: Duration, stop: impl Fn() -> bool) {
+        let mut last = Instant::now().checked_sub(block_time).unwrap_or_else(Instant::now);
+        while !stop() {
+            {
+                let pool = self.mempool.lock().expect("mempool lock");
+                if pool.is_empty() {
+                    // Wake up now and then to notice `stop`.
+                    let _ = self
+                        .work
+                        .wait_timeout(pool, Duration::from_millis(100))
+                        .expect("mempool lock");
+                    continue;
+                }
+            }
+            if let Some(wait) = block_time.checked_sub(last.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            last = Instant::now();
+            self.produce_block();
+        }
+    }
+
+    /// Builds, executes and commits one block from the mempool.
+    pub fn produce_block(&self) {
+        let started = Instant::now();
+        let Committed { state, head } = self.committed();
+        let env = BlockEnv {
+            chain_id: self.params.chain_id,
+            height: head.height + 1,
+            timestamp_ms: now_ms().max(head.timestamp_ms + 1),
+            proposer: self.proposer,
+        };
+        let candidates = self.mempool.lock().expect("mempool lock").candidates(
+            MAX_BLOCK_TXS,
+            MAX_BLOCK_BYTES - BLOCK_HEADER_ALLOWANCE,
+            |a| machina_bank::account(&state, a).nonce,
+        );
+        let mut exec = BlockExecutor::begin(&state, env);
+        let mut included = Vec::with_capacity(candidates.len());
+        let mut dropped = Vec::new();
+        for tx in candidates {
+            match exec.execute(&tx) {
+                Ok(_) => included.push(tx),
+                // A nonce error means an earlier transaction of the sender was dropped; this
+                // one may still become valid, so it stays.
+                Err(TxError::Sender(machina_bank::BankError::BadNonce { .. })) => {}
+                Err(e) => {
+                    tracing::debug!(tx = %tx.hash(), error = %e, "dropping transaction");
+                    dropped.push(tx);
+                }
+            }
+        }
+        let (receipts, changes) = exec.finish();
+        let mut new_state = state.clone();
+        let state_root = new_state.apply(&changes);
+        let ids: Vec<Hash> = included.iter().map(|t| t.hash()).collect();
+        let header = BlockHeader {
+            chain_id: env.chain_id,
+            height: env.height,
+            parent_hash: head.hash(),
+            timestamp_ms: env.timestamp_ms,
+            proposer: env.proposer,
+            tx_root: merkle_root(&ids),
+            receipts_root: machina_stf::receipts_root(&receipts),
+            state_root,
+        };
+        let txs: Vec<(Hash, &Transaction)> =
+            included.iter().map(|t| (t.hash(), t.tx())).collect();
+        // If the disk refuses a block we cannot know what reached it: stop, and let the
+        // restart recover the last committed block.
+        self.store
+            .commit_block(&CommittedBlock {
+                header: &header,
+                txs: &txs,
+                receipts: &receipts,
+                changes: &changes,
+            })
+            .expect("committing a block to the store");
+        *self.committed.write().expect("committed lock") = Committed {
+            state: new_state.clone(),
+            head: header,
+        };
+        self.update_mempool(&new_state, &included, &dropped, env.height + 1);
+        self.metrics
+            .block_committed(env.height, included.len(), started.elapsed());
+        self.height_tx.send_replace(env.height);
+        tracing::info!(
+            height = env.height,
+            txs = included.len(),
+            dropped = dropped.len(),
+            ms = started.elapsed().as_millis() as u64,
+            root = %state_root,
+            "block committed"
+        );
+    }
+
+    fn update_mempool(
+        &self,
+        state: &SparseMerkleTree,
+        included: &[machina_stf::VerifiedTx],
+        dropped: &[machina_stf::VerifiedTx],
+        next_height: u64,
+    ) {
+        let mut pool = self.mempool.lock().expect("mempool lock");
+        for tx in dropped {
+            pool.remove(&tx.tx().body.sender, tx.tx().body.nonce);
+        }
+        let mut senders: Vec<Address> = included.iter().map(|t| t.tx().body.sender).collect();
+        senders.dedup();
+        for s in senders {
+            pool.prune_sender(&s, machina_bank::account(state, &s).nonce);
+        }
+        pool.prune_expired(next_height);
+        self.metrics.set_mempool(pool.len());
+    }
+}
+
+/// The dev chain's block producer and fee collector, derived like the dev accounts.
+pub fn dev_proposer() -> Keypair {
+    Keypair::dev("validator")
+}
+
+fn init_store(store: &Store, genesis: &Genesis) -> anyhow::Result<()> {
+    let changes = genesis
+        .changes()
+        .map_err(|e| anyhow::anyhow!("genesis is invalid: {e}"))?;
+    let mut state = SparseMerkleTree::from_entries(std::iter::empty());
+    let state_root = state.apply(&changes);
+    let header = BlockHeader {
+        chain_id: genesis.chain_id,
+        height: 0,
+        parent_hash: Hash::ZERO,
+        timestamp_ms: genesis.genesis_time_ms,
+        proposer: Address::default(),
+        tx_root: Hash::ZERO,
+        receipts_root: Hash::ZERO,
+        state_root,
+    };
+    store.init(&serde_json::to_vec(genesis)?, &header, &changes)?;
+    Ok(())
+}

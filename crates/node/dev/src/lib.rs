@@ -1,0 +1,91 @@
+//! Machina node: the dev chain's block producer, HTTP API and metrics over the store and
+//! mempool.
+//!
+//! Layer 4, and the only layer that reads the clock or picks an async runtime (tokio). Block
+//! production runs on its own thread because executing and committing a block is CPU and disk
+//! work; the HTTP server runs on tokio and hands signature verification to blocking threads.
+
+pub mod api;
+pub mod chain;
+pub mod metrics;
+
+pub use chain::{dev_proposer, now_ms, Chain, SubmitError};
+
+use anyhow::Context;
+use machina_bank::Allocation;
+use machina_primitives::DEV_CHAIN_ID;
+use machina_stf::Genesis;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to run a dev node.
+#[derive(Clone, Debug)]
+pub struct DevConfig {
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// Address the HTTP API binds (port 0 picks a free one).
+    pub http: SocketAddr,
+    /// Shortest time between two blocks.
+    pub block_time: Duration,
+    /// Allocations beyond the dev accounts, used only when the data dir is new.
+    pub extra_genesis: Vec<Allocation>,
+}
+
+/// A running dev node.
+pub struct DevNode {
+    /// The chain it runs.
+    pub chain: Arc<Chain>,
+    /// Where its HTTP API listens.
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    producer: std::thread::JoinHandle<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Opens (or creates) the chain and starts the producer and the HTTP API. Must be called
+/// inside a tokio runtime.
+pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
+    let genesis = Genesis::dev(DEV_CHAIN_ID, now_ms(), config.extra_genesis.clone());
+    let dir = config.data_dir.clone();
+    let chain = tokio::task::spawn_blocking(move || Chain::open(&dir, &genesis))
+        .await
+        .context("opening the chain")??;
+    let chain = Arc::new(chain);
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("binding the HTTP API to {}", config.http))?;
+    let addr = listener.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let (chain, stop) = (chain.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("producer".into())
+            .spawn(move || chain.run_producer(config.block_time, || stop.load(Ordering::Relaxed)))?
+    };
+    let app = api::router(chain.clone());
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    Ok(DevNode {
+        chain,
+        addr,
+        stop,
+        producer,
+        server,
+    })
+}
+
+impl DevNode {
+    /// Stops the API and the producer; the last block is already committed.
+    pub async fn shutdown(self) {
+        self.server.abort();
+        self.stop.store(true, Ordering::Relaxed);
+        let producer = self.producer;
+        let _ = tokio::task::spawn_blocking(move || producer.join()).await;
+    }
+}

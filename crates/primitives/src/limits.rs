@@ -1,0 +1,28 @@
+//! Named limits of the protocol. Each bound says why it has the value it has.
+
+/// Largest encoded transaction. A transfer is about 200 bytes; later modules carry batches of
+/// meter readings in one transaction, so there is room for a few hundred of them, while one
+/// transaction still cannot monopolise a block.
+pub const MAX_TX_BYTES: usize = 128 * 1024;
+
+/// Most actions in one transaction: enough to batch a machine's routine work, small enough that
+/// the cost of one transaction stays predictable.
+pub const MAX_ACTIONS_PER_TX: usize = 64;
+
+/// Most signatures on one transaction: an M-of-N multisig account has at most this many members.
+pub const MAX_SIGNATURES_PER_TX: usize = 16;
+
+/// Most transactions in one block: bounds the execution time and the memory of one block.
+pub const MAX_BLOCK_TXS: usize = 50_000;
+
+/// Largest encoded block: `MAX_BLOCK_TXS` transfers fit with room to spare.
+pub const MAX_BLOCK_BYTES: usize = 32 * 1024 * 1024;
+
+/// Most events one receipt carries.
+pub const MAX_EVENTS_PER_RECEIPT: usize = 256;
+
+/// Longest string (event keys and values, error messages) in a canonical encoding.
+pub const MAX_STRING_BYTES: usize = 4096;
+
+/// Most attributes one event carries.
+pub const MAX_EVENT_ATTRS: usize = 16;

@@ -1,0 +1,96 @@
+//! Stateless checks and signature verification: the one validation path that the mempool and
+//! block execution share.
+
+use crate::params::Params;
+use crate::TxError;
+use machina_primitives::limits::MAX_TX_BYTES;
+use machina_primitives::{Encode, Hash, PublicKey, Transaction};
+
+/// A transaction whose signatures verified. Only [`verify_txs`] makes one, so holding one is
+/// proof that the expensive check was done (once, in a batch).
+#[derive(Clone, Debug)]
+pub struct VerifiedTx {
+    tx: Transaction,
+    hash: Hash,
+    encoded_len: usize,
+}
+
+impl VerifiedTx {
+    /// The transaction.
+    pub fn tx(&self) -> &Transaction {
+        &self.tx
+    }
+
+    /// Its id.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+
+    /// Size of its canonical encoding.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded_len
+    }
+
+    /// The keys that signed it.
+    pub fn signers(&self) -> Vec<PublicKey> {
+        self.tx.signatures.iter().map(|s| s.public_key).collect()
+    }
+
+    /// Gives the transaction back.
+    pub fn into_tx(self) -> Transaction {
+        self.tx
+    }
+}
+
+/// Verifies the signatures of `txs` in batches on all cores and checks their size.
+pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
+    let ok = Transaction::verify_signatures(&txs);
+    txs.into_iter()
+        .zip(ok)
+        .map(|(tx, ok)| {
+            if !ok {
+                return Err(TxError::BadSignature);
+            }
+            let bytes = tx.encode();
+            if bytes.len() > MAX_TX_BYTES {
+                return Err(TxError::Oversize {
+                    len: bytes.len(),
+                    max: MAX_TX_BYTES,
+                });
+            }
+            Ok(VerifiedTx {
+                hash: machina_primitives::sha256(&[&bytes]),
+                encoded_len: bytes.len(),
+                tx,
+            })
+        })
+        .collect()
+}
+
+/// Checks that need no state: chain, fee, expiry against the `height` the transaction would be
+/// included at, and that there is something to do.
+pub fn check_stateless(tx: &Transaction, params: &Params, height: u64) -> Result<(), TxError> {
+    let b = &tx.body;
+    if b.chain_id != params.chain_id {
+        return Err(TxError::WrongChain {
+            expected: params.chain_id,
+            got: b.chain_id,
+        });
+    }
+    if b.actions.is_empty() {
+        return Err(TxError::NoActions);
+    }
+    if b.fee < params.min_fee {
+        return Err(TxError::FeeTooLow {
+            min: params.min_fee,
+            got: b.fee,
+        });
+    }
+    if b.expiry_height < height {
+        return Err(TxError::Expired {
+            expiry_height: b.expiry_height,
+            height,
+        });
+    }
+    Ok(())
+}

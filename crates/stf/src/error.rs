@@ -1,0 +1,103 @@
+//! Why a transaction was rejected. Each variant has a stable code that is part of the protocol.
+
+use machina_bank::BankError;
+use machina_primitives::{Amount, CodecError, TxFailure};
+use thiserror::Error;
+
+/// A transaction rejection: before execution (nothing charged) or by an action (fee charged,
+/// the actions' changes undone).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TxError {
+    /// Bytes that are not a transaction.
+    #[error("malformed transaction: {0}")]
+    Malformed(CodecError),
+    /// Larger than the protocol allows.
+    #[error("transaction is {len} bytes, limit is {max}")]
+    Oversize {
+        /// Encoded size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A signature does not verify, or there is none.
+    #[error("a signature does not verify against the transaction body")]
+    BadSignature,
+    /// Signed for another chain.
+    #[error("transaction is for chain {got}, this chain is {expected}")]
+    WrongChain {
+        /// This chain.
+        expected: u64,
+        /// The transaction's chain id.
+        got: u64,
+    },
+    /// Its expiry height has passed.
+    #[error("transaction expired at height {expiry_height}, chain is at height {height}")]
+    Expired {
+        /// Last height it was valid for.
+        expiry_height: u64,
+        /// The height it would be included at.
+        height: u64,
+    },
+    /// Fee below the chain's minimum.
+    #[error("fee {got} micro is below the minimum of {min} micro")]
+    FeeTooLow {
+        /// Minimum fee.
+        min: Amount,
+        /// The fee offered.
+        got: Amount,
+    },
+    /// No actions.
+    #[error("transaction has no actions")]
+    NoActions,
+    /// The sender check or fee payment failed (unauthorised, bad nonce, cannot pay the fee).
+    #[error("{0}")]
+    Sender(BankError),
+    /// An action failed; the fee was charged and the actions' changes undone.
+    #[error("action {index} failed: {error}")]
+    Action {
+        /// Which action.
+        index: usize,
+        /// Why.
+        error: BankError,
+    },
+}
+
+impl TxError {
+    /// The stable code of this rejection.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::Malformed(_) => "malformed",
+            TxError::Oversize { .. } => "oversize",
+            TxError::BadSignature => "bad_signature",
+            TxError::WrongChain { .. } => "wrong_chain",
+            TxError::Expired { .. } => "expired",
+            TxError::FeeTooLow { .. } => "fee_too_low",
+            TxError::NoActions => "no_actions",
+            TxError::Sender(e) | TxError::Action { error: e, .. } => e.code(),
+        }
+    }
+
+    /// The form stored in a receipt.
+    pub fn to_failure(&self) -> TxFailure {
+        TxFailure {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// Why a block is invalid as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BlockError {
+    /// A transaction could not be included at all (bad nonce, signature, expiry, ...).
+    #[error("transaction {index} cannot be included: {error}")]
+    InvalidTx {
+        /// Position in the block.
+        index: usize,
+        /// Why.
+        error: TxError,
+    },
+    /// More transactions than a block may hold.
+    #[error("block has {0} transactions, more than the limit")]
+    TooManyTxs(usize),
+}
