@@ -5,7 +5,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use machina_bank::Allocation;
 use machina_primitives::codec::put_vec;
-use machina_primitives::{sha256, Action, Amount, BlockEnv, BlockHeader, Hash, Keypair, Transaction, TxBody, DEV_CHAIN_ID};
+use machina_primitives::{
+    sha256, Action, Amount, BlockEnv, BlockHeader, Hash, Keypair, Transaction, TxBody, DEV_CHAIN_ID,
+};
 use machina_state::{AuthenticatedState, ChangeSet, SparseMerkleTree};
 use machina_stf::{apply_block, verify_txs, Genesis};
 use machina_store::{CommittedBlock, Store};
@@ -42,7 +44,11 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 /// Per second, from a count and the median of several timings.
-fn rate(count: usize, runs: usize, mut f: impl FnMut() -> anyhow::Result<Duration>) -> anyhow::Result<f64> {
+fn rate(
+    count: usize,
+    runs: usize,
+    mut f: impl FnMut() -> anyhow::Result<Duration>,
+) -> anyhow::Result<f64> {
     let mut secs = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {
         secs.push(f()?.as_secs_f64());
@@ -71,9 +77,17 @@ fn signed_transfers(keys: &[Keypair], n: usize) -> Vec<Transaction> {
     let per = n.div_ceil(threads);
     std::thread::scope(|sc| {
         let hs: Vec<_> = (0..threads)
-            .map(|t| sc.spawn(move || (t * per..((t + 1) * per).min(n)).map(make).collect::<Vec<_>>()))
+            .map(|t| {
+                sc.spawn(move || {
+                    (t * per..((t + 1) * per).min(n))
+                        .map(make)
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        hs.into_iter().flat_map(|h| h.join().expect("signing thread")).collect()
+        hs.into_iter()
+            .flat_map(|h| h.join().expect("signing thread"))
+            .collect()
     })
 }
 
@@ -90,7 +104,9 @@ fn stf_rate(keys: &[Keypair], txs: &[Transaction], runs: usize) -> anyhow::Resul
     let genesis = Genesis::dev(DEV_CHAIN_ID, 0, allocations(keys));
     let mut base = SparseMerkleTree::from_entries(std::iter::empty());
     base.apply(&genesis.changes().map_err(|e| anyhow::anyhow!("{e}"))?);
-    let verified: Vec<_> = verify_txs(txs.to_vec()).into_iter().collect::<Result<_, _>>()?;
+    let verified: Vec<_> = verify_txs(txs.to_vec())
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     let env = BlockEnv {
         chain_id: DEV_CHAIN_ID,
         height: 1,
@@ -115,7 +131,15 @@ fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(&dir.path().join("bench.redb"))?;
     let key = |i: u64| sha256(&[b"bench-key", &i.to_be_bytes()]).0.to_vec();
-    let value = |i: u64, round: u64| [sha256(&[&i.to_be_bytes(), &round.to_be_bytes()]).0.as_slice(), &[0u8; 16]].concat();
+    let value = |i: u64, round: u64| {
+        [
+            sha256(&[&i.to_be_bytes(), &round.to_be_bytes()])
+                .0
+                .as_slice(),
+            &[0u8; 16],
+        ]
+        .concat()
+    };
     let genesis: ChangeSet = (0..EXISTING).map(|i| (key(i), Some(value(i, 0)))).collect();
     let mut state = SparseMerkleTree::from_entries(std::iter::empty());
     let root = state.apply(&genesis);
@@ -136,14 +160,28 @@ fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
         // 80% updates of existing keys, 20% new keys.
         let changes: ChangeSet = (0..UPDATES)
             .map(|j| {
-                let i = if j % 5 == 0 { EXISTING + round * UPDATES + j } else { (j * 7919 + round * 104_729) % EXISTING };
+                let i = if j % 5 == 0 {
+                    EXISTING + round * UPDATES + j
+                } else {
+                    (j * 7919 + round * 104_729) % EXISTING
+                };
                 (key(i), Some(value(i, round)))
             })
             .collect();
         let t = Instant::now();
         let state_root = state.apply(&changes);
-        head = BlockHeader { height: head.height + 1, parent_hash: head.hash(), state_root, ..head.clone() };
-        store.commit_block(&CommittedBlock { header: &head, txs: &[], receipts: &[], changes: &changes })?;
+        head = BlockHeader {
+            height: head.height + 1,
+            parent_hash: head.hash(),
+            state_root,
+            ..head.clone()
+        };
+        store.commit_block(&CommittedBlock {
+            header: &head,
+            txs: &[],
+            receipts: &[],
+            changes: &changes,
+        })?;
         Ok(t.elapsed())
     })?;
     Ok((r, state.len()))
@@ -185,14 +223,20 @@ fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> anyhow::Resu
                 })
             })
             .collect();
-        hs.into_iter().map(|h| h.join().expect("client thread")).sum::<anyhow::Result<usize>>()
+        hs.into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .sum::<anyhow::Result<usize>>()
     })?;
     if rejected > 0 {
         bail!("{rejected} benchmark transactions were rejected");
     }
     while node.chain.metrics.txs_committed() < txs.len() as u64 {
         if start.elapsed() > E2E_TIMEOUT {
-            bail!("only {} of {} transfers committed in {E2E_TIMEOUT:?}", node.chain.metrics.txs_committed(), txs.len());
+            bail!(
+                "only {} of {} transfers committed in {E2E_TIMEOUT:?}",
+                node.chain.metrics.txs_committed(),
+                txs.len()
+            );
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -203,7 +247,9 @@ fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> anyhow::Resu
 
 /// Runs every measurement and prints the figures.
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
-    let n = args.transfers.min(machina_primitives::limits::MAX_BLOCK_TXS);
+    let n = args
+        .transfers
+        .min(machina_primitives::limits::MAX_BLOCK_TXS);
     let keys: Vec<Keypair> = (0..args.senders.max(2)).map(sender_key).collect();
     let txs = signed_transfers(&keys, n);
     let sig = rate(n, args.runs, || {
@@ -229,11 +275,28 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
         println!("{v}");
     } else {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        println!("machina bench: {n} transfers from {} senders, {cores} cores, median of {} runs", keys.len(), args.runs);
-        println!("  signatures verified (batched, all cores)  {:>10.0} /s   (the ceiling)", sig);
-        println!("  stf transfers executed                     {:>10.0} /s", stf);
-        println!("  state updates committed (root + redb)      {:>10.0} /s   ({state_keys} keys)", state);
-        println!("  signed transfers end to end (HTTP -> block) {:>9.0} /s   ({:.1}% of the ceiling)", e2e, 100.0 * e2e / sig);
+        println!(
+            "machina bench: {n} transfers from {} senders, {cores} cores, median of {} runs",
+            keys.len(),
+            args.runs
+        );
+        println!(
+            "  signatures verified (batched, all cores)  {:>10.0} /s   (the ceiling)",
+            sig
+        );
+        println!(
+            "  stf transfers executed                     {:>10.0} /s",
+            stf
+        );
+        println!(
+            "  state updates committed (root + redb)      {:>10.0} /s   ({state_keys} keys)",
+            state
+        );
+        println!(
+            "  signed transfers end to end (HTTP -> block) {:>9.0} /s   ({:.1}% of the ceiling)",
+            e2e,
+            100.0 * e2e / sig
+        );
     }
     Ok(())
 }

@@ -21,7 +21,11 @@ const TX_EXPIRY_BLOCKS: u64 = 600;
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Parser)]
-#[command(name = "machina", version, about = "Machina: a settlement ledger for the machine economy")]
+#[command(
+    name = "machina",
+    version,
+    about = "Machina: a settlement ledger for the machine economy"
+)]
 struct Cli {
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
@@ -145,7 +149,10 @@ fn main() {
         match e.downcast_ref::<NodeError>() {
             Some(n) if json => println!("{}", json!({"code": n.code, "message": n.message})),
             Some(n) => eprintln!("error: {n}"),
-            None if json => println!("{}", json!({"code": "cli_error", "message": format!("{e:#}")})),
+            None if json => println!(
+                "{}",
+                json!({"code": "cli_error", "message": format!("{e:#}")})
+            ),
             None => eprintln!("error: {e:#}"),
         }
         std::process::exit(1);
@@ -263,7 +270,14 @@ fn run_keys(cmd: KeysCmd, path: &std::path::Path, json: bool) -> anyhow::Result<
             let list = ks.list();
             print(json, &serde_json::to_value(&list)?, || {
                 list.iter()
-                    .map(|k| format!("{:<12} {}{}", k.name, k.address, if k.dev { "  (dev)" } else { "" }))
+                    .map(|k| {
+                        format!(
+                            "{:<12} {}{}",
+                            k.name,
+                            k.address,
+                            if k.dev { "  (dev)" } else { "" }
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -276,13 +290,22 @@ fn run_keys(cmd: KeysCmd, path: &std::path::Path, json: bool) -> anyhow::Result<
 fn resolve_address(s: &str, ks: &Keystore) -> anyhow::Result<Address> {
     match Address::from_hex(s) {
         Some(a) => Ok(a),
-        None => Ok(ks.get(s).context("not an address, nor a key name")?.address()),
+        None => Ok(ks
+            .get(s)
+            .context("not an address, nor a key name")?
+            .address()),
     }
 }
 
 fn run_tx(cmd: TxCmd, path: &std::path::Path, json: bool) -> anyhow::Result<()> {
     let ks = Keystore::open(path)?;
-    let TxCmd::Transfer { from, to, amount, fee, node } = cmd;
+    let TxCmd::Transfer {
+        from,
+        to,
+        amount,
+        fee,
+        node,
+    } = cmd;
     let key = ks.get(&from)?;
     let to = resolve_address(&to, &ks)?;
     let client = Client::new(&node.node);
@@ -305,13 +328,23 @@ fn run_tx(cmd: TxCmd, path: &std::path::Path, json: bool) -> anyhow::Result<()> 
             "tx {hash}\n  height {}  fee {} micro  {}",
             rec["height"],
             receipt["fee_charged"].as_str().unwrap_or("?"),
-            if receipt["success"] == true { "success" } else { "failed" }
+            if receipt["success"] == true {
+                "success"
+            } else {
+                "failed"
+            }
         )
     });
     if receipt["success"] != true {
         return Err(NodeError {
-            code: receipt["error"]["code"].as_str().unwrap_or("unknown").to_owned(),
-            message: receipt["error"]["message"].as_str().unwrap_or("").to_owned(),
+            code: receipt["error"]["code"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_owned(),
+            message: receipt["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
         }
         .into());
     }
@@ -325,7 +358,12 @@ fn run_query(cmd: QueryCmd, path: &std::path::Path, json: bool) -> anyhow::Resul
             let addr = resolve_address(&address, &ks)?;
             let v = Client::new(&node.node).get(&format!("/v1/account/{addr}"))?;
             print(json, &v, || {
-                format!("{}  balance {} micro  nonce {}", addr, v["balance"].as_str().unwrap_or("?"), v["nonce"])
+                format!(
+                    "{}  balance {} micro  nonce {}",
+                    addr,
+                    v["balance"].as_str().unwrap_or("?"),
+                    v["nonce"]
+                )
             });
         }
         QueryCmd::Block { id, node } => {
@@ -333,14 +371,19 @@ fn run_query(cmd: QueryCmd, path: &std::path::Path, json: bool) -> anyhow::Resul
             print(json, &v, || {
                 format!(
                     "block {}  {}\n  time {} ms  txs {}\n  state root {}",
-                    v["height"], v["hash"].as_str().unwrap_or(""), v["timestamp_ms"], v["tx_count"],
+                    v["height"],
+                    v["hash"].as_str().unwrap_or(""),
+                    v["timestamp_ms"],
+                    v["tx_count"],
                     v["state_root"].as_str().unwrap_or("")
                 )
             });
         }
         QueryCmd::Tx { hash, node } => {
             let v = Client::new(&node.node).get(&format!("/v1/tx/{hash}"))?;
-            print(json, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
+            print(json, &v, || {
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            });
         }
     }
     Ok(())

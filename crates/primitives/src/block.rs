@@ -130,7 +130,10 @@ mod tests {
             },
             txs: vec![],
         };
-        assert_eq!(Block::decode_exact(&b.encode(), MAX_BLOCK_BYTES), Ok(b.clone()));
+        assert_eq!(
+            Block::decode_exact(&b.encode(), MAX_BLOCK_BYTES),
+            Ok(b.clone())
+        );
         let h = b.header.hash();
         b.header.height = 4;
         assert_ne!(h, b.header.hash());

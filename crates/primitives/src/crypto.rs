@@ -157,7 +157,10 @@ mod tests {
 
     #[test]
     fn dev_keys_are_deterministic_and_distinct() {
-        assert_eq!(Keypair::dev("alice").public(), Keypair::dev("alice").public());
+        assert_eq!(
+            Keypair::dev("alice").public(),
+            Keypair::dev("alice").public()
+        );
         assert_ne!(Keypair::dev("alice").public(), Keypair::dev("bob").public());
     }
 
@@ -171,7 +174,11 @@ mod tests {
         let mut sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
         sigs[217] = keys[217].sign(b"something else");
         let checks: Vec<SigCheck> = (0..300)
-            .map(|i| SigCheck { msg: &msgs[i], key: &pubs[i], sig: &sigs[i] })
+            .map(|i| SigCheck {
+                msg: &msgs[i],
+                key: &pubs[i],
+                sig: &sigs[i],
+            })
             .collect();
         let ok = verify_many(&checks);
         assert_eq!(ok.iter().filter(|v| !**v).count(), 1);
@@ -188,6 +195,12 @@ mod tests {
             .find(|pk| VerifyingKey::from_bytes(&pk.0).is_err())
             .expect("some constant byte string is not a point");
         assert!(!bad.verify(b"m", &sig));
-        assert!(verify_many(&[SigCheck { msg: b"m", key: &bad, sig: &sig }]) == vec![false]);
+        assert!(
+            verify_many(&[SigCheck {
+                msg: b"m",
+                key: &bad,
+                sig: &sig
+            }]) == vec![false]
+        );
     }
 }

@@ -272,7 +272,10 @@ mod tests {
         let good = transfer(0, 5);
         let mut bad = transfer(0, 5);
         bad.body.nonce = 1;
-        assert_eq!(Transaction::verify_signatures(&[good, bad]), vec![true, false]);
+        assert_eq!(
+            Transaction::verify_signatures(&[good, bad]),
+            vec![true, false]
+        );
     }
 
     #[test]
@@ -298,7 +301,10 @@ mod tests {
         tx.body.actions = vec![a; MAX_ACTIONS_PER_TX + 1];
         assert!(matches!(
             Transaction::decode_exact(&tx.encode(), MAX_TX_BYTES),
-            Err(CodecError::TooLong { what: "actions", .. })
+            Err(CodecError::TooLong {
+                what: "actions",
+                ..
+            })
         ));
     }
 }

@@ -354,8 +354,8 @@ pub enum SmtProofEnd {
 
 /// A proof that a key has a value, or is absent, under a [`SparseMerkleTree`] root.
 ///
-/// Checking it needs only SHA-256 and at most 257 hash computations, so a meter or an inverter
-/// can check what the chain says about it.
+/// Checking it needs only SHA-256 (at most 259 calls) and no allocation, so a meter or an
+/// inverter can check what the chain says about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmtProof {
     /// Hashes of the siblings of the nodes on the key's path, from the root down.
@@ -759,6 +759,27 @@ mod tests {
             .find(|k| bit(&key_path(k), 0) != bit(&key_path(&absent), 0))
             .expect("half of all keys go the other way at the root");
         assert!(!proof.verify(&root, &elsewhere, None));
+    }
+
+    #[test]
+    fn an_absence_proof_is_rejected_when_its_leaf_lies_off_the_keys_path() {
+        // A root no honest tree has: a leaf whose path starts with 1 placed in the left half.
+        let key = (0..)
+            .map(|i: u32| i.to_be_bytes().to_vec())
+            .find(|k| bit(&key_path(k), 0) == 0)
+            .expect("half of all keys go left");
+        let mut stray = [0xffu8; 32];
+        stray[31] = 0;
+        let value_hash = sha256(&[b"v"]);
+        let root = node_hash(&leaf_hash(&stray, &value_hash), &Hash::ZERO);
+        let proof = SmtProof {
+            siblings: vec![Hash::ZERO],
+            end: SmtProofEnd::Leaf {
+                path: Hash(stray),
+                value_hash,
+            },
+        };
+        assert!(!proof.verify(&root, &key, None));
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub(crate) fn store(state: &mut impl StateWrite, p: &Params) {
 
 /// Reads the parameters. A state without them was never initialised: a bug, so it stops.
 pub fn load(state: &impl StateRead) -> Params {
-    let bytes = state.get(KEY).expect("state has params: genesis writes them");
+    let bytes = state
+        .get(KEY)
+        .expect("state has params: genesis writes them");
     Params::decode_exact(&bytes, 64).expect("stored params decode")
 }

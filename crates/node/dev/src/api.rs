@@ -158,11 +158,16 @@ fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Transaction>, Api
     Ok(txs)
 }
 
-async fn run_submit(chain: Arc<Chain>, txs: Vec<Transaction>) -> Result<Vec<Result<Hash, SubmitError>>, ApiError> {
+async fn run_submit(
+    chain: Arc<Chain>,
+    txs: Vec<Transaction>,
+) -> Result<Vec<Result<Hash, SubmitError>>, ApiError> {
     // Signature verification is CPU work on all cores: keep it off the async workers.
     let results = tokio::task::spawn_blocking(move || {
         let r = chain.submit(txs);
-        chain.metrics.rejected(r.iter().filter(|x| x.is_err()).count());
+        chain
+            .metrics
+            .rejected(r.iter().filter(|x| x.is_err()).count());
         r
     })
     .await
@@ -177,7 +182,11 @@ async fn submit_one(State(chain): State<Arc<Chain>>, headers: HeaderMap, body: B
     Ok(Json(json!({"hash": hash})).into_response())
 }
 
-async fn submit_batch(State(chain): State<Arc<Chain>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+async fn submit_batch(
+    State(chain): State<Arc<Chain>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
     let txs = parse_batch(&headers, &body)?;
     let results = run_submit(chain, txs).await?;
     let accepted = results.iter().filter(|r| r.is_ok()).count();
@@ -198,10 +207,16 @@ fn parse_address(s: &str) -> Result<Address, ApiError> {
 async fn get_account(State(chain): State<Arc<Chain>>, Path(address): Path<String>) -> ApiResult {
     let addr = parse_address(&address)?;
     let acct = machina_bank::account(&chain.committed().state, &addr);
-    Ok(Json(json!({"address": addr, "balance": acct.balance, "nonce": acct.nonce})).into_response())
+    Ok(
+        Json(json!({"address": addr, "balance": acct.balance, "nonce": acct.nonce}))
+            .into_response(),
+    )
 }
 
-async fn get_account_proof(State(chain): State<Arc<Chain>>, Path(address): Path<String>) -> ApiResult {
+async fn get_account_proof(
+    State(chain): State<Arc<Chain>>,
+    Path(address): Path<String>,
+) -> ApiResult {
     let addr = parse_address(&address)?;
     let c = chain.committed();
     let key = machina_bank::account_state_key(&addr);
@@ -245,15 +260,21 @@ async fn get_block(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> A
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found(format!("no block with hash {id}")))?
     } else {
-        id.parse::<u64>()
-            .map_err(|_| malformed(format!("expected a height, a block hash or `latest`, got {id}")))?
+        id.parse::<u64>().map_err(|_| {
+            malformed(format!(
+                "expected a height, a block hash or `latest`, got {id}"
+            ))
+        })?
     };
     let header = chain
         .store()
         .header(height)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
-    let txs = chain.store().block_tx_hashes(height).map_err(ApiError::internal)?;
+    let txs = chain
+        .store()
+        .block_tx_hashes(height)
+        .map_err(ApiError::internal)?;
     Ok(Json(block_json(&header, &txs)).into_response())
 }
 
@@ -267,7 +288,8 @@ async fn get_tx(
     Path(hash): Path<String>,
     Query(q): Query<WaitQuery>,
 ) -> ApiResult {
-    let hash = Hash::from_hex(&hash).ok_or_else(|| malformed(format!("not a 32-byte hex hash: {hash}")))?;
+    let hash = Hash::from_hex(&hash)
+        .ok_or_else(|| malformed(format!("not a 32-byte hex hash: {hash}")))?;
     let deadline = Instant::now() + Duration::from_millis(q.wait_ms.unwrap_or(0).min(MAX_WAIT_MS));
     let mut heights = chain.subscribe();
     loop {
@@ -291,5 +313,7 @@ async fn get_tx(
     if chain.is_pending(&hash) {
         return Ok(Json(json!({"hash": hash, "status": "pending"})).into_response());
     }
-    Err(ApiError::not_found(format!("transaction {hash} is neither committed nor pending")))
+    Err(ApiError::not_found(format!(
+        "transaction {hash} is neither committed nor pending"
+    )))
 }

@@ -162,7 +162,9 @@ impl Chain {
             .into_iter()
             .map(|r| {
                 r.unwrap_or_else(|| {
-                    let v = verified.next().expect("one verification per unchecked tx")?;
+                    let v = verified
+                        .next()
+                        .expect("one verification per unchecked tx")?;
                     let acct = machina_bank::account(&state, &v.tx().body.sender);
                     if acct.balance < v.tx().body.fee {
                         return Err(TxError::Sender(machina_bank::BankError::InsufficientFunds {
@@ -187,7 +189,9 @@ impl Chain {
     /// Produces blocks until `stop` returns true: as soon as transactions wait, and at most
     /// one block per `block_time`.
     pub fn run_producer(&self, block_time: Duration, stop: impl Fn() -> bool) {
-        let mut last = Instant::now().checked_sub(block_time).unwrap_or_else(Instant::now);
+        let mut last = Instant::now()
+            .checked_sub(block_time)
+            .unwrap_or_else(Instant::now);
         while !stop() {
             {
                 let pool = self.mempool.lock().expect("mempool lock");
@@ -252,8 +256,7 @@ impl Chain {
             receipts_root: machina_stf::receipts_root(&receipts),
             state_root,
         };
-        let txs: Vec<(Hash, &Transaction)> =
-            included.iter().map(|t| (t.hash(), t.tx())).collect();
+        let txs: Vec<(Hash, &Transaction)> = included.iter().map(|t| (t.hash(), t.tx())).collect();
         // If the disk refuses a block we cannot know what reached it: stop, and let the
         // restart recover the last committed block.
         self.store

@@ -52,16 +52,54 @@ impl Metrics {
         let mut out = String::new();
         let secs = |m: u64| m as f64 / 1e6;
         let rows: [(&str, &str, &str, String); 7] = [
-            ("machina_height", "gauge", "Height of the last committed block.", self.height.load(Relaxed).to_string()),
-            ("machina_blocks_total", "counter", "Blocks committed since start.", self.blocks.load(Relaxed).to_string()),
-            ("machina_txs_committed_total", "counter", "Transactions committed since start.", self.txs_committed.load(Relaxed).to_string()),
-            ("machina_txs_rejected_total", "counter", "Submitted transactions refused since start.", self.txs_rejected.load(Relaxed).to_string()),
-            ("machina_mempool_size", "gauge", "Transactions waiting in the mempool.", self.mempool.load(Relaxed).to_string()),
-            ("machina_block_execution_seconds_sum", "counter", "Time spent building, executing and committing blocks.", secs(self.exec_micros_sum.load(Relaxed)).to_string()),
-            ("machina_block_execution_seconds_last", "gauge", "Time the last block took to build, execute and commit.", secs(self.exec_micros_last.load(Relaxed)).to_string()),
+            (
+                "machina_height",
+                "gauge",
+                "Height of the last committed block.",
+                self.height.load(Relaxed).to_string(),
+            ),
+            (
+                "machina_blocks_total",
+                "counter",
+                "Blocks committed since start.",
+                self.blocks.load(Relaxed).to_string(),
+            ),
+            (
+                "machina_txs_committed_total",
+                "counter",
+                "Transactions committed since start.",
+                self.txs_committed.load(Relaxed).to_string(),
+            ),
+            (
+                "machina_txs_rejected_total",
+                "counter",
+                "Submitted transactions refused since start.",
+                self.txs_rejected.load(Relaxed).to_string(),
+            ),
+            (
+                "machina_mempool_size",
+                "gauge",
+                "Transactions waiting in the mempool.",
+                self.mempool.load(Relaxed).to_string(),
+            ),
+            (
+                "machina_block_execution_seconds_sum",
+                "counter",
+                "Time spent building, executing and committing blocks.",
+                secs(self.exec_micros_sum.load(Relaxed)).to_string(),
+            ),
+            (
+                "machina_block_execution_seconds_last",
+                "gauge",
+                "Time the last block took to build, execute and commit.",
+                secs(self.exec_micros_last.load(Relaxed)).to_string(),
+            ),
         ];
         for (name, kind, help, value) in rows {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         }
         out
     }

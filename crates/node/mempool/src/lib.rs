@@ -200,9 +200,9 @@ impl Mempool {
         let mut out = Vec::new();
         let mut bytes = 0usize;
         for (sender, queue) in &self.by_sender {
-            let mut next = nonce_of(sender);
-            for (nonce, tx) in queue.range(next..) {
-                if *nonce != next {
+            let first = nonce_of(sender);
+            for (expected, (nonce, tx)) in (first..).zip(queue.range(first..)) {
+                if *nonce != expected {
                     break;
                 }
                 if out.len() == max_txs || bytes + tx.encoded_len() > max_bytes {
@@ -210,7 +210,6 @@ impl Mempool {
                 }
                 bytes += tx.encoded_len();
                 out.push(tx.clone());
-                next += 1;
             }
         }
         out
@@ -311,7 +310,10 @@ mod tests {
     #[test]
     fn a_nonce_past_the_sender_window_is_too_far_ahead() {
         let k = Keypair::dev("alice");
-        assert_eq!(small().insert(tx(&k, 3), 0).unwrap_err().code(), "nonce_too_far_ahead");
+        assert_eq!(
+            small().insert(tx(&k, 3), 0).unwrap_err().code(),
+            "nonce_too_far_ahead"
+        );
     }
 
     #[test]

@@ -188,10 +188,8 @@ impl Store {
         let r = self.db.begin_read()?;
         let t = r.open_table(HEADERS)?;
         let v = t.get(height)?;
-        v.map(|v| {
-            BlockHeader::decode_exact(v.value(), 1024).map_err(|e| corrupt("header", e))
-        })
-        .transpose()
+        v.map(|v| BlockHeader::decode_exact(v.value(), 1024).map_err(|e| corrupt("header", e)))
+            .transpose()
     }
 
     /// Height of the block with this hash.
