@@ -166,7 +166,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Keys(k) => run_keys(k, &keystore_path, cli.json),
         Cmd::Tx(t) => run_tx(t, &keystore_path, cli.json),
         Cmd::Query(q) => run_query(q, &keystore_path, cli.json),
-        Cmd::Bench(b) => bench::run(b, cli.json),
+        Cmd::Bench(b) => {
+            // The bench is quiet unless asked: RUST_LOG=info shows each block it commits.
+            if std::env::var_os("RUST_LOG").is_some() {
+                init_logs(false);
+            }
+            bench::run(b, cli.json)
+        }
     }
 }
 

@@ -243,8 +243,10 @@ impl Chain {
             }
         }
         let (receipts, changes) = exec.finish();
+        let executed = started.elapsed();
         let mut new_state = state.clone();
         let state_root = new_state.apply(&changes);
+        let rooted = started.elapsed();
         let ids: Vec<Hash> = included.iter().map(|t| t.hash()).collect();
         let header = BlockHeader {
             chain_id: env.chain_id,
@@ -267,6 +269,7 @@ impl Chain {
                 changes: &changes,
             })
             .expect("committing a block to the store");
+        let stored = started.elapsed();
         *self.committed.write().expect("committed lock") = Committed {
             state: new_state.clone(),
             head: header,
@@ -280,6 +283,9 @@ impl Chain {
             txs = included.len(),
             dropped = dropped.len(),
             ms = started.elapsed().as_millis() as u64,
+            exec_ms = executed.as_millis() as u64,
+            root_ms = (rooted - executed).as_millis() as u64,
+            store_ms = (stored - rooted).as_millis() as u64,
             root = %state_root,
             "block committed"
         );
