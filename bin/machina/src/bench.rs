@@ -66,6 +66,7 @@ fn signed_transfers(keys: &[Keypair], n: usize) -> Vec<Transaction> {
             nonce: (i / s) as u64,
             fee: machina_stf::params::DEFAULT_MIN_FEE,
             expiry_height: 1_000_000,
+            fee_payer: None,
             actions: vec![Action::Transfer {
                 to: keys[(i + 1) % s].address(),
                 amount: Amount(1),

@@ -4,7 +4,7 @@
 //! keystore for dev chains and tests; production machines keep their keys in hardware.
 
 use anyhow::{bail, Context};
-use machina_primitives::Keypair;
+use machina_primitives::{Address, Keypair, PublicKey};
 use machina_stf::DEV_ACCOUNTS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -109,6 +109,30 @@ impl Keystore {
             .into_iter()
             .find(|k| k.name == name)
             .context("key listed")
+    }
+
+    /// An address given as hex, or the address of a key given by name.
+    pub fn address_of(&self, s: &str) -> anyhow::Result<Address> {
+        match Address::from_hex(s) {
+            Some(a) => Ok(a),
+            None => Ok(self
+                .get(s)
+                .with_context(|| format!("{s} is not an address, nor a key name"))?
+                .address()),
+        }
+    }
+
+    /// A public key given as 32-byte hex, or the public key of a key given by name.
+    pub fn public_key_of(&self, s: &str) -> anyhow::Result<PublicKey> {
+        let hex_part = s.strip_prefix("0x").unwrap_or(s);
+        let mut k = [0u8; 32];
+        if hex_part.len() == 64 && hex::decode_to_slice(hex_part, &mut k).is_ok() {
+            return Ok(PublicKey(k));
+        }
+        Ok(self
+            .get(s)
+            .with_context(|| format!("{s} is not a public key, nor a key name"))?
+            .public())
     }
 
     fn save(&self) -> anyhow::Result<()> {

@@ -3,22 +3,17 @@
 mod bench;
 mod client;
 mod keystore;
+mod query;
+mod tx;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use client::{Client, NodeError};
+use client::NodeError;
 use keystore::Keystore;
-use machina_primitives::{Action, Address, Amount, TxBody};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// How many blocks a transaction signed by the CLI stays valid.
-const TX_EXPIRY_BLOCKS: u64 = 600;
-
-/// How long the CLI waits for a receipt.
-const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Parser)]
 #[command(
@@ -45,11 +40,9 @@ enum Cmd {
     #[command(subcommand)]
     Keys(KeysCmd),
     /// Sign, submit and wait for a transaction.
-    #[command(subcommand)]
-    Tx(TxCmd),
+    Tx(tx::TxArgs),
     /// Read chain data from a node.
-    #[command(subcommand)]
-    Query(QueryCmd),
+    Query(query::QueryArgs),
     /// Measure signature, execution, storage and end-to-end throughput on this machine.
     Bench(bench::BenchArgs),
 }
@@ -89,59 +82,6 @@ enum KeysCmd {
     },
 }
 
-#[derive(Args)]
-struct NodeArg {
-    /// The node's HTTP API.
-    #[arg(long, default_value = "http://127.0.0.1:8645", env = "MACHINA_NODE")]
-    node: String,
-}
-
-#[derive(Subcommand)]
-enum TxCmd {
-    /// Transfer micro-units to an address.
-    Transfer {
-        /// Key name of the sender.
-        #[arg(long)]
-        from: String,
-        /// Recipient: an address, or a key name.
-        #[arg(long)]
-        to: String,
-        /// Micro-units to send.
-        #[arg(long)]
-        amount: Amount,
-        /// Fee in micro-units.
-        #[arg(long, default_value_t = machina_stf::params::DEFAULT_MIN_FEE.0)]
-        fee: u128,
-        #[command(flatten)]
-        node: NodeArg,
-    },
-}
-
-#[derive(Subcommand)]
-enum QueryCmd {
-    /// An account's balance and nonce.
-    Account {
-        /// Address or key name.
-        address: String,
-        #[command(flatten)]
-        node: NodeArg,
-    },
-    /// A block by height, hash or `latest`.
-    Block {
-        /// Height, block hash or `latest`.
-        id: String,
-        #[command(flatten)]
-        node: NodeArg,
-    },
-    /// A transaction and its receipt.
-    Tx {
-        /// Transaction hash.
-        hash: String,
-        #[command(flatten)]
-        node: NodeArg,
-    },
-}
-
 fn main() {
     let cli = Cli::parse();
     let json = cli.json;
@@ -164,8 +104,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Dev(args) => run_dev(args, cli.json),
         Cmd::Keys(k) => run_keys(k, &keystore_path, cli.json),
-        Cmd::Tx(t) => run_tx(t, &keystore_path, cli.json),
-        Cmd::Query(q) => run_query(q, &keystore_path, cli.json),
+        Cmd::Tx(t) => tx::run(t, &Keystore::open(&keystore_path)?, cli.json),
+        Cmd::Query(q) => query::run(q, &Keystore::open(&keystore_path)?, cli.json),
         Cmd::Bench(b) => {
             // The bench is quiet unless asked: RUST_LOG=info shows each block it commits.
             if std::env::var_os("RUST_LOG").is_some() {
@@ -191,7 +131,7 @@ fn default_data_dir() -> PathBuf {
     home_dir("XDG_DATA_HOME", ".local/share").join("machina")
 }
 
-fn print(json: bool, v: &Value, human: impl FnOnce() -> String) {
+pub(crate) fn print(json: bool, v: &Value, human: impl FnOnce() -> String) {
     if json {
         println!("{v}");
     } else {
@@ -286,109 +226,6 @@ fn run_keys(cmd: KeysCmd, path: &std::path::Path, json: bool) -> anyhow::Result<
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
-            });
-        }
-    }
-    Ok(())
-}
-
-/// An address, or the address of a key in the keystore.
-fn resolve_address(s: &str, ks: &Keystore) -> anyhow::Result<Address> {
-    match Address::from_hex(s) {
-        Some(a) => Ok(a),
-        None => Ok(ks
-            .get(s)
-            .context("not an address, nor a key name")?
-            .address()),
-    }
-}
-
-fn run_tx(cmd: TxCmd, path: &std::path::Path, json: bool) -> anyhow::Result<()> {
-    let ks = Keystore::open(path)?;
-    let TxCmd::Transfer {
-        from,
-        to,
-        amount,
-        fee,
-        node,
-    } = cmd;
-    let key = ks.get(&from)?;
-    let to = resolve_address(&to, &ks)?;
-    let client = Client::new(&node.node);
-    let health = client.get("/v1/health")?;
-    let account = client.get(&format!("/v1/account/{}", key.address()))?;
-    let tx = TxBody {
-        chain_id: health["chain_id"].as_u64().context("health has chain_id")?,
-        sender: key.address(),
-        nonce: account["nonce"].as_u64().context("account has nonce")?,
-        fee: Amount(fee),
-        expiry_height: health["height"].as_u64().context("health has height")? + TX_EXPIRY_BLOCKS,
-        actions: vec![Action::Transfer { to, amount }],
-    }
-    .sign(&[&key]);
-    let hash = client.submit(&tx)?;
-    let rec = client.wait_for_tx(&hash, RECEIPT_TIMEOUT)?;
-    let receipt = &rec["receipt"];
-    print(json, &rec, || {
-        format!(
-            "tx {hash}\n  height {}  fee {} micro  {}",
-            rec["height"],
-            receipt["fee_charged"].as_str().unwrap_or("?"),
-            if receipt["success"] == true {
-                "success"
-            } else {
-                "failed"
-            }
-        )
-    });
-    if receipt["success"] != true {
-        return Err(NodeError {
-            code: receipt["error"]["code"]
-                .as_str()
-                .unwrap_or("unknown")
-                .to_owned(),
-            message: receipt["error"]["message"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned(),
-        }
-        .into());
-    }
-    Ok(())
-}
-
-fn run_query(cmd: QueryCmd, path: &std::path::Path, json: bool) -> anyhow::Result<()> {
-    match cmd {
-        QueryCmd::Account { address, node } => {
-            let ks = Keystore::open(path)?;
-            let addr = resolve_address(&address, &ks)?;
-            let v = Client::new(&node.node).get(&format!("/v1/account/{addr}"))?;
-            print(json, &v, || {
-                format!(
-                    "{}  balance {} micro  nonce {}",
-                    addr,
-                    v["balance"].as_str().unwrap_or("?"),
-                    v["nonce"]
-                )
-            });
-        }
-        QueryCmd::Block { id, node } => {
-            let v = Client::new(&node.node).get(&format!("/v1/block/{id}"))?;
-            print(json, &v, || {
-                format!(
-                    "block {}  {}\n  time {} ms  txs {}\n  state root {}",
-                    v["height"],
-                    v["hash"].as_str().unwrap_or(""),
-                    v["timestamp_ms"],
-                    v["tx_count"],
-                    v["state_root"].as_str().unwrap_or("")
-                )
-            });
-        }
-        QueryCmd::Tx { hash, node } => {
-            let v = Client::new(&node.node).get(&format!("/v1/tx/{hash}"))?;
-            print(json, &v, || {
-                serde_json::to_string_pretty(&v).unwrap_or_default()
             });
         }
     }

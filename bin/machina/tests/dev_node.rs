@@ -218,6 +218,7 @@ fn transfer(k: &Keypair, nonce: u64, chain_id: u64, expiry: u64) -> TxBody {
         nonce,
         fee: Amount(1000),
         expiry_height: expiry,
+        fee_payer: None,
         actions: vec![Action::Transfer {
             to: Address([7; 20]),
             amount: Amount(1),

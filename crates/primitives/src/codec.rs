@@ -247,6 +247,36 @@ macro_rules! int_codec {
 }
 int_codec!(u8 => u8, u16 => u16, u32 => u32, u64 => u64, u128 => u128);
 
+impl<T: Encode> Encode for Option<T> {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        match self {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                v.encode_to(out);
+            }
+        }
+    }
+}
+
+impl<T: Decode> Decode for Option<T> {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        match r.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(T::decode_from(r)?)),
+            tag => Err(CodecError::BadTag {
+                what: "option",
+                tag,
+            }),
+        }
+    }
+}
+
+/// Appends a length-prefixed UTF-8 string.
+pub fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_var_bytes(out, s.as_bytes());
+}
+
 impl Encode for bool {
     fn encode_to(&self, out: &mut Vec<u8>) {
         out.push(u8::from(*self));
@@ -292,6 +322,30 @@ impl Encode for crate::Amount {
 impl Decode for crate::Amount {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
         r.u128().map(crate::Amount)
+    }
+}
+
+impl Encode for crate::PublicKey {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+}
+
+impl Decode for crate::PublicKey {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        r.array().map(crate::PublicKey)
+    }
+}
+
+impl Encode for crate::Signature {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+}
+
+impl Decode for crate::Signature {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        r.array().map(crate::Signature)
     }
 }
 

@@ -5,6 +5,7 @@
 //! callers ask for explicitly. Everything that crosses a trust boundary is decoded here with
 //! explicit limits (see [`limits`]) and decoding never panics.
 
+pub mod action;
 pub mod address;
 pub mod amount;
 pub mod block;
@@ -16,6 +17,7 @@ pub mod limits;
 pub mod receipt;
 pub mod tx;
 
+pub use action::Action;
 pub use address::Address;
 pub use amount::Amount;
 pub use block::{Block, BlockEnv, BlockHeader};
@@ -23,7 +25,7 @@ pub use codec::{CodecError, Decode, Encode, Reader};
 pub use crypto::{Keypair, PublicKey, Signature};
 pub use hash::{sha256, Hash};
 pub use receipt::{Event, Receipt, TxFailure};
-pub use tx::{Action, Transaction, TxBody, TxSignature};
+pub use tx::{Transaction, TxBody, TxSignature};
 
 /// The chain id of a dev chain started by `machina dev`.
 pub const DEV_CHAIN_ID: u64 = 8645;

@@ -26,3 +26,20 @@ pub const MAX_STRING_BYTES: usize = 4096;
 
 /// Most attributes one event carries.
 pub const MAX_EVENT_ATTRS: usize = 16;
+
+/// Longest short text on chain: a machine's manufacturer, model, serial, zone, a manufacturer's
+/// name, a metadata key or value. Enough for any real label; keeps a machine record small.
+pub const MAX_LABEL_BYTES: usize = 64;
+
+/// Most free key-value pairs in a machine's metadata.
+pub const MAX_METADATA_PAIRS: usize = 8;
+
+/// Most counterparties on a wallet's allowlist: a machine pays a handful of known parties.
+pub const MAX_ALLOWLIST: usize = 32;
+
+/// Most members of a multisig account: each may sign, and a transaction carries at most
+/// `MAX_SIGNATURES_PER_TX` signatures.
+pub const MAX_MULTISIG_MEMBERS: usize = MAX_SIGNATURES_PER_TX;
+
+/// Most action kinds a session key may be granted.
+pub const MAX_SESSION_ACTIONS: usize = 16;

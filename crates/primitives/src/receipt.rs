@@ -1,6 +1,6 @@
 //! Receipts: what happened to each transaction in a block.
 
-use crate::codec::{put_len, put_var_bytes, put_vec, Decode, Encode, Reader, Result};
+use crate::codec::{put_len, put_str, put_vec, Decode, Encode, Reader, Result};
 use crate::limits::{MAX_EVENTS_PER_RECEIPT, MAX_EVENT_ATTRS, MAX_STRING_BYTES};
 use crate::{Amount, CodecError, Hash};
 use serde::{Deserialize, Serialize};
@@ -53,10 +53,6 @@ pub struct Receipt {
     pub fee_charged: Amount,
     /// Events of the fee payment and, on success, of the actions.
     pub events: Vec<Event>,
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_var_bytes(out, s.as_bytes());
 }
 
 impl Encode for Event {

@@ -1,5 +1,6 @@
 //! Transactions: what a sender signs, and the actions it asks for.
 
+use crate::action::Action;
 use crate::codec::{put_vec, Decode, Encode, Reader, Result};
 use crate::crypto::{Keypair, PublicKey, SigCheck, Signature};
 use crate::limits::{MAX_ACTIONS_PER_TX, MAX_SIGNATURES_PER_TX};
@@ -11,55 +12,6 @@ pub const TX_VERSION: u8 = 1;
 
 /// Domain prefix of the message a sender signs.
 const SIGNING_DOMAIN: &[u8] = b"machina/tx/v1";
-
-/// One thing a transaction asks the chain to do. Each module adds its variants.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Action {
-    /// `bank`: move `amount` from the sender to `to`.
-    Transfer {
-        /// Recipient.
-        to: Address,
-        /// Micro-units to move.
-        amount: Amount,
-    },
-}
-
-impl Action {
-    /// The module that executes this action.
-    pub fn module(&self) -> &'static str {
-        match self {
-            Action::Transfer { .. } => "bank",
-        }
-    }
-}
-
-impl Encode for Action {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        match self {
-            Action::Transfer { to, amount } => {
-                out.push(1);
-                to.encode_to(out);
-                amount.encode_to(out);
-            }
-        }
-    }
-}
-
-impl Decode for Action {
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
-        match r.u8()? {
-            1 => Ok(Action::Transfer {
-                to: Address::decode_from(r)?,
-                amount: Amount::decode_from(r)?,
-            }),
-            tag => Err(CodecError::BadTag {
-                what: "action",
-                tag,
-            }),
-        }
-    }
-}
 
 /// The signed part of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +27,10 @@ pub struct TxBody {
     pub fee: Amount,
     /// Last height at which the transaction may be included.
     pub expiry_height: u64,
+    /// An account that pays the fee instead of the sender, within a fee allowance it granted
+    /// the sender (fee sponsorship). `None`: the sender pays.
+    #[serde(default)]
+    pub fee_payer: Option<Address>,
     /// What to do, executed in order, all or nothing.
     pub actions: Vec<Action>,
 }
@@ -87,6 +43,7 @@ impl Encode for TxBody {
         self.nonce.encode_to(out);
         self.fee.encode_to(out);
         self.expiry_height.encode_to(out);
+        self.fee_payer.encode_to(out);
         put_vec(out, &self.actions);
     }
 }
@@ -106,6 +63,7 @@ impl Decode for TxBody {
             nonce: r.u64()?,
             fee: Amount::decode_from(r)?,
             expiry_height: r.u64()?,
+            fee_payer: Option::<Address>::decode_from(r)?,
             actions: r.vec("actions", MAX_ACTIONS_PER_TX)?,
         })
     }
@@ -236,6 +194,7 @@ mod tests {
             nonce,
             fee: Amount(10),
             expiry_height: 100,
+            fee_payer: None,
             actions: vec![Action::Transfer {
                 to: Keypair::dev("bob").address(),
                 amount: Amount(amount),

@@ -3,8 +3,10 @@
 
 use crate::params::Params;
 use crate::TxError;
+use machina_primitives::action::EmbeddedSig;
+use machina_primitives::crypto::{verify_many, SigCheck};
 use machina_primitives::limits::MAX_TX_BYTES;
-use machina_primitives::{Encode, Hash, PublicKey, Transaction};
+use machina_primitives::{Encode, Hash, PublicKey, Signature, Transaction};
 
 /// A transaction whose signatures verified. Only [`verify_txs`] makes one, so holding one is
 /// proof that the expensive check was done (once, in a batch).
@@ -42,14 +44,60 @@ impl VerifiedTx {
     }
 }
 
-/// Verifies the signatures of `txs` in batches on all cores and checks their size.
+/// Verifies the signatures of `txs` in one batch spread over all cores, with the signatures
+/// embedded in their actions (proofs of possession, attestations), and checks their size.
 pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
-    let ok = Transaction::verify_signatures(&txs);
+    struct Item {
+        tx: usize,
+        /// `None` for the transaction's own signature, else the action and what it proves.
+        embedded: Option<(usize, EmbeddedSig)>,
+    }
+    let mut msgs: Vec<(Vec<u8>, PublicKey, Signature)> = Vec::new();
+    let mut items = Vec::new();
+    for (i, tx) in txs.iter().enumerate() {
+        let body_msg = tx.body.signing_message();
+        for s in &tx.signatures {
+            msgs.push((body_msg.clone(), s.public_key, s.signature));
+            items.push(Item {
+                tx: i,
+                embedded: None,
+            });
+        }
+        for (a, action) in tx.body.actions.iter().enumerate() {
+            for (kind, msg, key, sig) in
+                action.embedded_signatures(tx.body.chain_id, &tx.body.sender)
+            {
+                msgs.push((msg, key, sig));
+                items.push(Item {
+                    tx: i,
+                    embedded: Some((a, kind)),
+                });
+            }
+        }
+    }
+    let checks: Vec<SigCheck<'_>> = msgs
+        .iter()
+        .map(|(msg, key, sig)| SigCheck { msg, key, sig })
+        .collect();
+    let mut errors: Vec<Option<TxError>> = txs
+        .iter()
+        .map(|t| t.signatures.is_empty().then_some(TxError::BadSignature))
+        .collect();
+    for (ok, item) in verify_many(&checks).into_iter().zip(items) {
+        if ok || errors[item.tx] == Some(TxError::BadSignature) {
+            continue;
+        }
+        errors[item.tx] = Some(match item.embedded {
+            None => TxError::BadSignature,
+            Some((a, EmbeddedSig::Attestation)) => TxError::BadAttestation(a),
+            Some((a, _)) => TxError::BadProofOfPossession(a),
+        });
+    }
     txs.into_iter()
-        .zip(ok)
-        .map(|(tx, ok)| {
-            if !ok {
-                return Err(TxError::BadSignature);
+        .zip(errors)
+        .map(|(tx, error)| {
+            if let Some(e) = error {
+                return Err(e);
             }
             let bytes = tx.encode();
             if bytes.len() > MAX_TX_BYTES {

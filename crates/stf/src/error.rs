@@ -1,7 +1,9 @@
 //! Why a transaction was rejected. Each variant has a stable code that is part of the protocol.
 
 use machina_bank::BankError;
+use machina_identity::IdentityError;
 use machina_primitives::{Amount, CodecError, TxFailure};
+use machina_wallet::WalletError;
 use thiserror::Error;
 
 /// A transaction rejection: before execution (nothing charged) or by an action (fee charged,
@@ -22,6 +24,12 @@ pub enum TxError {
     /// A signature does not verify, or there is none.
     #[error("a signature does not verify against the transaction body")]
     BadSignature,
+    /// A device or manufacturer key's proof of possession does not verify.
+    #[error("action {0}: the key's proof of possession does not verify")]
+    BadProofOfPossession(usize),
+    /// A manufacturer attestation does not verify.
+    #[error("action {0}: the manufacturer's attestation does not verify")]
+    BadAttestation(usize),
     /// Signed for another chain.
     #[error("transaction is for chain {got}, this chain is {expected}")]
     WrongChain {
@@ -49,17 +57,48 @@ pub enum TxError {
     /// No actions.
     #[error("transaction has no actions")]
     NoActions,
-    /// The sender check or fee payment failed (unauthorised, bad nonce, cannot pay the fee).
+    /// The signatures do not authorise the sender.
+    #[error("the signatures do not authorise account {0}")]
+    Unauthorized(machina_primitives::Address),
+    /// The sender is a revoked machine.
+    #[error("account {0} belongs to revoked machine {1}")]
+    Revoked(machina_primitives::Address, u64),
+    /// The sender check or fee payment failed (bad nonce, cannot pay the fee, ...).
     #[error("{0}")]
-    Sender(BankError),
+    Sender(ModuleError),
     /// An action failed; the fee was charged and the actions' changes undone.
     #[error("action {index} failed: {error}")]
     Action {
         /// Which action.
         index: usize,
         /// Why.
-        error: BankError,
+        error: ModuleError,
     },
+}
+
+/// An error from a module.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ModuleError {
+    /// From the bank.
+    #[error(transparent)]
+    Bank(#[from] BankError),
+    /// From the identity module.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// From the wallet module.
+    #[error(transparent)]
+    Wallet(#[from] WalletError),
+}
+
+impl ModuleError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ModuleError::Bank(e) => e.code(),
+            ModuleError::Identity(e) => e.code(),
+            ModuleError::Wallet(e) => e.code(),
+        }
+    }
 }
 
 impl TxError {
@@ -69,6 +108,10 @@ impl TxError {
             TxError::Malformed(_) => "malformed",
             TxError::Oversize { .. } => "oversize",
             TxError::BadSignature => "bad_signature",
+            TxError::BadProofOfPossession(_) => "bad_proof_of_possession",
+            TxError::BadAttestation(_) => "bad_attestation",
+            TxError::Unauthorized(_) => "unauthorized",
+            TxError::Revoked(..) => "machine_revoked",
             TxError::WrongChain { .. } => "wrong_chain",
             TxError::Expired { .. } => "expired",
             TxError::FeeTooLow { .. } => "fee_too_low",

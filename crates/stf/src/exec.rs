@@ -1,13 +1,17 @@
 //! Block execution: begin-block hooks, each transaction, end-block hooks.
 
 use crate::check::{check_stateless, VerifiedTx};
+use crate::error::ModuleError;
 use crate::params::{self, Params};
 use crate::{BlockError, TxError};
+use machina_bank::Authorization;
 use machina_primitives::limits::MAX_BLOCK_TXS;
 use machina_primitives::{
-    hash::merkle_root, sha256, Action, Address, BlockEnv, Encode, Event, Hash, Receipt,
+    hash::merkle_root, sha256, Action, Address, BlockEnv, Encode, Event, Hash, PublicKey, Receipt,
+    TxBody,
 };
 use machina_state::{AuthenticatedState, ChangeSet, Overlay, StateRead, StateWrite};
+use machina_wallet::{SpendCtx, WalletError};
 
 /// What executing a block produced.
 #[derive(Debug, Clone)]
@@ -71,18 +75,32 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
     pub fn execute(&mut self, vtx: &VerifiedTx) -> Result<&Receipt, TxError> {
         let body = &vtx.tx().body;
         check_stateless(vtx.tx(), &self.params, self.env.height)?;
-        machina_bank::check_sender(&self.overlay, &body.sender, &vtx.signers(), body.nonce)
-            .map_err(TxError::Sender)?;
-        let fee_event = machina_bank::charge_fee_and_bump_nonce(
-            &mut self.overlay,
-            &body.sender,
+        machina_bank::check_nonce(&self.overlay, &body.sender, body.nonce)
+            .map_err(|e| TxError::Sender(e.into()))?;
+        let session = authorize(&self.overlay, body, &vtx.signers(), self.env.height)?;
+        let ctx = SpendCtx {
+            sender: body.sender,
+            height: self.env.height,
+            tx_index: self.receipts.len() as u64,
+            session,
+        };
+        // Fee and nonce are settled in a scratch overlay first: if the fee cannot be paid the
+        // transaction is not included and leaves no trace.
+        let mut fee_overlay = Overlay::new(&self.overlay);
+        let fee_event = machina_wallet::pay_fee(
+            &mut fee_overlay,
+            &ctx,
+            body.fee_payer.as_ref(),
             body.fee,
             &self.env.proposer,
         )
-        .map_err(TxError::Sender)?;
+        .map_err(|e| TxError::Sender(e.into()))?;
+        machina_bank::bump_nonce(&mut fee_overlay, &body.sender);
+        let fee_changes = fee_overlay.into_changes();
+        self.overlay.merge(fee_changes);
 
         let mut tx_overlay = Overlay::new(&self.overlay);
-        let outcome = execute_actions(&mut tx_overlay, &body.sender, &body.actions, &self.env);
+        let outcome = execute_actions(&mut tx_overlay, &ctx, body);
         let mut events = vec![fee_event];
         let error = match outcome {
             Ok(evs) => {
@@ -91,7 +109,10 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
                 events.extend(evs);
                 None
             }
-            Err(e) => Some(e.to_failure()),
+            Err(e) => {
+                record_failure(&mut self.overlay, &body.sender, &e);
+                Some(e.to_failure())
+            }
         };
         self.receipts.push(Receipt {
             tx_hash: vtx.hash(),
@@ -143,19 +164,89 @@ fn begin_block(_state: &mut impl StateWrite, _env: &BlockEnv) {}
 /// Modules' end-block hooks, in module order. See [`begin_block`].
 fn end_block(_state: &mut impl StateWrite, _env: &BlockEnv) {}
 
+/// Checks against `state` whether a verified transaction could be included at `height`:
+/// everything block execution checks before the actions (authorisation, fee payment under the
+/// payer's policy or allowance), except the nonce, which the mempool orders.
+pub fn check_admission(
+    state: &impl StateRead,
+    vtx: &VerifiedTx,
+    height: u64,
+) -> Result<(), TxError> {
+    let body = &vtx.tx().body;
+    let session = authorize(state, body, &vtx.signers(), height)?;
+    let ctx = SpendCtx {
+        sender: body.sender,
+        height,
+        tx_index: 0,
+        session,
+    };
+    // The fee goes nowhere real: this overlay is dropped.
+    let mut scratch = Overlay::new(state);
+    machina_wallet::pay_fee(
+        &mut scratch,
+        &ctx,
+        body.fee_payer.as_ref(),
+        body.fee,
+        &Address::default(),
+    )
+    .map_err(|e| TxError::Sender(e.into()))?;
+    Ok(())
+}
+
+/// Checks that the signers may act for the sender: on the account's own authority, or as a
+/// session key granted on it. Returns the session key when one was used.
+fn authorize(
+    state: &impl StateRead,
+    body: &TxBody,
+    signers: &[PublicKey],
+    height: u64,
+) -> Result<Option<PublicKey>, TxError> {
+    let auth = machina_bank::account(state, &body.sender).auth;
+    if let Authorization::Revoked { machine_id } = auth {
+        return Err(TxError::Revoked(body.sender, machine_id));
+    }
+    if auth.allows(&body.sender, signers) {
+        return Ok(None);
+    }
+    let names: Vec<&str> = body.actions.iter().map(Action::name).collect();
+    let mut last_error = None;
+    for key in signers {
+        match machina_wallet::check_session(state, &body.sender, key, &names, height) {
+            Ok(()) => return Ok(Some(*key)),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(match last_error {
+        Some(e @ (WalletError::SessionExpired(_) | WalletError::SessionActionNotAllowed(_))) => {
+            TxError::Sender(e.into())
+        }
+        _ => TxError::Unauthorized(body.sender),
+    })
+}
+
+/// Writes that stay although the actions failed: a refused spend counts against the machine.
+fn record_failure(state: &mut impl StateWrite, sender: &Address, e: &TxError) {
+    if let TxError::Action {
+        error: ModuleError::Wallet(w),
+        ..
+    } = e
+    {
+        if w.is_policy_breach() {
+            machina_wallet::record_breach(state, sender);
+        }
+    }
+}
+
 /// Runs the actions in order; the first failure stops the rest.
 fn execute_actions(
     state: &mut impl StateWrite,
-    sender: &Address,
-    actions: &[Action],
-    _env: &BlockEnv,
+    ctx: &SpendCtx,
+    body: &TxBody,
 ) -> Result<Vec<Event>, TxError> {
-    let mut events = Vec::with_capacity(actions.len());
-    for (index, action) in actions.iter().enumerate() {
-        let event = match action {
-            Action::Transfer { to, amount } => machina_bank::transfer(state, sender, to, *amount),
-        }
-        .map_err(|error| TxError::Action { index, error })?;
+    let mut events = Vec::with_capacity(body.actions.len());
+    for (index, action) in body.actions.iter().enumerate() {
+        let event = crate::dispatch::execute(state, ctx, body, index, action)
+            .map_err(|error| TxError::Action { index, error })?;
         events.push(event);
     }
     Ok(events)

@@ -7,13 +7,14 @@
 //! fee, then its actions all-or-nothing), then end-block hooks.
 
 mod check;
+mod dispatch;
 mod error;
 mod exec;
 pub mod genesis;
 pub mod params;
 
 pub use check::{check_stateless, verify_txs, VerifiedTx};
-pub use error::{BlockError, TxError};
-pub use exec::{apply_block, receipts_root, BlockExecutor, BlockOutcome};
+pub use error::{BlockError, ModuleError, TxError};
+pub use exec::{apply_block, check_admission, receipts_root, BlockExecutor, BlockOutcome};
 pub use genesis::{Genesis, DEV_ACCOUNTS, DEV_BALANCE};
 pub use params::Params;

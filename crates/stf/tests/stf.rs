@@ -51,6 +51,7 @@ fn body(from: &Keypair, nonce: u64, to: Address, amount: u128) -> TxBody {
         nonce,
         fee: Amount(MIN_FEE),
         expiry_height: 1_000,
+        fee_payer: None,
         actions: vec![Action::Transfer {
             to,
             amount: Amount(amount),

@@ -8,13 +8,15 @@ mod keys;
 
 pub use account::{Account, Authorization};
 
-use machina_primitives::{Address, Amount, Decode, Encode, Event, PublicKey};
+use machina_primitives::{Address, Amount, Decode, Encode, Event};
 use machina_state::{StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// Largest encoded account record: balance, nonce and an authorisation with one key.
-const MAX_ACCOUNT_BYTES: usize = 16 + 8 + 1 + 32;
+/// Largest encoded account record: balance, nonce and the largest authorisation (a multisig
+/// with the most members).
+const MAX_ACCOUNT_BYTES: usize =
+    16 + 8 + 1 + 1 + 4 + 32 * machina_primitives::limits::MAX_MULTISIG_MEMBERS;
 
 /// Why the bank refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -38,9 +40,6 @@ pub enum BankError {
     /// A balance would exceed `u128::MAX`.
     #[error("balance of {0} would overflow")]
     BalanceOverflow(Address),
-    /// The transaction's signers may not act for the account.
-    #[error("the signatures do not authorise account {0}")]
-    Unauthorized(Address),
     /// The nonce is not the account's next one.
     #[error("account {account} expects nonce {expected}, transaction has {got}")]
     BadNonce {
@@ -64,7 +63,6 @@ impl BankError {
             BankError::SelfTransfer(_) => "self_transfer",
             BankError::ZeroAmount => "zero_amount",
             BankError::BalanceOverflow(_) => "balance_overflow",
-            BankError::Unauthorized(_) => "unauthorized",
             BankError::BadNonce { .. } => "bad_nonce",
             BankError::InvalidGenesis(_) => "invalid_genesis",
         }
@@ -139,58 +137,59 @@ pub fn init_genesis(state: &mut impl StateWrite, allocations: &[Allocation]) -> 
     Ok(())
 }
 
-/// Checks that `signers` may act for `sender` and that `nonce` is its next one.
-pub fn check_sender(
-    state: &impl StateRead,
-    sender: &Address,
-    signers: &[PublicKey],
-    nonce: u64,
-) -> Result<Account> {
-    let acct = account(state, sender);
-    if !acct.auth.allows(sender, signers) {
-        return Err(BankError::Unauthorized(*sender));
-    }
-    if acct.nonce != nonce {
+/// Checks that `nonce` is the next one of `sender`.
+pub fn check_nonce(state: &impl StateRead, sender: &Address, nonce: u64) -> Result<()> {
+    let expected = account(state, sender).nonce;
+    if expected != nonce {
         return Err(BankError::BadNonce {
             account: *sender,
-            expected: acct.nonce,
+            expected,
             got: nonce,
         });
     }
-    Ok(acct)
+    Ok(())
 }
 
-/// Advances the sender's nonce and moves the fee to `collector`. Runs once signature and
-/// nonce are good; the fee stays charged even if the actions then fail.
-pub fn charge_fee_and_bump_nonce(
-    state: &mut impl StateWrite,
-    sender: &Address,
-    fee: Amount,
-    collector: &Address,
-) -> Result<Event> {
+/// Advances the sender's nonce once its transaction is included.
+pub fn bump_nonce(state: &mut impl StateWrite, sender: &Address) {
     let mut acct = account(state, sender);
-    acct.balance = acct
-        .balance
-        .checked_sub(fee)
-        .ok_or(BankError::InsufficientFunds {
-            account: *sender,
-            have: acct.balance,
-            need: fee,
-        })?;
     acct.nonce = acct
         .nonce
         .checked_add(1)
         .expect("a nonce cannot reach u64::MAX: each costs a fee");
     put_account(state, sender, &acct);
+}
+
+/// Replaces who may sign for `addr`, keeping its balance and nonce.
+pub fn set_authorization(state: &mut impl StateWrite, addr: &Address, auth: Authorization) {
+    let mut acct = account(state, addr);
+    acct.auth = auth;
+    put_account(state, addr, &acct);
+}
+
+/// Moves the fee from `payer` to `collector`. Runs once the transaction is known to be
+/// includable; the fee stays charged even if the actions then fail.
+pub fn charge_fee(
+    state: &mut impl StateWrite,
+    payer: &Address,
+    fee: Amount,
+    collector: &Address,
+) -> Result<Event> {
+    let mut acct = account(state, payer);
+    acct.balance = acct
+        .balance
+        .checked_sub(fee)
+        .ok_or(BankError::InsufficientFunds {
+            account: *payer,
+            have: acct.balance,
+            need: fee,
+        })?;
+    put_account(state, payer, &acct);
     credit(state, collector, fee)?;
     Ok(Event::new(
         "bank",
         "fee",
-        &[
-            ("payer", sender.to_string()),
-            ("collector", collector.to_string()),
-            ("amount", fee.to_string()),
-        ],
+        &[("payer", payer.to_string()), ("amount", fee.to_string())],
     ))
 }
 
@@ -318,15 +317,49 @@ mod tests {
     fn a_plain_account_is_authorised_only_by_its_address_key() {
         let k = machina_primitives::Keypair::dev("alice");
         let other = machina_primitives::Keypair::dev("bob");
-        let base = BTreeMap::new();
-        assert!(check_sender(&base, &k.address(), &[k.public()], 0).is_ok());
-        assert_eq!(
-            check_sender(&base, &k.address(), &[other.public()], 0).map_err(|e| e.code()),
-            Err("unauthorized")
-        );
-        assert_eq!(
-            check_sender(&base, &k.address(), &[k.public()], 1).map_err(|e| e.code()),
-            Err("bad_nonce")
-        );
+        let auth = Authorization::AddressKey;
+        assert!(auth.allows(&k.address(), &[k.public()]));
+        assert!(!auth.allows(&k.address(), &[other.public()]));
+    }
+
+    #[test]
+    fn a_multisig_needs_threshold_distinct_members() {
+        let keys: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|n| machina_primitives::Keypair::dev(n).public())
+            .collect();
+        let auth = Authorization::Multisig {
+            threshold: 2,
+            members: keys.clone(),
+        };
+        let acct = Address([5; 20]);
+        assert!(auth.allows(&acct, &keys[..2]));
+        assert!(!auth.allows(&acct, &[keys[0], keys[0]]));
+        let outsider = machina_primitives::Keypair::dev("x").public();
+        assert!(!auth.allows(&acct, &[keys[0], outsider]));
+    }
+
+    #[test]
+    fn account_records_round_trip_with_every_authorisation() {
+        let pk = machina_primitives::Keypair::dev("d").public();
+        for auth in [
+            Authorization::AddressKey,
+            Authorization::Machine {
+                machine_id: 7,
+                device_key: pk,
+            },
+            Authorization::Revoked { machine_id: 7 },
+            Authorization::Multisig {
+                threshold: 1,
+                members: vec![pk; 16],
+            },
+        ] {
+            let a = Account {
+                balance: Amount(3),
+                nonce: 9,
+                auth,
+            };
+            assert_eq!(Account::decode_exact(&a.encode(), MAX_ACCOUNT_BYTES), Ok(a));
+        }
     }
 }

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use machina_primitives::limits::MAX_TX_BYTES;
-use machina_primitives::{Address, BlockHeader, Decode, Hash, Reader, Transaction};
-use machina_state::AuthenticatedState;
+use machina_primitives::{Address, BlockHeader, Decode, Hash, PublicKey, Reader, Transaction};
+use machina_state::{AuthenticatedState, SparseMerkleTree};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -84,7 +84,14 @@ pub fn router(chain: Arc<Chain>) -> Router {
         .route("/v1/tx/{hash}", get(get_tx))
         .route("/v1/account/{address}", get(get_account))
         .route("/v1/account/{address}/proof", get(get_account_proof))
+        .route("/v1/account/{address}/auth", get(get_account_auth))
         .route("/v1/block/{id}", get(get_block))
+        .route("/v1/machine/{id}", get(get_machine))
+        .route("/v1/machines", get(get_machines))
+        .route("/v1/wallet/{machine_id}", get(get_wallet))
+        .route("/v1/session/{address}/{key}", get(get_session))
+        .route("/v1/allowance/{sponsor}/{grantee}", get(get_allowance))
+        .route("/v1/manufacturer/{key}", get(get_manufacturer))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -316,4 +323,119 @@ async fn get_tx(
     Err(ApiError::not_found(format!(
         "transaction {hash} is neither committed nor pending"
     )))
+}
+
+async fn get_account_auth(
+    State(chain): State<Arc<Chain>>,
+    Path(address): Path<String>,
+) -> ApiResult {
+    let addr = parse_address(&address)?;
+    let acct = machina_bank::account(&chain.committed().state, &addr);
+    Ok(Json(json!({"address": addr, "auth": acct.auth})).into_response())
+}
+
+fn parse_key(s: &str) -> Result<PublicKey, ApiError> {
+    let b = s.strip_prefix("0x").unwrap_or(s);
+    let mut k = [0u8; 32];
+    hex::decode_to_slice(b, &mut k)
+        .map_err(|_| malformed(format!("not a 32-byte hex public key: {s}")))?;
+    Ok(PublicKey(k))
+}
+
+fn parse_id(s: &str) -> Result<u64, ApiError> {
+    s.parse()
+        .map_err(|_| malformed(format!("not a machine id: {s}")))
+}
+
+fn machine_json(state: &SparseMerkleTree, m: &machina_identity::Machine) -> Value {
+    let mut v = json!(m);
+    v["attested_by_name"] = json!(m
+        .attested_by
+        .and_then(|k| machina_identity::manufacturer(state, &k)));
+    v
+}
+
+fn find_machine(state: &SparseMerkleTree, id: &str) -> Result<machina_identity::Machine, ApiError> {
+    let id = parse_id(id)?;
+    machina_identity::machine(state, id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_machine",
+            format!("no machine with id {id}"),
+        )
+    })
+}
+
+async fn get_machine(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> ApiResult {
+    let state = chain.committed().state;
+    let m = find_machine(&state, &id)?;
+    Ok(Json(machine_json(&state, &m)).into_response())
+}
+
+#[derive(Deserialize)]
+struct MachinesQuery {
+    owner: String,
+    offset: Option<u64>,
+    limit: Option<u64>,
+}
+
+async fn get_machines(
+    State(chain): State<Arc<Chain>>,
+    Query(q): Query<MachinesQuery>,
+) -> ApiResult {
+    let owner = parse_address(&q.owner)?;
+    let state = chain.committed().state;
+    let offset = q.offset.unwrap_or(0);
+    let limit = q
+        .limit
+        .unwrap_or(machina_identity::MAX_PAGE)
+        .min(machina_identity::MAX_PAGE);
+    let (page, total) = machina_identity::machines_of(&state, &owner, offset, limit);
+    let machines: Vec<Value> = page.iter().map(|m| machine_json(&state, m)).collect();
+    Ok(Json(json!({"owner": owner, "total": total, "offset": offset, "limit": limit, "machines": machines})).into_response())
+}
+
+async fn get_wallet(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> ApiResult {
+    let state = chain.committed().state;
+    let m = find_machine(&state, &id)?;
+    let w = machina_wallet::wallet(&state, &m.address).unwrap_or_default();
+    let balance = machina_bank::account(&state, &m.address).balance;
+    Ok(Json(json!({
+        "machine_id": m.machine_id,
+        "address": m.address,
+        "balance": balance,
+        "policy": w.policy,
+        "frozen": w.frozen,
+        "spent": machina_wallet::spend_state(&state, &m.address),
+        "policy_breaches": m.reputation.policy_breaches,
+    }))
+    .into_response())
+}
+
+async fn get_session(
+    State(chain): State<Arc<Chain>>,
+    Path((address, key)): Path<(String, String)>,
+) -> ApiResult {
+    let (addr, key) = (parse_address(&address)?, parse_key(&key)?);
+    let s = machina_wallet::session(&chain.committed().state, &addr, &key)
+        .ok_or_else(|| ApiError::not_found(format!("no session key {key:?} on {addr}")))?;
+    Ok(Json(json!({"address": addr, "key": key, "session": s})).into_response())
+}
+
+async fn get_allowance(
+    State(chain): State<Arc<Chain>>,
+    Path((sponsor, grantee)): Path<(String, String)>,
+) -> ApiResult {
+    let (sponsor, grantee) = (parse_address(&sponsor)?, parse_address(&grantee)?);
+    let a = machina_wallet::allowance(&chain.committed().state, &sponsor, &grantee).ok_or_else(
+        || ApiError::not_found(format!("{sponsor} has no fee allowance for {grantee}")),
+    )?;
+    Ok(Json(json!({"sponsor": sponsor, "grantee": grantee, "remaining": a.remaining, "expiry_height": a.expiry_height})).into_response())
+}
+
+async fn get_manufacturer(State(chain): State<Arc<Chain>>, Path(key): Path<String>) -> ApiResult {
+    let key = parse_key(&key)?;
+    let name = machina_identity::manufacturer(&chain.committed().state, &key)
+        .ok_or_else(|| ApiError::not_found("no manufacturer with this key"))?;
+    Ok(Json(json!({"key": key, "name": name})).into_response())
 }

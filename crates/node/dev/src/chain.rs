@@ -8,7 +8,10 @@ use machina_primitives::{
     hash::merkle_root, Address, BlockEnv, BlockHeader, Hash, Keypair, Transaction,
 };
 use machina_state::{AuthenticatedState, SparseMerkleTree};
-use machina_stf::{check_stateless, verify_txs, BlockExecutor, Genesis, Params, TxError};
+use machina_stf::{
+    check_admission, check_stateless, verify_txs, BlockExecutor, Genesis, ModuleError, Params,
+    TxError,
+};
 use machina_store::{CommittedBlock, Store};
 use std::path::Path;
 use std::sync::{Condvar, Mutex, RwLock};
@@ -165,17 +168,10 @@ impl Chain {
                     let v = verified
                         .next()
                         .expect("one verification per unchecked tx")?;
-                    let acct = machina_bank::account(&state, &v.tx().body.sender);
-                    if acct.balance < v.tx().body.fee {
-                        return Err(TxError::Sender(machina_bank::BankError::InsufficientFunds {
-                            account: v.tx().body.sender,
-                            have: acct.balance,
-                            need: v.tx().body.fee,
-                        })
-                        .into());
-                    }
+                    check_admission(&state, &v, next_height)?;
+                    let nonce = machina_bank::account(&state, &v.tx().body.sender).nonce;
                     let hash = v.hash();
-                    pool.insert(v, acct.nonce)?;
+                    pool.insert(v, nonce)?;
                     Ok(hash)
                 })
             })
@@ -235,7 +231,9 @@ impl Chain {
                 Ok(_) => included.push(tx),
                 // A nonce error means an earlier transaction of the sender was dropped; this
                 // one may still become valid, so it stays.
-                Err(TxError::Sender(machina_bank::BankError::BadNonce { .. })) => {}
+                Err(TxError::Sender(ModuleError::Bank(machina_bank::BankError::BadNonce {
+                    ..
+                }))) => {}
                 Err(e) => {
                     tracing::debug!(tx = %tx.hash(), error = %e, "dropping transaction");
                     dropped.push(tx);

@@ -280,6 +280,7 @@ mod tests {
             nonce,
             fee: Amount(1000),
             expiry_height: 10,
+            fee_payer: None,
             actions: vec![Action::Transfer {
                 to: Address([9; 20]),
                 amount: Amount(1),

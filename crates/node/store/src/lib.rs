@@ -321,6 +321,7 @@ mod tests {
             nonce: 0,
             fee: Amount(1),
             expiry_height: 9,
+            fee_payer: None,
             actions: vec![Action::Transfer {
                 to: Address([2; 20]),
                 amount: Amount(5),

@@ -1,0 +1,762 @@
+//! Actions: what a transaction asks the chain to do. Each module owns some variants.
+//!
+//! Signatures carried inside actions (a device's proof of possession, a manufacturer's
+//! attestation) cover data that is all in the transaction, so they are checked statelessly,
+//! in the same batch as the transaction's own signatures (see [`Action::embedded_signatures`]).
+
+use crate::codec::{put_str, put_vec, Decode, Encode, Reader, Result};
+use crate::limits::{
+    MAX_ALLOWLIST, MAX_LABEL_BYTES, MAX_METADATA_PAIRS, MAX_MULTISIG_MEMBERS, MAX_SESSION_ACTIONS,
+};
+use crate::{Address, Amount, CodecError, PublicKey, Signature};
+use serde::{Deserialize, Serialize};
+
+/// What kind of machine an identity belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MachineKind {
+    /// PV inverter.
+    Solar,
+    /// Battery storage (has a capacity in Wh).
+    Battery,
+    /// EV charger.
+    EvCharger,
+    /// Energy meter.
+    Meter,
+    /// GPU or CPU server.
+    Compute,
+    /// Sensor.
+    Sensor,
+    /// Anything else.
+    Other,
+}
+
+const KINDS: [(MachineKind, &str); 7] = [
+    (MachineKind::Solar, "solar"),
+    (MachineKind::Battery, "battery"),
+    (MachineKind::EvCharger, "ev_charger"),
+    (MachineKind::Meter, "meter"),
+    (MachineKind::Compute, "compute"),
+    (MachineKind::Sensor, "sensor"),
+    (MachineKind::Other, "other"),
+];
+
+impl MachineKind {
+    /// The kind's name, as the CLI and JSON spell it.
+    pub fn name(self) -> &'static str {
+        KINDS[self as usize].1
+    }
+}
+
+impl std::str::FromStr for MachineKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        KINDS
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(k, _)| *k)
+            .ok_or_else(|| {
+                let names: Vec<&str> = KINDS.iter().map(|(_, n)| *n).collect();
+                format!("unknown machine kind {s}; one of {}", names.join(", "))
+            })
+    }
+}
+
+impl Encode for MachineKind {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.push(*self as u8);
+    }
+}
+
+impl Decode for MachineKind {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        let tag = r.u8()?;
+        KINDS
+            .get(tag as usize)
+            .map(|(k, _)| *k)
+            .ok_or(CodecError::BadTag {
+                what: "machine kind",
+                tag,
+            })
+    }
+}
+
+/// A short label: at most [`MAX_LABEL_BYTES`] bytes of UTF-8.
+fn read_label(r: &mut Reader<'_>, what: &'static str) -> Result<String> {
+    r.string(what, MAX_LABEL_BYTES)
+}
+
+/// Descriptive data of a machine, bounded.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineMetadata {
+    /// Manufacturer's name.
+    #[serde(default)]
+    pub manufacturer: String,
+    /// Model.
+    #[serde(default)]
+    pub model: String,
+    /// Serial number.
+    #[serde(default)]
+    pub serial: String,
+    /// A few free key-value pairs.
+    #[serde(default)]
+    pub extra: Vec<(String, String)>,
+}
+
+impl Encode for MachineMetadata {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.manufacturer);
+        put_str(out, &self.model);
+        put_str(out, &self.serial);
+        crate::codec::put_len(out, self.extra.len());
+        for (k, v) in &self.extra {
+            put_str(out, k);
+            put_str(out, v);
+        }
+    }
+}
+
+impl Decode for MachineMetadata {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        let manufacturer = read_label(r, "manufacturer")?;
+        let model = read_label(r, "model")?;
+        let serial = read_label(r, "serial")?;
+        let n = r.len("metadata pairs", MAX_METADATA_PAIRS)?;
+        let mut extra = Vec::with_capacity(n);
+        for _ in 0..n {
+            extra.push((
+                read_label(r, "metadata key")?,
+                read_label(r, "metadata value")?,
+            ));
+        }
+        Ok(MachineMetadata {
+            manufacturer,
+            model,
+            serial,
+            extra,
+        })
+    }
+}
+
+impl MachineMetadata {
+    /// Checks the bounds that JSON input does not enforce by itself.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let labels = [&self.manufacturer, &self.model, &self.serial];
+        let pairs = self.extra.iter().flat_map(|(k, v)| [k, v]);
+        if let Some(l) = labels
+            .into_iter()
+            .chain(pairs)
+            .find(|l| l.len() > MAX_LABEL_BYTES)
+        {
+            return Err(format!(
+                "label of {} bytes exceeds {MAX_LABEL_BYTES}",
+                l.len()
+            ));
+        }
+        if self.extra.len() > MAX_METADATA_PAIRS {
+            return Err(format!(
+                "{} metadata pairs exceed {MAX_METADATA_PAIRS}",
+                self.extra.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A manufacturer's signature over a device key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// A registered manufacturer key.
+    pub manufacturer_key: PublicKey,
+    /// Its signature over [`attestation_message`] of the device key.
+    pub signature: Signature,
+}
+
+/// Everything needed to register a machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineRegistration {
+    /// The device's public key; the device keeps the secret.
+    pub device_key: PublicKey,
+    /// The device key's signature over [`device_pop_message`] for the owner (the sender).
+    pub device_signature: Signature,
+    /// What kind of machine.
+    pub kind: MachineKind,
+    /// Rated power in W.
+    pub rated_power_w: u64,
+    /// Storage capacity in Wh (batteries).
+    #[serde(default)]
+    pub capacity_wh: Option<u64>,
+    /// Energy zone it belongs to.
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Descriptive metadata.
+    #[serde(default)]
+    pub metadata: MachineMetadata,
+    /// Optional manufacturer attestation of the device key.
+    #[serde(default)]
+    pub attestation: Option<Attestation>,
+}
+
+/// A machine wallet's spending policy. Every value leaving the machine's account passes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpendPolicy {
+    /// Most micro-units one transaction may move out (fees not included).
+    #[serde(default)]
+    pub max_per_tx: Option<Amount>,
+    /// Most micro-units, fees included, within any `window_blocks` consecutive blocks.
+    #[serde(default)]
+    pub max_per_window: Option<Amount>,
+    /// Length of the rolling window in blocks (required with `max_per_window`).
+    #[serde(default)]
+    pub window_blocks: u64,
+    /// If not empty, the only counterparties that may receive value.
+    #[serde(default)]
+    pub allowlist: Vec<Address>,
+    /// Blocks during which nothing may be spent after a spend above `cooldown_above`.
+    #[serde(default)]
+    pub cooldown_blocks: u64,
+    /// A spend above this starts a cooldown.
+    #[serde(default)]
+    pub cooldown_above: Option<Amount>,
+}
+
+impl Encode for SpendPolicy {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        self.max_per_tx.encode_to(out);
+        self.max_per_window.encode_to(out);
+        self.window_blocks.encode_to(out);
+        put_vec(out, &self.allowlist);
+        self.cooldown_blocks.encode_to(out);
+        self.cooldown_above.encode_to(out);
+    }
+}
+
+impl Decode for SpendPolicy {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(SpendPolicy {
+            max_per_tx: Decode::decode_from(r)?,
+            max_per_window: Decode::decode_from(r)?,
+            window_blocks: r.u64()?,
+            allowlist: r.vec("allowlist", MAX_ALLOWLIST)?,
+            cooldown_blocks: r.u64()?,
+            cooldown_above: Decode::decode_from(r)?,
+        })
+    }
+}
+
+/// One thing a transaction asks the chain to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// `bank`: move `amount` from the sender to `to`.
+    Transfer {
+        /// Recipient.
+        to: Address,
+        /// Micro-units to move.
+        amount: Amount,
+    },
+    /// `identity`: register a manufacturer key that can attest devices.
+    RegisterManufacturer {
+        /// Its name.
+        name: String,
+        /// The manufacturer's key.
+        public_key: PublicKey,
+        /// That key's signature over [`manufacturer_pop_message`] for the sender.
+        signature: Signature,
+    },
+    /// `identity`: register a machine owned by the sender.
+    RegisterMachine(Box<MachineRegistration>),
+    /// `identity`: replace a machine's metadata (owner only).
+    SetMachineMetadata {
+        /// The machine.
+        machine_id: u64,
+        /// New metadata.
+        metadata: MachineMetadata,
+    },
+    /// `identity`: move a machine to another zone, or out of any (owner only).
+    SetMachineZone {
+        /// The machine.
+        machine_id: u64,
+        /// New zone.
+        zone: Option<String>,
+    },
+    /// `identity`: replace the device key (owner only); the old key is refused at once.
+    RotateDeviceKey {
+        /// The machine.
+        machine_id: u64,
+        /// The new device key.
+        new_key: PublicKey,
+        /// The new key's signature over [`device_pop_message`] for the owner.
+        signature: Signature,
+    },
+    /// `identity`: revoke a machine for good (owner only); its history stays.
+    RevokeMachine {
+        /// The machine.
+        machine_id: u64,
+    },
+    /// `identity`: give a machine to a new owner; identity and reputation stay.
+    TransferMachine {
+        /// The machine.
+        machine_id: u64,
+        /// The new owner.
+        new_owner: Address,
+    },
+    /// `wallet`: set a machine's spending policy (owner only).
+    SetSpendPolicy {
+        /// The machine.
+        machine_id: u64,
+        /// The policy.
+        policy: SpendPolicy,
+    },
+    /// `wallet`: freeze or unfreeze a machine's wallet (owner only).
+    SetWalletFrozen {
+        /// The machine.
+        machine_id: u64,
+        /// Frozen or not.
+        frozen: bool,
+    },
+    /// `wallet`: move a machine's whole balance to its owner (owner only).
+    SweepMachine {
+        /// The machine.
+        machine_id: u64,
+    },
+    /// `wallet`: let another key act for a machine within limits (owner only).
+    GrantSession {
+        /// The machine.
+        machine_id: u64,
+        /// The session key.
+        key: PublicKey,
+        /// Names of the actions it may use, e.g. `transfer`.
+        actions: Vec<String>,
+        /// Most micro-units, fees included, it may move out in total.
+        spend_cap: Amount,
+        /// Last height it is valid at.
+        expiry_height: u64,
+    },
+    /// `wallet`: withdraw a session key (owner only).
+    RevokeSession {
+        /// The machine.
+        machine_id: u64,
+        /// The session key.
+        key: PublicKey,
+    },
+    /// `wallet`: create an M-of-N multisig account.
+    CreateMultisig {
+        /// Member keys.
+        members: Vec<PublicKey>,
+        /// Signatures needed.
+        threshold: u8,
+    },
+    /// `wallet`: change the sender multisig's members (needs M signatures like any of its
+    /// transactions).
+    UpdateMultisig {
+        /// New member keys.
+        members: Vec<PublicKey>,
+        /// New threshold.
+        threshold: u8,
+    },
+    /// `wallet`: let `grantee` have its fees paid by the sender, within a cap, until a height.
+    GrantFeeAllowance {
+        /// The account whose fees are paid.
+        grantee: Address,
+        /// Most micro-units of fees in total.
+        cap: Amount,
+        /// Last height it is valid at.
+        expiry_height: u64,
+    },
+    /// `wallet`: withdraw a fee allowance.
+    RevokeFeeAllowance {
+        /// The grantee.
+        grantee: Address,
+    },
+}
+
+/// What a signature embedded in an action proves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmbeddedSig {
+    /// A device key's proof of possession.
+    DevicePop,
+    /// A manufacturer's attestation of a device key.
+    Attestation,
+    /// A manufacturer key's proof of possession.
+    ManufacturerPop,
+}
+
+/// The message a device key signs to prove possession for `owner` on `chain_id`.
+pub fn device_pop_message(chain_id: u64, owner: &Address) -> Vec<u8> {
+    [
+        b"machina/device-pop/v1".as_slice(),
+        &chain_id.to_be_bytes(),
+        &owner.0,
+    ]
+    .concat()
+}
+
+/// The message a manufacturer key signs to attest `device_key`.
+pub fn attestation_message(device_key: &PublicKey) -> Vec<u8> {
+    [b"machina/attest/v1".as_slice(), &device_key.0].concat()
+}
+
+/// The message a manufacturer key signs to prove possession for `registrant` on `chain_id`.
+pub fn manufacturer_pop_message(chain_id: u64, registrant: &Address) -> Vec<u8> {
+    [
+        b"machina/manufacturer-pop/v1".as_slice(),
+        &chain_id.to_be_bytes(),
+        &registrant.0,
+    ]
+    .concat()
+}
+
+impl Action {
+    /// The action's name, as session-key grants list it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Transfer { .. } => "transfer",
+            Action::RegisterManufacturer { .. } => "register_manufacturer",
+            Action::RegisterMachine(_) => "register_machine",
+            Action::SetMachineMetadata { .. } => "set_machine_metadata",
+            Action::SetMachineZone { .. } => "set_machine_zone",
+            Action::RotateDeviceKey { .. } => "rotate_device_key",
+            Action::RevokeMachine { .. } => "revoke_machine",
+            Action::TransferMachine { .. } => "transfer_machine",
+            Action::SetSpendPolicy { .. } => "set_spend_policy",
+            Action::SetWalletFrozen { .. } => "set_wallet_frozen",
+            Action::SweepMachine { .. } => "sweep_machine",
+            Action::GrantSession { .. } => "grant_session",
+            Action::RevokeSession { .. } => "revoke_session",
+            Action::CreateMultisig { .. } => "create_multisig",
+            Action::UpdateMultisig { .. } => "update_multisig",
+            Action::GrantFeeAllowance { .. } => "grant_fee_allowance",
+            Action::RevokeFeeAllowance { .. } => "revoke_fee_allowance",
+        }
+    }
+
+    /// Signatures inside this action, with the message each signs, for batch verification.
+    pub fn embedded_signatures(
+        &self,
+        chain_id: u64,
+        sender: &Address,
+    ) -> Vec<(EmbeddedSig, Vec<u8>, PublicKey, Signature)> {
+        match self {
+            Action::RegisterMachine(r) => {
+                let mut v = vec![(
+                    EmbeddedSig::DevicePop,
+                    device_pop_message(chain_id, sender),
+                    r.device_key,
+                    r.device_signature,
+                )];
+                if let Some(a) = &r.attestation {
+                    v.push((
+                        EmbeddedSig::Attestation,
+                        attestation_message(&r.device_key),
+                        a.manufacturer_key,
+                        a.signature,
+                    ));
+                }
+                v
+            }
+            Action::RotateDeviceKey {
+                new_key, signature, ..
+            } => vec![(
+                EmbeddedSig::DevicePop,
+                device_pop_message(chain_id, sender),
+                *new_key,
+                *signature,
+            )],
+            Action::RegisterManufacturer {
+                public_key,
+                signature,
+                ..
+            } => vec![(
+                EmbeddedSig::ManufacturerPop,
+                manufacturer_pop_message(chain_id, sender),
+                *public_key,
+                *signature,
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Encode for MachineRegistration {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        self.device_key.encode_to(out);
+        self.device_signature.encode_to(out);
+        self.kind.encode_to(out);
+        self.rated_power_w.encode_to(out);
+        self.capacity_wh.encode_to(out);
+        match &self.zone {
+            None => out.push(0),
+            Some(z) => {
+                out.push(1);
+                put_str(out, z);
+            }
+        }
+        self.metadata.encode_to(out);
+        match &self.attestation {
+            None => out.push(0),
+            Some(a) => {
+                out.push(1);
+                a.manufacturer_key.encode_to(out);
+                a.signature.encode_to(out);
+            }
+        }
+    }
+}
+
+fn read_opt_label(r: &mut Reader<'_>, what: &'static str) -> Result<Option<String>> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(read_label(r, what)?)),
+        tag => Err(CodecError::BadTag { what, tag }),
+    }
+}
+
+fn put_opt_str(out: &mut Vec<u8>, s: &Option<String>) {
+    match s {
+        None => out.push(0),
+        Some(z) => {
+            out.push(1);
+            put_str(out, z);
+        }
+    }
+}
+
+impl Decode for MachineRegistration {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(MachineRegistration {
+            device_key: Decode::decode_from(r)?,
+            device_signature: Decode::decode_from(r)?,
+            kind: Decode::decode_from(r)?,
+            rated_power_w: r.u64()?,
+            capacity_wh: Decode::decode_from(r)?,
+            zone: read_opt_label(r, "zone")?,
+            metadata: Decode::decode_from(r)?,
+            attestation: match r.u8()? {
+                0 => None,
+                1 => Some(Attestation {
+                    manufacturer_key: Decode::decode_from(r)?,
+                    signature: Decode::decode_from(r)?,
+                }),
+                tag => {
+                    return Err(CodecError::BadTag {
+                        what: "attestation",
+                        tag,
+                    })
+                }
+            },
+        })
+    }
+}
+
+fn put_strings(out: &mut Vec<u8>, v: &[String]) {
+    crate::codec::put_len(out, v.len());
+    for s in v {
+        put_str(out, s);
+    }
+}
+
+fn read_strings(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<Vec<String>> {
+    let n = r.len(what, max)?;
+    (0..n).map(|_| read_label(r, what)).collect()
+}
+
+impl Encode for Action {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Action::Transfer { to, amount } => {
+                out.push(1);
+                to.encode_to(out);
+                amount.encode_to(out);
+            }
+            Action::RegisterManufacturer {
+                name,
+                public_key,
+                signature,
+            } => {
+                out.push(10);
+                put_str(out, name);
+                public_key.encode_to(out);
+                signature.encode_to(out);
+            }
+            Action::RegisterMachine(reg) => {
+                out.push(11);
+                reg.encode_to(out);
+            }
+            Action::SetMachineMetadata {
+                machine_id,
+                metadata,
+            } => {
+                out.push(12);
+                machine_id.encode_to(out);
+                metadata.encode_to(out);
+            }
+            Action::SetMachineZone { machine_id, zone } => {
+                out.push(13);
+                machine_id.encode_to(out);
+                put_opt_str(out, zone);
+            }
+            Action::RotateDeviceKey {
+                machine_id,
+                new_key,
+                signature,
+            } => {
+                out.push(14);
+                machine_id.encode_to(out);
+                new_key.encode_to(out);
+                signature.encode_to(out);
+            }
+            Action::RevokeMachine { machine_id } => {
+                out.push(15);
+                machine_id.encode_to(out);
+            }
+            Action::TransferMachine {
+                machine_id,
+                new_owner,
+            } => {
+                out.push(16);
+                machine_id.encode_to(out);
+                new_owner.encode_to(out);
+            }
+            Action::SetSpendPolicy { machine_id, policy } => {
+                out.push(20);
+                machine_id.encode_to(out);
+                policy.encode_to(out);
+            }
+            Action::SetWalletFrozen { machine_id, frozen } => {
+                out.push(21);
+                machine_id.encode_to(out);
+                frozen.encode_to(out);
+            }
+            Action::SweepMachine { machine_id } => {
+                out.push(22);
+                machine_id.encode_to(out);
+            }
+            Action::GrantSession {
+                machine_id,
+                key,
+                actions,
+                spend_cap,
+                expiry_height,
+            } => {
+                out.push(23);
+                machine_id.encode_to(out);
+                key.encode_to(out);
+                put_strings(out, actions);
+                spend_cap.encode_to(out);
+                expiry_height.encode_to(out);
+            }
+            Action::RevokeSession { machine_id, key } => {
+                out.push(24);
+                machine_id.encode_to(out);
+                key.encode_to(out);
+            }
+            Action::CreateMultisig { members, threshold } => {
+                out.push(25);
+                put_vec(out, members);
+                threshold.encode_to(out);
+            }
+            Action::UpdateMultisig { members, threshold } => {
+                out.push(26);
+                put_vec(out, members);
+                threshold.encode_to(out);
+            }
+            Action::GrantFeeAllowance {
+                grantee,
+                cap,
+                expiry_height,
+            } => {
+                out.push(27);
+                grantee.encode_to(out);
+                cap.encode_to(out);
+                expiry_height.encode_to(out);
+            }
+            Action::RevokeFeeAllowance { grantee } => {
+                out.push(28);
+                grantee.encode_to(out);
+            }
+        }
+    }
+}
+
+impl Decode for Action {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        let id = |r: &mut Reader<'_>| r.u64();
+        Ok(match r.u8()? {
+            1 => Action::Transfer {
+                to: Decode::decode_from(r)?,
+                amount: Decode::decode_from(r)?,
+            },
+            10 => Action::RegisterManufacturer {
+                name: read_label(r, "manufacturer name")?,
+                public_key: Decode::decode_from(r)?,
+                signature: Decode::decode_from(r)?,
+            },
+            11 => Action::RegisterMachine(Box::new(Decode::decode_from(r)?)),
+            12 => Action::SetMachineMetadata {
+                machine_id: id(r)?,
+                metadata: Decode::decode_from(r)?,
+            },
+            13 => Action::SetMachineZone {
+                machine_id: id(r)?,
+                zone: read_opt_label(r, "zone")?,
+            },
+            14 => Action::RotateDeviceKey {
+                machine_id: id(r)?,
+                new_key: Decode::decode_from(r)?,
+                signature: Decode::decode_from(r)?,
+            },
+            15 => Action::RevokeMachine { machine_id: id(r)? },
+            16 => Action::TransferMachine {
+                machine_id: id(r)?,
+                new_owner: Decode::decode_from(r)?,
+            },
+            20 => Action::SetSpendPolicy {
+                machine_id: id(r)?,
+                policy: Decode::decode_from(r)?,
+            },
+            21 => Action::SetWalletFrozen {
+                machine_id: id(r)?,
+                frozen: r.bool()?,
+            },
+            22 => Action::SweepMachine { machine_id: id(r)? },
+            23 => Action::GrantSession {
+                machine_id: id(r)?,
+                key: Decode::decode_from(r)?,
+                actions: read_strings(r, "session actions", MAX_SESSION_ACTIONS)?,
+                spend_cap: Decode::decode_from(r)?,
+                expiry_height: r.u64()?,
+            },
+            24 => Action::RevokeSession {
+                machine_id: id(r)?,
+                key: Decode::decode_from(r)?,
+            },
+            25 => Action::CreateMultisig {
+                members: r.vec("multisig members", MAX_MULTISIG_MEMBERS)?,
+                threshold: r.u8()?,
+            },
+            26 => Action::UpdateMultisig {
+                members: r.vec("multisig members", MAX_MULTISIG_MEMBERS)?,
+                threshold: r.u8()?,
+            },
+            27 => Action::GrantFeeAllowance {
+                grantee: Decode::decode_from(r)?,
+                cap: Decode::decode_from(r)?,
+                expiry_height: r.u64()?,
+            },
+            28 => Action::RevokeFeeAllowance {
+                grantee: Decode::decode_from(r)?,
+            },
+            tag => {
+                return Err(CodecError::BadTag {
+                    what: "action",
+                    tag,
+                })
+            }
+        })
+    }
+}
