@@ -29,22 +29,25 @@ pub struct BenchArgs {
     /// Repetitions of each in-process measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Measure machine registrations and policy-checked payments in the stf instead.
+    #[arg(long)]
+    machines: bool,
 }
 
 /// Longest the end-to-end run may take before the bench gives up.
 const E2E_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn sender_key(i: usize) -> Keypair {
+pub(crate) fn sender_key(i: usize) -> Keypair {
     Keypair::from_seed(sha256(&[b"machina/bench/sender", &(i as u64).to_be_bytes()]).0)
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
+pub(crate) fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
 
 /// Per second, from a count and the median of several timings.
-fn rate(
+pub(crate) fn rate(
     count: usize,
     runs: usize,
     mut f: impl FnMut() -> anyhow::Result<Duration>,
@@ -57,7 +60,7 @@ fn rate(
 }
 
 /// `n` transfers from `senders` accounts in nonce order, signed on all cores.
-fn signed_transfers(keys: &[Keypair], n: usize) -> Vec<Transaction> {
+pub(crate) fn signed_transfers(keys: &[Keypair], n: usize) -> Vec<Transaction> {
     let s = keys.len();
     let make = |i: usize| {
         TxBody {
@@ -92,7 +95,7 @@ fn signed_transfers(keys: &[Keypair], n: usize) -> Vec<Transaction> {
     })
 }
 
-fn allocations(keys: &[Keypair]) -> Vec<Allocation> {
+pub(crate) fn allocations(keys: &[Keypair]) -> Vec<Allocation> {
     keys.iter()
         .map(|k| Allocation {
             address: k.address(),
@@ -101,7 +104,7 @@ fn allocations(keys: &[Keypair]) -> Vec<Allocation> {
         .collect()
 }
 
-fn stf_rate(keys: &[Keypair], txs: &[Transaction], runs: usize) -> anyhow::Result<f64> {
+pub(crate) fn stf_rate(keys: &[Keypair], txs: &[Transaction], runs: usize) -> anyhow::Result<f64> {
     let genesis = Genesis::dev(DEV_CHAIN_ID, 0, allocations(keys));
     let mut base = SparseMerkleTree::from_entries(std::iter::empty());
     base.apply(&genesis.changes().map_err(|e| anyhow::anyhow!("{e}"))?);
@@ -248,6 +251,9 @@ fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> anyhow::Resu
 
 /// Runs every measurement and prints the figures.
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
+    if args.machines {
+        return crate::bench_machines::run(args.transfers, args.senders, args.runs, json);
+    }
     let n = args
         .transfers
         .min(machina_primitives::limits::MAX_BLOCK_TXS);

@@ -1,6 +1,7 @@
 //! Machina command line: dev chain, transactions, queries, keys and benchmarks.
 
 mod bench;
+mod bench_machines;
 mod client;
 mod keystore;
 mod query;

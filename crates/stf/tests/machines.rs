@@ -1,0 +1,681 @@
+//! Machine identities and agent wallets through the whole transaction path: signatures,
+//! authorisation, fees and actions.
+
+use machina_primitives::action::{
+    device_pop_message, MachineKind, MachineMetadata, MachineRegistration, SpendPolicy,
+};
+use machina_primitives::{Action, Address, Amount, BlockEnv, Keypair, Receipt, TxBody};
+use machina_state::{AuthenticatedState, SparseMerkleTree, StateRead};
+use machina_stf::{verify_txs, BlockExecutor, Genesis, TxError};
+use proptest::prelude::*;
+
+const CHAIN: u64 = 9;
+const FEE: u128 = machina_stf::params::DEFAULT_MIN_FEE.0;
+
+fn key(name: &str) -> Keypair {
+    Keypair::dev(name)
+}
+
+/// A chain in memory, one transaction per block.
+struct Chain {
+    state: SparseMerkleTree,
+    height: u64,
+}
+
+impl Chain {
+    fn new() -> Chain {
+        let mut state = SparseMerkleTree::from_entries(std::iter::empty());
+        state.apply(&Genesis::dev(CHAIN, 0, vec![]).changes().expect("genesis"));
+        Chain { state, height: 0 }
+    }
+
+    fn nonce(&self, a: &Address) -> u64 {
+        machina_bank::account(&self.state, a).nonce
+    }
+
+    fn balance(&self, a: &Address) -> u128 {
+        machina_bank::account(&self.state, a).balance.0
+    }
+
+    /// Signs and executes a transaction; `Ok` is its receipt (success or not), `Err` means it
+    /// could not be included.
+    fn send_as(
+        &mut self,
+        signers: &[&Keypair],
+        sender: Address,
+        fee_payer: Option<Address>,
+        actions: Vec<Action>,
+    ) -> Result<Receipt, TxError> {
+        let tx = TxBody {
+            chain_id: CHAIN,
+            sender,
+            nonce: self.nonce(&sender),
+            fee: Amount(FEE),
+            expiry_height: self.height + 100,
+            fee_payer,
+            actions,
+        }
+        .sign(signers);
+        let vtx = verify_txs(vec![tx]).pop().expect("one")?;
+        self.height += 1;
+        let env = BlockEnv {
+            chain_id: CHAIN,
+            height: self.height,
+            timestamp_ms: self.height * 1000,
+            proposer: Address([0xfe; 20]),
+        };
+        let mut exec = BlockExecutor::begin(&self.state, env);
+        let receipt = exec.execute(&vtx)?.clone();
+        let (_, changes) = exec.finish();
+        self.state.apply(&changes);
+        Ok(receipt)
+    }
+
+    fn send(&mut self, signer: &Keypair, actions: Vec<Action>) -> Result<Receipt, TxError> {
+        self.send_as(&[signer], signer.address(), None, actions)
+    }
+
+    /// Sends and expects success.
+    fn ok(&mut self, signer: &Keypair, actions: Vec<Action>) -> Receipt {
+        let r = self.send(signer, actions).expect("included");
+        assert!(r.success, "{:?}", r.error);
+        r
+    }
+
+    fn register(&mut self, owner: &Keypair, device: &Keypair) -> u64 {
+        let r = self.ok(owner, vec![registration(owner.address(), device)]);
+        r.events[1].attrs["machine_id"].parse().expect("id")
+    }
+
+    fn machine(&self, id: u64) -> machina_identity::Machine {
+        machina_identity::machine(&self.state, id).expect("registered")
+    }
+}
+
+fn registration(owner: Address, device: &Keypair) -> Action {
+    Action::RegisterMachine(Box::new(MachineRegistration {
+        device_key: device.public(),
+        device_signature: device.sign(&device_pop_message(CHAIN, &owner)),
+        kind: MachineKind::Solar,
+        rated_power_w: 5000,
+        capacity_wh: None,
+        zone: Some("zone-a".into()),
+        metadata: MachineMetadata::default(),
+        attestation: None,
+    }))
+}
+
+/// The code of a receipt's failure, or of a refusal to include.
+fn code(r: Result<Receipt, TxError>) -> String {
+    match r {
+        Ok(r) => r.error.map_or("ok".into(), |e| e.code),
+        Err(e) => e.code().into(),
+    }
+}
+
+fn transfer(to: Address, amount: u128) -> Action {
+    Action::Transfer {
+        to,
+        amount: Amount(amount),
+    }
+}
+
+/// A funded machine: alice owns it, `device` signs for it.
+fn funded_machine(c: &mut Chain, device: &Keypair, amount: u128) -> (u64, Address) {
+    let id = c.register(&key("alice"), device);
+    let addr = c.machine(id).address;
+    c.ok(&key("alice"), vec![transfer(addr, amount)]);
+    (id, addr)
+}
+
+#[test]
+fn a_device_key_cannot_be_registered_without_its_own_signature() {
+    let mut c = Chain::new();
+    let (alice, device, other) = (key("alice"), key("d1"), key("other"));
+    let Action::RegisterMachine(mut reg) = registration(alice.address(), &device) else {
+        unreachable!()
+    };
+    reg.device_signature = other.sign(&device_pop_message(CHAIN, &alice.address()));
+    let forged = Action::RegisterMachine(reg);
+    assert_eq!(
+        code(c.send(&alice, vec![forged])),
+        "bad_proof_of_possession"
+    );
+    // A proof made for another owner does not carry over.
+    let for_bob = registration(key("bob").address(), &device);
+    assert_eq!(
+        code(c.send(&alice, vec![for_bob])),
+        "bad_proof_of_possession"
+    );
+    assert!(machina_identity::machine(&c.state, 1).is_none());
+}
+
+#[test]
+fn a_registration_needs_the_owners_signature_too() {
+    let mut c = Chain::new();
+    let (alice, device) = (key("alice"), key("d1"));
+    let r = c.send_as(
+        &[&device],
+        alice.address(),
+        None,
+        vec![registration(alice.address(), &device)],
+    );
+    assert_eq!(code(r), "unauthorized");
+}
+
+#[test]
+fn registering_the_same_device_twice_is_refused() {
+    let mut c = Chain::new();
+    let device = key("d1");
+    c.register(&key("alice"), &device);
+    let again = c.send(
+        &key("bob"),
+        vec![registration(key("bob").address(), &device)],
+    );
+    assert_eq!(code(again), "duplicate_device");
+}
+
+#[test]
+fn nobody_but_the_owner_changes_a_machine() {
+    let mut c = Chain::new();
+    let (bob, device) = (key("bob"), key("d1"));
+    let id = c.register(&key("alice"), &device);
+    let before = c.machine(id);
+    let new_key = key("d2");
+    let attempts = vec![
+        Action::SetMachineMetadata {
+            machine_id: id,
+            metadata: MachineMetadata {
+                serial: "x".into(),
+                ..Default::default()
+            },
+        },
+        Action::SetMachineZone {
+            machine_id: id,
+            zone: None,
+        },
+        Action::RotateDeviceKey {
+            machine_id: id,
+            new_key: new_key.public(),
+            signature: new_key.sign(&device_pop_message(CHAIN, &bob.address())),
+        },
+        Action::RevokeMachine { machine_id: id },
+        Action::TransferMachine {
+            machine_id: id,
+            new_owner: bob.address(),
+        },
+        Action::SetSpendPolicy {
+            machine_id: id,
+            policy: SpendPolicy::default(),
+        },
+        Action::SetWalletFrozen {
+            machine_id: id,
+            frozen: true,
+        },
+        Action::SweepMachine { machine_id: id },
+        Action::GrantSession {
+            machine_id: id,
+            key: bob.public(),
+            actions: vec!["transfer".into()],
+            spend_cap: Amount(1),
+            expiry_height: 99,
+        },
+    ];
+    for a in attempts {
+        assert_eq!(code(c.send(&bob, vec![a])), "not_owner");
+    }
+    // The machine itself is not its owner either.
+    let addr = before.address;
+    let r = c.send_as(
+        &[&device],
+        addr,
+        Some(key("alice").address()),
+        vec![Action::RevokeMachine { machine_id: id }],
+    );
+    assert!(matches!(code(r).as_str(), "no_fee_allowance" | "not_owner"));
+    assert_eq!(c.machine(id), before);
+}
+
+/// peaq's DID pallet once let any account that had added an attribute to a DID edit or delete
+/// the DID's other attributes. Here the equivalent is an account that was given some right over
+/// a machine (a session key for payments) trying to rewrite the machine's metadata: refused.
+#[test]
+fn an_account_with_some_right_over_a_machine_cannot_edit_its_identity() {
+    let mut c = Chain::new();
+    let (alice, bob, device) = (key("alice"), key("bob"), key("d1"));
+    let id = c.register(&alice, &device);
+    let meta = MachineMetadata {
+        manufacturer: "Acme".into(),
+        serial: "S1".into(),
+        ..Default::default()
+    };
+    c.ok(
+        &alice,
+        vec![Action::SetMachineMetadata {
+            machine_id: id,
+            metadata: meta.clone(),
+        }],
+    );
+    c.ok(
+        &alice,
+        vec![Action::GrantSession {
+            machine_id: id,
+            key: bob.public(),
+            actions: vec!["transfer".into()],
+            spend_cap: Amount(10_000),
+            expiry_height: 1_000,
+        }],
+    );
+    let addr = c.machine(id).address;
+    c.ok(&alice, vec![transfer(addr, 100_000)]);
+    let wipe = Action::SetMachineMetadata {
+        machine_id: id,
+        metadata: MachineMetadata::default(),
+    };
+    // As the machine, with the session key: the action is not granted.
+    assert_eq!(
+        code(c.send_as(&[&bob], addr, None, vec![wipe.clone()])),
+        "session_action_not_allowed"
+    );
+    // As itself: not the owner.
+    assert_eq!(code(c.send(&bob, vec![wipe])), "not_owner");
+    assert_eq!(c.machine(id).metadata, meta);
+}
+
+#[test]
+fn after_rotation_the_old_key_is_refused_and_the_address_stays() {
+    let mut c = Chain::new();
+    let (old, new) = (key("d1"), key("d2"));
+    let (id, addr) = funded_machine(&mut c, &old, 1_000_000);
+    let alice = key("alice");
+    c.ok(
+        &alice,
+        vec![Action::RotateDeviceKey {
+            machine_id: id,
+            new_key: new.public(),
+            signature: new.sign(&device_pop_message(CHAIN, &alice.address())),
+        }],
+    );
+    assert_eq!(c.machine(id).address, addr);
+    assert_eq!(
+        code(c.send_as(&[&old], addr, None, vec![transfer(alice.address(), 1)])),
+        "unauthorized"
+    );
+    assert_eq!(
+        code(c.send_as(&[&new], addr, None, vec![transfer(alice.address(), 1)])),
+        "ok"
+    );
+    // The old key can never come back as another machine.
+    assert_eq!(
+        code(c.send(&key("bob"), vec![registration(key("bob").address(), &old)])),
+        "duplicate_device"
+    );
+}
+
+#[test]
+fn a_revoked_machine_cannot_act_but_its_owner_can_sweep_it() {
+    let mut c = Chain::new();
+    let device = key("d1");
+    let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
+    let alice = key("alice");
+    c.ok(&alice, vec![Action::RevokeMachine { machine_id: id }]);
+    assert_eq!(
+        code(c.send_as(&[&device], addr, None, vec![transfer(alice.address(), 1)])),
+        "machine_revoked"
+    );
+    assert_eq!(
+        code(c.send(
+            &alice,
+            vec![Action::SetMachineZone {
+                machine_id: id,
+                zone: None
+            }]
+        )),
+        "machine_revoked"
+    );
+    let before = c.balance(&alice.address());
+    c.ok(&alice, vec![Action::SweepMachine { machine_id: id }]);
+    assert_eq!(c.balance(&addr), 0);
+    assert_eq!(c.balance(&alice.address()), before + 1_000_000 - FEE);
+    assert_eq!(c.machine(id).status, machina_identity::Status::Revoked);
+}
+
+#[test]
+fn an_ownership_transfer_keeps_identity_and_reputation() {
+    let mut c = Chain::new();
+    let (alice, bob, device) = (key("alice"), key("bob"), key("d1"));
+    let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
+    c.ok(
+        &alice,
+        vec![Action::SetSpendPolicy {
+            machine_id: id,
+            policy: SpendPolicy {
+                max_per_tx: Some(Amount(10)),
+                ..Default::default()
+            },
+        }],
+    );
+    assert_eq!(
+        code(c.send_as(&[&device], addr, None, vec![transfer(bob.address(), 11)])),
+        "per_tx_cap_exceeded"
+    );
+    let before = c.machine(id);
+    assert_eq!(before.reputation.policy_breaches, 1);
+    c.ok(
+        &alice,
+        vec![Action::TransferMachine {
+            machine_id: id,
+            new_owner: bob.address(),
+        }],
+    );
+    let after = c.machine(id);
+    assert_eq!(
+        (after.reputation, after.address, after.device_key),
+        (before.reputation, addr, device.public())
+    );
+    assert_eq!(after.owner, bob.address());
+    assert_eq!(
+        code(c.send(&alice, vec![Action::RevokeMachine { machine_id: id }])),
+        "not_owner"
+    );
+    assert_eq!(
+        machina_identity::machines_of(&c.state, &alice.address(), 0, 10).1,
+        0
+    );
+    assert_eq!(
+        machina_identity::machines_of(&c.state, &bob.address(), 0, 10).0[0].machine_id,
+        id
+    );
+}
+
+#[test]
+fn machines_of_an_owner_page_and_survive_transfers_out_of_the_middle() {
+    let mut c = Chain::new();
+    let alice = key("alice");
+    let ids: Vec<u64> = (0..5)
+        .map(|i| c.register(&alice, &key(&format!("dev{i}"))))
+        .collect();
+    c.ok(
+        &alice,
+        vec![Action::TransferMachine {
+            machine_id: ids[1],
+            new_owner: key("bob").address(),
+        }],
+    );
+    let (page1, total) = machina_identity::machines_of(&c.state, &alice.address(), 0, 2);
+    let (page2, _) = machina_identity::machines_of(&c.state, &alice.address(), 2, 2);
+    assert_eq!(total, 4);
+    let mut listed: Vec<u64> = page1.iter().chain(&page2).map(|m| m.machine_id).collect();
+    listed.sort();
+    assert_eq!(listed, vec![ids[0], ids[2], ids[3], ids[4]]);
+}
+
+#[test]
+fn unknown_machines_and_bad_registrations_get_their_own_codes_and_change_nothing() {
+    let mut c = Chain::new();
+    let alice = key("alice");
+    assert_eq!(
+        code(c.send(&alice, vec![Action::RevokeMachine { machine_id: 42 }])),
+        "unknown_machine"
+    );
+    let Action::RegisterMachine(mut reg) = registration(alice.address(), &key("d1")) else {
+        unreachable!()
+    };
+    reg.kind = MachineKind::Battery;
+    assert_eq!(
+        code(c.send(&alice, vec![Action::RegisterMachine(reg)])),
+        "invalid_machine"
+    );
+    assert!(machina_identity::machine(&c.state, 1).is_none());
+}
+
+#[test]
+fn a_frozen_wallet_moves_nothing_and_the_owner_can_unfreeze_it() {
+    let mut c = Chain::new();
+    let (alice, device) = (key("alice"), key("d1"));
+    let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
+    c.ok(
+        &alice,
+        vec![Action::SetWalletFrozen {
+            machine_id: id,
+            frozen: true,
+        }],
+    );
+    let before = c.balance(&addr);
+    // The machine cannot even pay a fee.
+    assert_eq!(
+        code(c.send_as(&[&device], addr, None, vec![transfer(alice.address(), 5)])),
+        "wallet_frozen"
+    );
+    assert_eq!(c.balance(&addr), before);
+    c.ok(
+        &alice,
+        vec![Action::SetWalletFrozen {
+            machine_id: id,
+            frozen: false,
+        }],
+    );
+    assert_eq!(
+        code(c.send_as(&[&device], addr, None, vec![transfer(alice.address(), 5)])),
+        "ok"
+    );
+}
+
+#[test]
+fn the_allowlist_and_cooldown_hold_and_each_breach_is_counted() {
+    let mut c = Chain::new();
+    let (alice, bob, device) = (key("alice"), key("bob"), key("d1"));
+    let (id, addr) = funded_machine(&mut c, &device, 10_000_000);
+    let policy = SpendPolicy {
+        allowlist: vec![alice.address()],
+        cooldown_blocks: 3,
+        cooldown_above: Some(Amount(1000)),
+        ..Default::default()
+    };
+    c.ok(
+        &alice,
+        vec![Action::SetSpendPolicy {
+            machine_id: id,
+            policy,
+        }],
+    );
+    let send = |c: &mut Chain, to: Address, amount| {
+        code(c.send_as(&[&device], addr, None, vec![transfer(to, amount)]))
+    };
+    assert_eq!(send(&mut c, bob.address(), 5), "not_allowlisted");
+    assert_eq!(send(&mut c, alice.address(), 2000), "ok");
+    assert_eq!(send(&mut c, alice.address(), 1), "cooldown_active");
+    c.height += 3;
+    assert_eq!(send(&mut c, alice.address(), 1), "ok");
+    assert_eq!(c.machine(id).reputation.policy_breaches, 2);
+}
+
+#[test]
+fn a_session_key_works_within_its_rights_until_it_expires_or_is_revoked() {
+    let mut c = Chain::new();
+    let (alice, session, device) = (key("alice"), key("session"), key("d1"));
+    let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
+    let expiry = c.height + 5;
+    c.ok(
+        &alice,
+        vec![Action::GrantSession {
+            machine_id: id,
+            key: session.public(),
+            actions: vec!["transfer".into()],
+            spend_cap: Amount(FEE * 2 + 500),
+            expiry_height: expiry,
+        }],
+    );
+    let pay = |c: &mut Chain, amount| {
+        code(c.send_as(
+            &[&session],
+            addr,
+            None,
+            vec![transfer(alice.address(), amount)],
+        ))
+    };
+    assert_eq!(pay(&mut c, 400), "ok");
+    // Fee and 400 spent; another fee and 101 would pass the cap.
+    assert_eq!(pay(&mut c, 101), "session_cap_exceeded");
+    c.height = expiry;
+    assert_eq!(pay(&mut c, 1), "session_expired");
+    c.height = 0;
+    c.ok(
+        &alice,
+        vec![Action::RevokeSession {
+            machine_id: id,
+            key: session.public(),
+        }],
+    );
+    assert_eq!(pay(&mut c, 1), "unauthorized");
+}
+
+#[test]
+fn a_multisig_needs_its_threshold_and_changing_members_needs_it_too() {
+    let mut c = Chain::new();
+    let (a, b, d) = (key("alice"), key("bob"), key("dave"));
+    let r = c.ok(
+        &a,
+        vec![Action::CreateMultisig {
+            members: vec![a.public(), b.public(), d.public()],
+            threshold: 2,
+        }],
+    );
+    let ms = Address::from_hex(&r.events[1].attrs["address"]).expect("address");
+    c.ok(&a, vec![transfer(ms, 1_000_000)]);
+    assert_eq!(
+        code(c.send_as(&[&a], ms, None, vec![transfer(a.address(), 5)])),
+        "unauthorized"
+    );
+    assert_eq!(
+        code(c.send_as(&[&a, &b], ms, None, vec![transfer(a.address(), 5)])),
+        "ok"
+    );
+    let shrink = Action::UpdateMultisig {
+        members: vec![a.public()],
+        threshold: 1,
+    };
+    assert_eq!(
+        code(c.send_as(&[&a], ms, None, vec![shrink.clone()])),
+        "unauthorized"
+    );
+    assert_eq!(code(c.send_as(&[&a, &d], ms, None, vec![shrink])), "ok");
+    assert_eq!(
+        code(c.send_as(&[&a], ms, None, vec![transfer(a.address(), 5)])),
+        "ok"
+    );
+    // A multisig can own machines.
+    let device = key("msdev");
+    let r = c
+        .send_as(&[&a], ms, None, vec![registration(ms, &device)])
+        .expect("included");
+    assert!(r.success, "{:?}", r.error);
+}
+
+#[test]
+fn a_sponsored_machine_with_zero_balance_transacts_and_the_sponsor_cap_holds() {
+    let mut c = Chain::new();
+    let (alice, sponsor, device) = (key("alice"), key("charlie"), key("d1"));
+    let id = c.register(&alice, &device);
+    let addr = c.machine(id).address;
+    assert_eq!(c.balance(&addr), 0);
+    c.ok(
+        &sponsor,
+        vec![Action::GrantFeeAllowance {
+            grantee: addr,
+            cap: Amount(FEE * 2),
+            expiry_height: 1_000,
+        }],
+    );
+    let zone = |c: &mut Chain| {
+        code(c.send_as(
+            &[&device],
+            addr,
+            Some(sponsor.address()),
+            vec![Action::RevokeSession {
+                machine_id: id,
+                key: device.public(),
+            }],
+        ))
+    };
+    // The action fails (the machine is not its own owner) but the transaction is included and
+    // the sponsor pays the fee.
+    let before = c.balance(&sponsor.address());
+    assert_eq!(zone(&mut c), "not_owner");
+    assert_eq!(c.balance(&sponsor.address()), before - FEE);
+    assert_eq!(zone(&mut c), "not_owner");
+    assert_eq!(zone(&mut c), "fee_allowance_exceeded");
+    assert_eq!(c.balance(&sponsor.address()), before - 2 * FEE);
+    assert_eq!(c.balance(&addr), 0);
+    // Without naming a sponsor, a machine with nothing pays nothing.
+    assert_eq!(
+        code(c.send_as(&[&device], addr, None, vec![transfer(alice.address(), 1)])),
+        "insufficient_funds"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Random spends through every path that moves value out of a machine (its device key,
+    /// a session key, and the fees of both): within every window of N consecutive blocks the
+    /// outflow stays under the cap, and no value reaches anyone off the allowlist.
+    #[test]
+    fn no_window_exceeds_its_cap_and_nothing_leaves_the_allowlist(
+        window in 1u64..12,
+        cap in 5_000u128..40_000,
+        per_tx in proptest::option::of(1_000u128..20_000),
+        ops in proptest::collection::vec((0usize..3, 0usize..3, 1u128..15_000, 0u64..3), 1..40),
+    ) {
+        let mut c = Chain::new();
+        let (alice, device, session) = (key("alice"), key("d1"), key("session"));
+        let (id, addr) = funded_machine(&mut c, &device, 10_000_000);
+        let allowed = [alice.address(), key("bob").address()];
+        let outsider = key("eve").address();
+        let policy = SpendPolicy {
+            max_per_tx: per_tx.map(Amount),
+            max_per_window: Some(Amount(cap)),
+            window_blocks: window,
+            allowlist: allowed.to_vec(),
+            ..Default::default()
+        };
+        c.ok(&alice, vec![Action::SetSpendPolicy { machine_id: id, policy }]);
+        c.ok(&alice, vec![Action::GrantSession { machine_id: id, key: session.public(), actions: vec!["transfer".into()], spend_cap: Amount(u128::MAX), expiry_height: u64::MAX }]);
+        let recipients = [allowed[0], allowed[1], outsider];
+        let mut outflow: Vec<(u64, u128)> = Vec::new();
+        for (signer, to, amount, gap) in ops {
+            c.height += gap;
+            let before = c.balance(&addr);
+            let k = if signer == 0 { &session } else { &device };
+            let actions = if signer == 2 {
+                vec![transfer(recipients[to], amount / 2), transfer(recipients[(to + 1) % 3], amount / 2)]
+            } else {
+                vec![transfer(recipients[to], amount)]
+            };
+            let outsider_before = c.balance(&outsider);
+            let _ = c.send_as(&[k], addr, None, actions);
+            prop_assert_eq!(c.balance(&outsider), outsider_before);
+            outflow.push((c.height, before - c.balance(&addr)));
+        }
+        for &(end, _) in &outflow {
+            let in_window: u128 = outflow.iter().filter(|(h, _)| *h + window > end && *h <= end).map(|(_, a)| a).sum();
+            prop_assert!(in_window <= cap, "window ending at {} moved {} > cap {}", end, in_window, cap);
+        }
+    }
+}
+
+#[test]
+fn state_reads_see_the_machine_account_authorised_by_its_device_key() {
+    let mut c = Chain::new();
+    let device = key("d1");
+    let id = c.register(&key("alice"), &device);
+    let acct = machina_bank::account(&c.state, &c.machine(id).address);
+    assert_eq!(
+        acct.auth,
+        machina_bank::Authorization::Machine {
+            machine_id: id,
+            device_key: device.public()
+        }
+    );
+    assert!(c.state.get(b"identity/next_id").is_some());
+}
