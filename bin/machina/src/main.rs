@@ -41,7 +41,7 @@ enum Cmd {
     #[command(subcommand)]
     Keys(KeysCmd),
     /// Sign, submit and wait for a transaction.
-    Tx(tx::TxArgs),
+    Tx(Box<tx::TxArgs>),
     /// Read chain data from a node.
     Query(query::QueryArgs),
     /// Measure signature, execution, storage and end-to-end throughput on this machine.
@@ -105,7 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Dev(args) => run_dev(args, cli.json),
         Cmd::Keys(k) => run_keys(k, &keystore_path, cli.json),
-        Cmd::Tx(t) => tx::run(t, &Keystore::open(&keystore_path)?, cli.json),
+        Cmd::Tx(t) => tx::run(*t, &Keystore::open(&keystore_path)?, cli.json),
         Cmd::Query(q) => query::run(q, &Keystore::open(&keystore_path)?, cli.json),
         Cmd::Bench(b) => {
             // The bench is quiet unless asked: RUST_LOG=info shows each block it commits.

@@ -75,9 +75,24 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
     pub fn execute(&mut self, vtx: &VerifiedTx) -> Result<&Receipt, TxError> {
         let body = &vtx.tx().body;
         check_stateless(vtx.tx(), &self.params, self.env.height)?;
-        machina_bank::check_nonce(&self.overlay, &body.sender, body.nonce)
-            .map_err(|e| TxError::Sender(e.into()))?;
-        let session = authorize(&self.overlay, body, &vtx.signers(), self.env.height)?;
+        let sender = machina_bank::account(&self.overlay, &body.sender);
+        if sender.nonce != body.nonce {
+            return Err(TxError::Sender(
+                machina_bank::BankError::BadNonce {
+                    account: body.sender,
+                    expected: sender.nonce,
+                    got: body.nonce,
+                }
+                .into(),
+            ));
+        }
+        let session = authorize(
+            &self.overlay,
+            body,
+            &sender.auth,
+            &vtx.signers(),
+            self.env.height,
+        )?;
         let ctx = SpendCtx {
             sender: body.sender,
             height: self.env.height,
@@ -173,7 +188,26 @@ pub fn check_admission(
     height: u64,
 ) -> Result<(), TxError> {
     let body = &vtx.tx().body;
-    let session = authorize(state, body, &vtx.signers(), height)?;
+    let sender = machina_bank::account(state, &body.sender);
+    let signers = vtx.signers();
+    // The common case, a plain account paying its own fee, needs one read.
+    if sender.auth == Authorization::AddressKey && body.fee_payer.is_none() {
+        if !sender.auth.allows(&body.sender, &signers) {
+            return Err(TxError::Unauthorized(body.sender));
+        }
+        if sender.balance < body.fee {
+            return Err(TxError::Sender(
+                machina_bank::BankError::InsufficientFunds {
+                    account: body.sender,
+                    have: sender.balance,
+                    need: body.fee,
+                }
+                .into(),
+            ));
+        }
+        return Ok(());
+    }
+    let session = authorize(state, body, &sender.auth, &signers, height)?;
     let ctx = SpendCtx {
         sender: body.sender,
         height,
@@ -198,11 +232,11 @@ pub fn check_admission(
 fn authorize(
     state: &impl StateRead,
     body: &TxBody,
+    auth: &Authorization,
     signers: &[PublicKey],
     height: u64,
 ) -> Result<Option<PublicKey>, TxError> {
-    let auth = machina_bank::account(state, &body.sender).auth;
-    if let Authorization::Revoked { machine_id } = auth {
+    if let Authorization::Revoked { machine_id } = *auth {
         return Err(TxError::Revoked(body.sender, machine_id));
     }
     if auth.allows(&body.sender, signers) {

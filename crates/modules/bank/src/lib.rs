@@ -137,19 +137,6 @@ pub fn init_genesis(state: &mut impl StateWrite, allocations: &[Allocation]) -> 
     Ok(())
 }
 
-/// Checks that `nonce` is the next one of `sender`.
-pub fn check_nonce(state: &impl StateRead, sender: &Address, nonce: u64) -> Result<()> {
-    let expected = account(state, sender).nonce;
-    if expected != nonce {
-        return Err(BankError::BadNonce {
-            account: *sender,
-            expected,
-            got: nonce,
-        });
-    }
-    Ok(())
-}
-
 /// Advances the sender's nonce once its transaction is included.
 pub fn bump_nonce(state: &mut impl StateWrite, sender: &Address) {
     let mut acct = account(state, sender);
