@@ -679,3 +679,43 @@ fn state_reads_see_the_machine_account_authorised_by_its_device_key() {
     );
     assert!(c.state.get(b"identity/next_id").is_some());
 }
+
+#[test]
+fn a_manufacturer_attestation_is_recorded_and_checked() {
+    use machina_primitives::action::{attestation_message, manufacturer_pop_message, Attestation};
+    let mut c = Chain::new();
+    let (alice, maker, device) = (key("alice"), key("acme-key"), key("d1"));
+    let with_attestation = |signer: &Keypair, device: &Keypair| {
+        let Action::RegisterMachine(mut reg) = registration(alice.address(), device) else {
+            unreachable!()
+        };
+        reg.attestation = Some(Attestation {
+            manufacturer_key: maker.public(),
+            signature: signer.sign(&attestation_message(&device.public())),
+        });
+        Action::RegisterMachine(reg)
+    };
+    // Not yet a registered manufacturer.
+    assert_eq!(
+        code(c.send(&alice, vec![with_attestation(&maker, &device)])),
+        "unknown_manufacturer"
+    );
+    let reg_maker = Action::RegisterManufacturer {
+        name: "Acme".into(),
+        public_key: maker.public(),
+        signature: maker.sign(&manufacturer_pop_message(CHAIN, &alice.address())),
+    };
+    c.ok(&alice, vec![reg_maker]);
+    // Signed by someone else than the manufacturer key it names.
+    assert_eq!(
+        code(c.send(&alice, vec![with_attestation(&key("forger"), &device)])),
+        "bad_attestation"
+    );
+    let r = c.ok(&alice, vec![with_attestation(&maker, &device)]);
+    let id: u64 = r.events[1].attrs["machine_id"].parse().expect("id");
+    assert_eq!(c.machine(id).attested_by, Some(maker.public()));
+    assert_eq!(
+        machina_identity::manufacturer(&c.state, &maker.public()).as_deref(),
+        Some("Acme")
+    );
+}
