@@ -59,6 +59,25 @@ enum QueryCmd {
         /// Machine id.
         machine: u64,
     },
+    /// A machine's latest accepted meter reading, or its energy over a span.
+    Meter {
+        /// Machine id.
+        id: u64,
+        /// Meter channel.
+        #[arg(long, default_value_t = 0)]
+        channel: u16,
+        /// Start of the span, ms.
+        #[arg(long, requires = "to_ms")]
+        from_ms: Option<u64>,
+        /// End of the span, ms.
+        #[arg(long, requires = "from_ms")]
+        to_ms: Option<u64>,
+    },
+    /// A data feed: value, round, staleness, reporters' bonds.
+    Feed {
+        /// Feed name.
+        name: String,
+    },
     /// A fee allowance.
     Allowance {
         /// Sponsor: address or key name.
@@ -144,6 +163,41 @@ pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
             let v = c.get(&format!("/v1/wallet/{machine}"))?;
             print(json, &v, || {
                 serde_json::to_string_pretty(&v).unwrap_or_default()
+            });
+        }
+        QueryCmd::Meter {
+            id,
+            channel,
+            from_ms,
+            to_ms,
+        } => {
+            if let (Some(a), Some(b)) = (from_ms, to_ms) {
+                let v = c.get(&format!(
+                    "/v1/meter/{id}/energy?channel={channel}&from_ms={a}&to_ms={b}"
+                ))?;
+                print(json, &v, || {
+                    format!(
+                        "machine {id} from {a} to {b} ms: imported {} Wh, exported {} Wh",
+                        v["import_wh"], v["export_wh"]
+                    )
+                });
+            } else {
+                let v = c.get(&format!("/v1/meter/{id}?channel={channel}"))?;
+                print(json, &v, || {
+                    format!("machine {id} channel {channel}: seq {} at {} ms, import {} Wh, export {} Wh", v["seq"], v["timestamp_ms"], v["import_wh"], v["export_wh"])
+                });
+            }
+        }
+        QueryCmd::Feed { name } => {
+            let v = c.get(&format!("/v1/feed/{name}"))?;
+            print(json, &v, || {
+                format!(
+                    "{name} = {}{}  (open round {}, updated {} ms)",
+                    v["value"],
+                    if v["stale"] == true { "  STALE" } else { "" },
+                    v["open_round"],
+                    v["updated_ms"]
+                )
             });
         }
         QueryCmd::Allowance { sponsor, grantee } => {

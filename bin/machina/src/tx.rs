@@ -88,6 +88,123 @@ enum TxCmd {
     /// Manufacturer keys that attest devices.
     #[command(subcommand)]
     Manufacturer(ManufacturerCmd),
+    /// Device-signed meter readings.
+    #[command(subcommand)]
+    Meter(MeterCmd),
+    /// Data feeds from bonded reporters.
+    #[command(subcommand)]
+    Feed(FeedCmd),
+}
+
+#[derive(Subcommand)]
+enum MeterCmd {
+    /// Sign a reading with the device key and submit it.
+    Reading {
+        /// Key name of the device key (signs the reading).
+        #[arg(long)]
+        device: String,
+        /// The machine.
+        #[arg(long)]
+        machine: u64,
+        /// Meter channel.
+        #[arg(long, default_value_t = 0)]
+        channel: u16,
+        /// Sequence number (strictly increasing).
+        #[arg(long)]
+        seq: u64,
+        /// Cumulative import, Wh.
+        #[arg(long)]
+        import_wh: u64,
+        /// Cumulative export, Wh.
+        #[arg(long)]
+        export_wh: u64,
+        /// Measurement time (default: now).
+        #[arg(long)]
+        timestamp_ms: Option<u64>,
+        /// Key name of the account that submits and pays (default: the machine's account,
+        /// signed by the device key; with `--fee-payer`, a sponsor pays).
+        #[arg(long)]
+        from: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeedCmd {
+    /// Create a feed with its reporters and rules.
+    Create {
+        /// Key name of the creator (pays the fee).
+        #[arg(long)]
+        from: String,
+        /// Feed name, e.g. grid.retail_price.zone-a.
+        #[arg(long)]
+        name: String,
+        /// Reporters: addresses or key names (repeatable).
+        #[arg(long = "reporter", required = true)]
+        reporters: Vec<String>,
+        /// Bond each reporter posts, micro-units.
+        #[arg(long)]
+        bond: u128,
+        /// Reports needed to set a value.
+        #[arg(long)]
+        quorum: u16,
+        /// Reports needed to move the value past `--max-change-bps` (default: all reporters).
+        #[arg(long)]
+        super_quorum: Option<u16>,
+        /// Most a round may move the value, basis points.
+        #[arg(long, default_value_t = 1000)]
+        max_change_bps: u32,
+        /// The value is stale after this long without a round.
+        #[arg(long, default_value_t = 3_600_000)]
+        stale_after_ms: u64,
+    },
+    /// Post your bond as a reporter.
+    Bond {
+        /// Key name of the reporter.
+        #[arg(long)]
+        from: String,
+        /// Feed name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Sign and submit a value for a round.
+    Report {
+        /// Key name of the reporter.
+        #[arg(long)]
+        from: String,
+        /// Feed name.
+        #[arg(long)]
+        name: String,
+        /// Round (default: the open round).
+        #[arg(long)]
+        round: Option<u64>,
+        /// The value.
+        #[arg(long, allow_hyphen_values = true)]
+        value: i64,
+    },
+    /// Sign a value for a round and print the signed report, without submitting it.
+    SignReport {
+        /// Key name of the reporter.
+        #[arg(long)]
+        from: String,
+        /// Feed name.
+        #[arg(long)]
+        name: String,
+        /// Round.
+        #[arg(long)]
+        round: u64,
+        /// The value.
+        #[arg(long, allow_hyphen_values = true)]
+        value: i64,
+    },
+    /// Prove that a reporter signed two values for one round; its bond is forfeited, half to you.
+    ProveEquivocation {
+        /// Key name of the prover.
+        #[arg(long)]
+        from: String,
+        /// Two signed report files (JSON, as `sign-report` prints them).
+        #[arg(long = "report", num_args = 2, required = true)]
+        reports: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -522,6 +639,8 @@ pub fn run(args: TxArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         TxCmd::Session(cmd) => run_session(&s, cmd, json)?,
         TxCmd::Multisig(cmd) => run_multisig(&s, cmd, json)?,
         TxCmd::Sponsor(cmd) => run_sponsor(&s, cmd, json)?,
+        TxCmd::Meter(cmd) => run_meter(&s, cmd, json)?,
+        TxCmd::Feed(cmd) => run_feed(&s, cmd, json)?,
         TxCmd::Manufacturer(ManufacturerCmd::Register { from, key, name }) => {
             let owner = s.sender_address(&ks.get(&from)?)?;
             let (chain_id, _) = s.chain()?;
@@ -799,6 +918,156 @@ fn run_sponsor(s: &Sender<'_>, cmd: SponsorCmd, json: bool) -> anyhow::Result<()
         SponsorCmd::Revoke { from, grantee } => {
             let grantee = s.ks.address_of(&grantee)?;
             (from, Action::RevokeFeeAllowance { grantee })
+        }
+    };
+    print_receipt(json, &s.send_from(&from, vec![action])?.1);
+    Ok(())
+}
+
+/// Fails with the code of the first item a batch action refused (readings, reports).
+fn fail_on_rejection(rec: &Value) -> anyhow::Result<()> {
+    if let (Some(code), Some(message)) = (
+        event_attr(rec, "rejected", "code"),
+        event_attr(rec, "rejected", "message"),
+    ) {
+        return Err(NodeError {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn run_meter(s: &Sender<'_>, cmd: MeterCmd, json: bool) -> anyhow::Result<()> {
+    let MeterCmd::Reading {
+        device,
+        machine,
+        channel,
+        seq,
+        import_wh,
+        export_wh,
+        timestamp_ms,
+        from,
+    } = cmd;
+    let (chain_id, _) = s.chain()?;
+    let dk = s.ks.get(&device)?;
+    let reading = machina_primitives::action::MeterReading {
+        machine_id: machine,
+        channel,
+        seq,
+        timestamp_ms: timestamp_ms.unwrap_or_else(now_ms),
+        import_wh,
+        export_wh,
+    }
+    .sign(chain_id, &dk);
+    let action = Action::SubmitReadings {
+        readings: vec![reading],
+    };
+    let rec = match from {
+        Some(payer) => s.send_from(&payer, vec![action])?.1,
+        None => s.send(&dk, s.machine_address(machine)?, vec![action])?,
+    };
+    print_receipt(json, &rec);
+    fail_on_rejection(&rec)
+}
+
+fn run_feed(s: &Sender<'_>, cmd: FeedCmd, json: bool) -> anyhow::Result<()> {
+    let ks = s.ks;
+    let (from, action) = match cmd {
+        FeedCmd::Create {
+            from,
+            name,
+            reporters,
+            bond,
+            quorum,
+            super_quorum,
+            max_change_bps,
+            stale_after_ms,
+        } => {
+            let reporters: Vec<Address> = reporters
+                .iter()
+                .map(|r| ks.address_of(r))
+                .collect::<anyhow::Result<_>>()?;
+            let config = machina_primitives::action::FeedConfig {
+                name,
+                super_quorum: super_quorum.unwrap_or(reporters.len() as u16),
+                reporters,
+                bond: Amount(bond),
+                quorum,
+                max_change_bps,
+                stale_after_ms,
+            };
+            (from, Action::CreateFeed(Box::new(config)))
+        }
+        FeedCmd::Bond { from, name } => (from, Action::BondFeed { feed: name }),
+        FeedCmd::Report {
+            from,
+            name,
+            round,
+            value,
+        } => {
+            let (chain_id, _) = s.chain()?;
+            let round = match round {
+                Some(r) => r,
+                None => s.client.get(&format!("/v1/feed/{name}"))?["open_round"]
+                    .as_u64()
+                    .context("feed has an open round")?,
+            };
+            let report = machina_primitives::action::FeedReport::sign(
+                chain_id,
+                &name,
+                round,
+                value,
+                &ks.get(&from)?,
+            );
+            let (_, rec) = s.send_from(
+                &from,
+                vec![Action::ReportFeed {
+                    reports: vec![report],
+                }],
+            )?;
+            print_receipt(json, &rec);
+            return fail_on_rejection(&rec);
+        }
+        FeedCmd::SignReport {
+            from,
+            name,
+            round,
+            value,
+        } => {
+            let (chain_id, _) = s.chain()?;
+            let report = machina_primitives::action::FeedReport::sign(
+                chain_id,
+                &name,
+                round,
+                value,
+                &ks.get(&from)?,
+            );
+            println!("{}", serde_json::to_string(&report)?);
+            return Ok(());
+        }
+        FeedCmd::ProveEquivocation { from, reports } => {
+            let read =
+                |p: &std::path::PathBuf| -> anyhow::Result<machina_primitives::action::FeedReport> {
+                    let bytes =
+                        std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+                    serde_json::from_slice(&bytes)
+                        .with_context(|| format!("{} is not a signed report", p.display()))
+                };
+            (
+                from,
+                Action::ProveEquivocation {
+                    a: read(&reports[0])?,
+                    b: read(&reports[1])?,
+                },
+            )
         }
     };
     print_receipt(json, &s.send_from(&from, vec![action])?.1);

@@ -248,6 +248,214 @@ impl Decode for SpendPolicy {
     }
 }
 
+/// One meter reading: cumulative counters, so readings are idempotent and a lost one loses
+/// nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterReading {
+    /// The machine that measured it.
+    pub machine_id: u64,
+    /// The meter channel (a machine may have several meters).
+    #[serde(default)]
+    pub channel: u16,
+    /// Strictly increasing per machine and channel.
+    pub seq: u64,
+    /// When it was measured, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Energy imported since the meter was installed, Wh.
+    pub import_wh: u64,
+    /// Energy exported since the meter was installed, Wh.
+    pub export_wh: u64,
+}
+
+impl Encode for MeterReading {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        self.machine_id.encode_to(out);
+        self.channel.encode_to(out);
+        self.seq.encode_to(out);
+        self.timestamp_ms.encode_to(out);
+        self.import_wh.encode_to(out);
+        self.export_wh.encode_to(out);
+    }
+}
+
+impl Decode for MeterReading {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(MeterReading {
+            machine_id: r.u64()?,
+            channel: r.u16()?,
+            seq: r.u64()?,
+            timestamp_ms: r.u64()?,
+            import_wh: r.u64()?,
+            export_wh: r.u64()?,
+        })
+    }
+}
+
+impl MeterReading {
+    /// The message the device key signs: a domain prefix, the chain id and the reading.
+    pub fn signing_message(&self, chain_id: u64) -> Vec<u8> {
+        let mut m = b"machina/reading/v1".to_vec();
+        chain_id.encode_to(&mut m);
+        self.encode_to(&mut m);
+        m
+    }
+
+    /// Signs the reading with a device key.
+    pub fn sign(self, chain_id: u64, device: &crate::Keypair) -> SignedReading {
+        SignedReading {
+            signature: device.sign(&self.signing_message(chain_id)),
+            device_key: device.public(),
+            reading: self,
+        }
+    }
+}
+
+/// A reading with its device's signature. The key travels with it so that signatures verify
+/// in one batch before execution; execution then checks it is the machine's current key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedReading {
+    /// The reading.
+    pub reading: MeterReading,
+    /// The key that signed it.
+    pub device_key: PublicKey,
+    /// Signature over [`MeterReading::signing_message`].
+    pub signature: Signature,
+}
+
+impl Encode for SignedReading {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        self.reading.encode_to(out);
+        self.device_key.encode_to(out);
+        self.signature.encode_to(out);
+    }
+}
+
+impl Decode for SignedReading {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(SignedReading {
+            reading: Decode::decode_from(r)?,
+            device_key: Decode::decode_from(r)?,
+            signature: Decode::decode_from(r)?,
+        })
+    }
+}
+
+/// A reporter's signed value for one round of a data feed. Two of these for the same feed and
+/// round with different values prove equivocation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedReport {
+    /// The feed.
+    pub feed: String,
+    /// The round.
+    pub round: u64,
+    /// The value, in the feed's own integer unit.
+    pub value: i64,
+    /// The reporter's key.
+    pub reporter: PublicKey,
+    /// Signature over [`FeedReport::signing_message`].
+    pub signature: Signature,
+}
+
+impl FeedReport {
+    /// The message a reporter signs.
+    pub fn signing_message(chain_id: u64, feed: &str, round: u64, value: i64) -> Vec<u8> {
+        let mut m = b"machina/feed-report/v1".to_vec();
+        chain_id.encode_to(&mut m);
+        put_str(&mut m, feed);
+        round.encode_to(&mut m);
+        m.extend_from_slice(&value.to_be_bytes());
+        m
+    }
+
+    /// A report signed by `reporter`.
+    pub fn sign(
+        chain_id: u64,
+        feed: &str,
+        round: u64,
+        value: i64,
+        reporter: &crate::Keypair,
+    ) -> FeedReport {
+        FeedReport {
+            feed: feed.to_owned(),
+            round,
+            value,
+            reporter: reporter.public(),
+            signature: reporter.sign(&Self::signing_message(chain_id, feed, round, value)),
+        }
+    }
+}
+
+impl Encode for FeedReport {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.feed);
+        self.round.encode_to(out);
+        out.extend_from_slice(&self.value.to_be_bytes());
+        self.reporter.encode_to(out);
+        self.signature.encode_to(out);
+    }
+}
+
+impl Decode for FeedReport {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(FeedReport {
+            feed: read_label(r, "feed name")?,
+            round: r.u64()?,
+            value: i64::from_be_bytes(r.array()?),
+            reporter: Decode::decode_from(r)?,
+            signature: Decode::decode_from(r)?,
+        })
+    }
+}
+
+/// How a data feed aggregates its reporters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// The feed's name, e.g. `grid.retail_price.zone-a`.
+    pub name: String,
+    /// The reporters' addresses (each must post the bond before its reports count).
+    pub reporters: Vec<Address>,
+    /// Bond each reporter posts, micro-units.
+    pub bond: Amount,
+    /// Reports needed to set a round's value (the median of them).
+    pub quorum: u16,
+    /// Reports needed to move the value by more than `max_change_bps`.
+    pub super_quorum: u16,
+    /// Most a round may move the value, in basis points of the current value.
+    pub max_change_bps: u32,
+    /// After this long without a new round the value is stale.
+    pub stale_after_ms: u64,
+}
+
+impl Encode for FeedConfig {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.name);
+        put_vec(out, &self.reporters);
+        self.bond.encode_to(out);
+        self.quorum.encode_to(out);
+        self.super_quorum.encode_to(out);
+        self.max_change_bps.encode_to(out);
+        self.stale_after_ms.encode_to(out);
+    }
+}
+
+impl Decode for FeedConfig {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(FeedConfig {
+            name: read_label(r, "feed name")?,
+            reporters: r.vec("feed reporters", crate::limits::MAX_FEED_REPORTERS)?,
+            bond: Decode::decode_from(r)?,
+            quorum: r.u16()?,
+            super_quorum: r.u16()?,
+            max_change_bps: r.u32()?,
+            stale_after_ms: r.u64()?,
+        })
+    }
+}
+
 /// One thing a transaction asks the chain to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -373,6 +581,32 @@ pub enum Action {
         /// The grantee.
         grantee: Address,
     },
+    /// `oracle`: device-signed meter readings, submitted by anyone. Each is accepted or
+    /// refused on its own; the receipt says which.
+    SubmitReadings {
+        /// The readings.
+        readings: Vec<SignedReading>,
+    },
+    /// `oracle`: create a data feed; the sender administers nothing after this: the rules are
+    /// fixed.
+    CreateFeed(Box<FeedConfig>),
+    /// `oracle`: post the sender's bond as a reporter of a feed.
+    BondFeed {
+        /// The feed.
+        feed: String,
+    },
+    /// `oracle`: reporters' signed values, submitted by anyone.
+    ReportFeed {
+        /// The reports.
+        reports: Vec<FeedReport>,
+    },
+    /// `oracle`: two signed values of one reporter for the same round; forfeits its bond.
+    ProveEquivocation {
+        /// One report.
+        a: FeedReport,
+        /// Another report, same feed, round and reporter, different value.
+        b: FeedReport,
+    },
 }
 
 /// What a signature embedded in an action proves.
@@ -384,6 +618,8 @@ pub enum EmbeddedSig {
     Attestation,
     /// A manufacturer key's proof of possession.
     ManufacturerPop,
+    /// A feed report used as equivocation evidence.
+    Report,
 }
 
 /// The message a device key signs to prove possession for `owner` on `chain_id`.
@@ -432,6 +668,11 @@ impl Action {
             Action::UpdateMultisig { .. } => "update_multisig",
             Action::GrantFeeAllowance { .. } => "grant_fee_allowance",
             Action::RevokeFeeAllowance { .. } => "revoke_fee_allowance",
+            Action::SubmitReadings { .. } => "submit_readings",
+            Action::CreateFeed(_) => "create_feed",
+            Action::BondFeed { .. } => "bond_feed",
+            Action::ReportFeed { .. } => "report_feed",
+            Action::ProveEquivocation { .. } => "prove_equivocation",
         }
     }
 
@@ -477,6 +718,46 @@ impl Action {
                 *public_key,
                 *signature,
             )],
+            Action::ProveEquivocation { a, b } => [a, b]
+                .into_iter()
+                .map(|r| {
+                    (
+                        EmbeddedSig::Report,
+                        FeedReport::signing_message(chain_id, &r.feed, r.round, r.value),
+                        r.reporter,
+                        r.signature,
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Signatures that are checked one by one: a bad one refuses only its own reading or
+    /// report, not the transaction (a gateway's batch of thousands survives one bad device).
+    /// Returns `(item index, message, key, signature)`.
+    pub fn item_signatures(&self, chain_id: u64) -> Vec<(usize, Vec<u8>, PublicKey, Signature)> {
+        match self {
+            Action::SubmitReadings { readings } => readings
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    (
+                        i,
+                        r.reading.signing_message(chain_id),
+                        r.device_key,
+                        r.signature,
+                    )
+                })
+                .collect(),
+            Action::ReportFeed { reports } => reports
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let msg = FeedReport::signing_message(chain_id, &r.feed, r.round, r.value);
+                    (i, msg, r.reporter, r.signature)
+                })
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -679,6 +960,27 @@ impl Encode for Action {
                 out.push(28);
                 grantee.encode_to(out);
             }
+            Action::SubmitReadings { readings } => {
+                out.push(30);
+                put_vec(out, readings);
+            }
+            Action::CreateFeed(config) => {
+                out.push(31);
+                config.encode_to(out);
+            }
+            Action::BondFeed { feed } => {
+                out.push(32);
+                put_str(out, feed);
+            }
+            Action::ReportFeed { reports } => {
+                out.push(33);
+                put_vec(out, reports);
+            }
+            Action::ProveEquivocation { a, b } => {
+                out.push(34);
+                a.encode_to(out);
+                b.encode_to(out);
+            }
         }
     }
 }
@@ -750,6 +1052,20 @@ impl Decode for Action {
             },
             28 => Action::RevokeFeeAllowance {
                 grantee: Decode::decode_from(r)?,
+            },
+            30 => Action::SubmitReadings {
+                readings: r.vec("readings", crate::limits::MAX_READINGS_PER_TX)?,
+            },
+            31 => Action::CreateFeed(Box::new(Decode::decode_from(r)?)),
+            32 => Action::BondFeed {
+                feed: read_label(r, "feed name")?,
+            },
+            33 => Action::ReportFeed {
+                reports: r.vec("feed reports", crate::limits::MAX_REPORTS_PER_TX)?,
+            },
+            34 => Action::ProveEquivocation {
+                a: Decode::decode_from(r)?,
+                b: Decode::decode_from(r)?,
             },
             tag => {
                 return Err(CodecError::BadTag {

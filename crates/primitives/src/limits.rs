@@ -1,9 +1,20 @@
 //! Named limits of the protocol. Each bound says why it has the value it has.
 
-/// Largest encoded transaction. A transfer is about 200 bytes; later modules carry batches of
-/// meter readings in one transaction, so there is room for a few hundred of them, while one
-/// transaction still cannot monopolise a block.
-pub const MAX_TX_BYTES: usize = 128 * 1024;
+/// Largest encoded transaction. A transfer is about 200 bytes; a batch of
+/// [`MAX_READINGS_PER_TX`] signed meter readings (about 150 bytes each) is about 600 KiB, so a
+/// gateway can batch thousands while one transaction stays a small part of a block.
+pub const MAX_TX_BYTES: usize = 1024 * 1024;
+
+/// Most meter readings in one transaction: a gateway batches thousands; bounded so that one
+/// transaction's execution stays short.
+pub const MAX_READINGS_PER_TX: usize = 4096;
+
+/// Most reporters of one data feed: a median over a few dozen bonded reporters resists a
+/// minority of liars; more would only add cost per round.
+pub const MAX_FEED_REPORTERS: usize = 32;
+
+/// Most feed reports in one transaction: one round of every reporter of a few feeds.
+pub const MAX_REPORTS_PER_TX: usize = 256;
 
 /// Most actions in one transaction: enough to batch a machine's routine work, small enough that
 /// the cost of one transaction stays predictable.

@@ -15,6 +15,9 @@ pub struct VerifiedTx {
     tx: Transaction,
     hash: Hash,
     encoded_len: usize,
+    /// `(action, item)` of readings and reports whose own signatures did not verify: those
+    /// items are refused one by one at execution, the rest of the transaction stands.
+    bad_items: Vec<(usize, usize)>,
 }
 
 impl VerifiedTx {
@@ -38,6 +41,15 @@ impl VerifiedTx {
         self.tx.signatures.iter().map(|s| s.public_key).collect()
     }
 
+    /// Items of action `action` whose signatures did not verify.
+    pub fn bad_items(&self, action: usize) -> Vec<usize> {
+        self.bad_items
+            .iter()
+            .filter(|(a, _)| *a == action)
+            .map(|(_, i)| *i)
+            .collect()
+    }
+
     /// Gives the transaction back.
     pub fn into_tx(self) -> Transaction {
         self.tx
@@ -47,10 +59,17 @@ impl VerifiedTx {
 /// Verifies the signatures of `txs` in one batch spread over all cores, with the signatures
 /// embedded in their actions (proofs of possession, attestations), and checks their size.
 pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
+    enum Kind {
+        /// The transaction's own signature.
+        Tx,
+        /// A signature inside an action, which the whole transaction depends on.
+        Embedded(usize, EmbeddedSig),
+        /// A reading's or report's signature, which only its item depends on.
+        Item(usize, usize),
+    }
     struct Item {
         tx: usize,
-        /// `None` for the transaction's own signature, else the action and what it proves.
-        embedded: Option<(usize, EmbeddedSig)>,
+        kind: Kind,
     }
     let mut msgs: Vec<(Vec<u8>, PublicKey, Signature)> = Vec::new();
     let mut items = Vec::new();
@@ -60,7 +79,7 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
             msgs.push((body_msg.clone(), s.public_key, s.signature));
             items.push(Item {
                 tx: i,
-                embedded: None,
+                kind: Kind::Tx,
             });
         }
         for (a, action) in tx.body.actions.iter().enumerate() {
@@ -70,7 +89,14 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
                 msgs.push((msg, key, sig));
                 items.push(Item {
                     tx: i,
-                    embedded: Some((a, kind)),
+                    kind: Kind::Embedded(a, kind),
+                });
+            }
+            for (item, msg, key, sig) in action.item_signatures(tx.body.chain_id) {
+                msgs.push((msg, key, sig));
+                items.push(Item {
+                    tx: i,
+                    kind: Kind::Item(a, item),
                 });
             }
         }
@@ -83,19 +109,27 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
         .iter()
         .map(|t| t.signatures.is_empty().then_some(TxError::BadSignature))
         .collect();
+    let mut bad_items: Vec<Vec<(usize, usize)>> = vec![Vec::new(); txs.len()];
     for (ok, item) in verify_many(&checks).into_iter().zip(items) {
         if ok || errors[item.tx] == Some(TxError::BadSignature) {
             continue;
         }
-        errors[item.tx] = Some(match item.embedded {
-            None => TxError::BadSignature,
-            Some((a, EmbeddedSig::Attestation)) => TxError::BadAttestation(a),
-            Some((a, _)) => TxError::BadProofOfPossession(a),
-        });
+        let error = match item.kind {
+            Kind::Tx => TxError::BadSignature,
+            Kind::Embedded(a, EmbeddedSig::Attestation) => TxError::BadAttestation(a),
+            Kind::Embedded(a, EmbeddedSig::Report) => TxError::BadEvidence(a),
+            Kind::Embedded(a, _) => TxError::BadProofOfPossession(a),
+            Kind::Item(a, i) => {
+                bad_items[item.tx].push((a, i));
+                continue;
+            }
+        };
+        errors[item.tx] = Some(error);
     }
     txs.into_iter()
         .zip(errors)
-        .map(|(tx, error)| {
+        .zip(bad_items)
+        .map(|((tx, error), bad_items)| {
             if let Some(e) = error {
                 return Err(e);
             }
@@ -110,6 +144,7 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
                 hash: machina_primitives::sha256(&[&bytes]),
                 encoded_len: bytes.len(),
                 tx,
+                bad_items,
             })
         })
         .collect()

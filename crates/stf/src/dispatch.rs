@@ -1,20 +1,45 @@
 //! Routes each action to the module that owns it.
 
 use crate::error::ModuleError;
-use machina_primitives::{Action, Event, TxBody};
+use crate::VerifiedTx;
+use machina_primitives::{Action, BlockEnv, Event};
 use machina_state::StateWrite;
 use machina_wallet::{Session, SpendCtx};
 
-/// Executes one action of the transaction `body` for its sender.
+/// Executes action `index` of the transaction `vtx` for its sender; returns its events.
 pub(crate) fn execute(
     state: &mut impl StateWrite,
     ctx: &SpendCtx,
-    body: &TxBody,
+    env: &BlockEnv,
+    vtx: &VerifiedTx,
     index: usize,
     action: &Action,
-) -> Result<Event, ModuleError> {
+) -> Result<Vec<Event>, ModuleError> {
     let sender = &ctx.sender;
-    Ok(match action {
+    let body = &vtx.tx().body;
+    let now = env.timestamp_ms;
+    let event = match action {
+        Action::SubmitReadings { readings } => {
+            return Ok(machina_oracle::submit_readings(
+                state,
+                readings,
+                &vtx.bad_items(index),
+                now,
+            ))
+        }
+        Action::ReportFeed { reports } => {
+            return Ok(machina_oracle::feed::report(
+                state,
+                reports,
+                &vtx.bad_items(index),
+                now,
+            ))
+        }
+        Action::CreateFeed(config) => machina_oracle::feed::create(state, config)?,
+        Action::BondFeed { feed } => machina_oracle::feed::bond(state, ctx, feed)?,
+        Action::ProveEquivocation { a, b } => {
+            machina_oracle::feed::prove_equivocation(state, sender, a, b)?
+        }
         Action::Transfer { to, amount } => machina_wallet::pay(state, ctx, sender, to, *amount)?,
         Action::RegisterManufacturer {
             name, public_key, ..
@@ -88,5 +113,6 @@ pub(crate) fn execute(
         Action::RevokeFeeAllowance { grantee } => {
             machina_wallet::revoke_allowance(state, sender, grantee)?
         }
-    })
+    };
+    Ok(vec![event])
 }

@@ -27,6 +27,9 @@ pub enum TxError {
     /// A device or manufacturer key's proof of possession does not verify.
     #[error("action {0}: the key's proof of possession does not verify")]
     BadProofOfPossession(usize),
+    /// Equivocation evidence carries a report whose signature does not verify.
+    #[error("action {0}: a report in the evidence is not validly signed")]
+    BadEvidence(usize),
     /// A manufacturer attestation does not verify.
     #[error("action {0}: the manufacturer's attestation does not verify")]
     BadAttestation(usize),
@@ -88,6 +91,9 @@ pub enum ModuleError {
     /// From the wallet module.
     #[error(transparent)]
     Wallet(#[from] WalletError),
+    /// From the oracle module.
+    #[error(transparent)]
+    Oracle(#[from] machina_oracle::OracleError),
 }
 
 impl ModuleError {
@@ -97,6 +103,7 @@ impl ModuleError {
             ModuleError::Bank(e) => e.code(),
             ModuleError::Identity(e) => e.code(),
             ModuleError::Wallet(e) => e.code(),
+            ModuleError::Oracle(e) => e.code(),
         }
     }
 }
@@ -110,6 +117,7 @@ impl TxError {
             TxError::BadSignature => "bad_signature",
             TxError::BadProofOfPossession(_) => "bad_proof_of_possession",
             TxError::BadAttestation(_) => "bad_attestation",
+            TxError::BadEvidence(_) => "bad_evidence_signature",
             TxError::Unauthorized(_) => "unauthorized",
             TxError::Revoked(..) => "machine_revoked",
             TxError::WrongChain { .. } => "wrong_chain",

@@ -115,7 +115,7 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
         self.overlay.merge(fee_changes);
 
         let mut tx_overlay = Overlay::new(&self.overlay);
-        let outcome = execute_actions(&mut tx_overlay, &ctx, body);
+        let outcome = execute_actions(&mut tx_overlay, &ctx, &self.env, vtx);
         let mut events = vec![fee_event];
         let error = match outcome {
             Ok(evs) => {
@@ -275,13 +275,15 @@ fn record_failure(state: &mut impl StateWrite, sender: &Address, e: &TxError) {
 fn execute_actions(
     state: &mut impl StateWrite,
     ctx: &SpendCtx,
-    body: &TxBody,
+    env: &BlockEnv,
+    vtx: &VerifiedTx,
 ) -> Result<Vec<Event>, TxError> {
-    let mut events = Vec::with_capacity(body.actions.len());
-    for (index, action) in body.actions.iter().enumerate() {
-        let event = crate::dispatch::execute(state, ctx, body, index, action)
+    let actions = &vtx.tx().body.actions;
+    let mut events = Vec::with_capacity(actions.len());
+    for (index, action) in actions.iter().enumerate() {
+        let evs = crate::dispatch::execute(state, ctx, env, vtx, index, action)
             .map_err(|error| TxError::Action { index, error })?;
-        events.push(event);
+        events.extend(evs);
     }
     Ok(events)
 }

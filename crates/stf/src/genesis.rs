@@ -24,6 +24,9 @@ pub struct Genesis {
     pub params: Params,
     /// Initial balances.
     pub allocations: Vec<Allocation>,
+    /// Plausibility and retention bounds of meter readings.
+    #[serde(default)]
+    pub oracle: machina_oracle::OracleParams,
 }
 
 impl Genesis {
@@ -42,6 +45,7 @@ impl Genesis {
             genesis_time_ms,
             params: Params::default_for(chain_id),
             allocations,
+            oracle: machina_oracle::OracleParams::default(),
         }
     }
 
@@ -51,6 +55,7 @@ impl Genesis {
         let mut o = Overlay::new(&empty);
         params::store(&mut o, &self.params);
         machina_bank::init_genesis(&mut o, &self.allocations)?;
+        machina_oracle::init_genesis(&mut o, &self.oracle);
         Ok(o.into_changes())
     }
 }

@@ -92,6 +92,9 @@ pub fn router(chain: Arc<Chain>) -> Router {
         .route("/v1/session/{address}/{key}", get(get_session))
         .route("/v1/allowance/{sponsor}/{grantee}", get(get_allowance))
         .route("/v1/manufacturer/{key}", get(get_manufacturer))
+        .route("/v1/meter/{id}", get(get_meter))
+        .route("/v1/meter/{id}/energy", get(get_meter_energy))
+        .route("/v1/feed/{name}", get(get_feed))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -438,4 +441,83 @@ async fn get_manufacturer(State(chain): State<Arc<Chain>>, Path(key): Path<Strin
     let name = machina_identity::manufacturer(&chain.committed().state, &key)
         .ok_or_else(|| ApiError::not_found("no manufacturer with this key"))?;
     Ok(Json(json!({"key": key, "name": name})).into_response())
+}
+
+#[derive(Deserialize)]
+struct MeterQuery {
+    channel: Option<u16>,
+    from_ms: Option<u64>,
+    to_ms: Option<u64>,
+}
+
+fn oracle_error(e: machina_oracle::OracleError) -> ApiError {
+    let status = match e {
+        machina_oracle::OracleError::UnknownMachine(_)
+        | machina_oracle::OracleError::UnknownFeed(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::new(status, e.code(), e.to_string())
+}
+
+async fn get_meter(
+    State(chain): State<Arc<Chain>>,
+    Path(id): Path<String>,
+    Query(q): Query<MeterQuery>,
+) -> ApiResult {
+    let id = parse_id(&id)?;
+    let channel = q.channel.unwrap_or(0);
+    let log = machina_oracle::meter_log(&chain.committed().state, id, channel);
+    let last = log
+        .last
+        .ok_or_else(|| oracle_error(machina_oracle::OracleError::NoReadings(id)))?;
+    Ok(Json(json!({
+        "machine_id": id,
+        "channel": channel,
+        "seq": last.seq,
+        "timestamp_ms": last.timestamp_ms,
+        "import_wh": last.import_wh,
+        "export_wh": last.export_wh,
+        "readings_kept": log.head - log.tail,
+    }))
+    .into_response())
+}
+
+async fn get_meter_energy(
+    State(chain): State<Arc<Chain>>,
+    Path(id): Path<String>,
+    Query(q): Query<MeterQuery>,
+) -> ApiResult {
+    let id = parse_id(&id)?;
+    let channel = q.channel.unwrap_or(0);
+    let (Some(from_ms), Some(to_ms)) = (q.from_ms, q.to_ms) else {
+        return Err(malformed("from_ms and to_ms are required"));
+    };
+    let e = machina_oracle::energy_between(&chain.committed().state, id, channel, from_ms, to_ms)
+        .map_err(oracle_error)?;
+    Ok(Json(json!({
+        "machine_id": id,
+        "channel": channel,
+        "from_ms": from_ms,
+        "to_ms": to_ms,
+        "import_wh": e.import_wh,
+        "export_wh": e.export_wh,
+    }))
+    .into_response())
+}
+
+async fn get_feed(State(chain): State<Arc<Chain>>, Path(name): Path<String>) -> ApiResult {
+    let c = chain.committed();
+    let f = machina_oracle::feed(&c.state, &name)
+        .ok_or_else(|| oracle_error(machina_oracle::OracleError::UnknownFeed(name.clone())))?;
+    let stale = machina_oracle::feed_value(&c.state, &name, c.head.timestamp_ms).is_err();
+    Ok(Json(json!({
+        "name": name,
+        "value": f.value,
+        "open_round": f.round,
+        "updated_ms": f.updated_ms,
+        "stale": stale,
+        "config": f.config,
+        "bonds": f.bonds,
+    }))
+    .into_response())
 }
