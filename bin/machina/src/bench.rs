@@ -32,6 +32,9 @@ pub struct BenchArgs {
     /// Measure machine registrations and policy-checked payments in the stf instead.
     #[arg(long)]
     machines: bool,
+    /// Measure signed meter readings accepted end to end instead.
+    #[arg(long)]
+    readings: bool,
 }
 
 /// Longest the end-to-end run may take before the bench gives up.
@@ -191,7 +194,7 @@ fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
     Ok((r, state.len()))
 }
 
-fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> anyhow::Result<f64> {
+pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Runtime::new()?;
     let node = rt.block_on(machina_node::start(machina_node::DevConfig {
@@ -251,6 +254,9 @@ fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> anyhow::Resu
 
 /// Runs every measurement and prints the figures.
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
+    if args.readings {
+        return crate::bench_machines::run_readings(args.senders, args.transfers, args.runs, json);
+    }
     if args.machines {
         return crate::bench_machines::run(args.transfers, args.senders, args.runs, json);
     }

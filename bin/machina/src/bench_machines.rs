@@ -2,7 +2,7 @@
 //! the stf, beside plain transfers measured in the same run.
 
 use crate::bench::{allocations, rate, sender_key, signed_transfers, stf_rate};
-use anyhow::bail;
+use anyhow::{bail, Context};
 use machina_primitives::action::{
     device_pop_message, MachineKind, MachineMetadata, MachineRegistration, SpendPolicy,
 };
@@ -170,6 +170,139 @@ pub fn run(transfers: usize, senders: usize, runs: usize, json: bool) -> anyhow:
         println!("  machine registrations executed           {reg_rate:>10.0} /s");
         println!("  policy-checked machine payments executed {pay_rate:>10.0} /s");
         println!("  plain transfers executed (same run)      {plain:>10.0} /s");
+    }
+    Ok(())
+}
+
+/// Starts an in-process dev node, registers `machines` machines, then posts `per_machine`
+/// signed readings of each in batches of the largest size a transaction takes, from one
+/// gateway account, and times until every batch is committed.
+fn readings_once(
+    owners: &[Keypair],
+    devices: &[Keypair],
+    per_machine: usize,
+) -> anyhow::Result<(f64, u64)> {
+    use machina_primitives::action::MeterReading;
+    use machina_primitives::codec::put_vec;
+    let dir = tempfile::tempdir()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let node = rt.block_on(machina_node::start(machina_node::DevConfig {
+        data_dir: dir.path().to_owned(),
+        http: "127.0.0.1:0".parse()?,
+        block_time: std::time::Duration::from_millis(100),
+        extra_genesis: allocations(owners),
+    }))?;
+    let client = crate::client::Client::new(&format!("http://{}", node.addr));
+    let post = |txs: &[Transaction]| -> anyhow::Result<()> {
+        let mut b = Vec::new();
+        put_vec(&mut b, txs);
+        let v = client.post_bytes("/v1/txs", &b)?;
+        if v["accepted"].as_u64() != Some(txs.len() as u64) {
+            bail!("the node refused benchmark transactions: {v}");
+        }
+        Ok(())
+    };
+    let wait = |n: u64| -> anyhow::Result<()> {
+        let deadline = Instant::now() + std::time::Duration::from_secs(300);
+        while node.chain.metrics.txs_committed() < n {
+            if Instant::now() > deadline {
+                bail!("benchmark transactions were not committed in time");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        Ok(())
+    };
+    let regs = registrations(owners, devices);
+    for chunk in regs.chunks(2_000) {
+        post(chunk)?;
+    }
+    wait(regs.len() as u64)?;
+    // The producer orders a block by sender, so ids follow no submission order: look them up.
+    let registered = node.chain.committed().state;
+    let mut id_of = std::collections::BTreeMap::new();
+    for id in 1..=devices.len() as u64 {
+        let m = machina_identity::machine(&registered, id).context("registered machine")?;
+        id_of.insert(m.device_key, id);
+    }
+    // Readings one second apart, 1 Wh each (3.6 kW against a 5 kW rating), ending now.
+    let now = machina_node::now_ms();
+    let gateway = &owners[owners.len() - 1];
+    let mut signed = Vec::with_capacity(devices.len() * per_machine);
+    for seq in 1..=per_machine as u64 {
+        for d in devices {
+            let r = MeterReading {
+                machine_id: id_of[&d.public()],
+                channel: 0,
+                seq,
+                timestamp_ms: now - (per_machine as u64 - seq) * 1000,
+                import_wh: seq,
+                export_wh: 0,
+            };
+            signed.push(r.sign(DEV_CHAIN_ID, d));
+        }
+    }
+    let base_nonce = machina_bank::account(&node.chain.committed().state, &gateway.address()).nonce;
+    let txs: Vec<Transaction> = signed
+        .chunks(machina_primitives::limits::MAX_READINGS_PER_TX)
+        .enumerate()
+        .map(|(i, c)| {
+            body(
+                gateway.address(),
+                base_nonce + i as u64,
+                vec![Action::SubmitReadings {
+                    readings: c.to_vec(),
+                }],
+            )
+            .sign(&[gateway])
+        })
+        .collect();
+    let t = Instant::now();
+    for chunk in txs.chunks(4) {
+        post(chunk)?;
+    }
+    wait((regs.len() + txs.len()) as u64)?;
+    let took = t.elapsed().as_secs_f64();
+    let state = node.chain.committed().state;
+    let accepted: u64 = (1..=devices.len() as u64)
+        .map(|id| {
+            machina_oracle::meter_log(&state, id, 0)
+                .last
+                .map_or(0, |p| p.seq)
+        })
+        .sum();
+    rt.block_on(node.shutdown());
+    Ok((signed.len() as f64 / took, accepted))
+}
+
+/// `machina bench --readings`: signed meter readings accepted per second end to end.
+pub fn run_readings(
+    machines: usize,
+    readings: usize,
+    runs: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    let machines = machines.clamp(1, 100_000);
+    let per_machine = readings.div_ceil(machines).max(1);
+    let owners: Vec<Keypair> = (0..machines.clamp(2, 2_000)).map(sender_key).collect();
+    let devices: Vec<Keypair> = (0..machines).map(device_key).collect();
+    let mut rates = Vec::new();
+    let mut accepted = 0;
+    for _ in 0..runs.max(1) {
+        let (r, a) = readings_once(&owners, &devices, per_machine)?;
+        rates.push(r);
+        accepted = a;
+    }
+    let total = machines * per_machine;
+    if accepted != total as u64 {
+        bail!("only {accepted} of {total} benchmark readings were accepted");
+    }
+    let rate = crate::bench::median(rates);
+    let v = json!({"readings_per_s": rate.round(), "readings": total, "machines": machines});
+    if json {
+        println!("{v}");
+    } else {
+        println!("machina bench --readings: {total} signed readings from {machines} machines, batches of {}, median of {runs} runs", machina_primitives::limits::MAX_READINGS_PER_TX);
+        println!("  signed readings accepted end to end (HTTP -> block)  {rate:>10.0} /s");
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_machines;
 mod client;
+mod gateway;
 mod keystore;
 mod query;
 mod tx;
@@ -44,6 +45,8 @@ enum Cmd {
     Tx(Box<tx::TxArgs>),
     /// Read chain data from a node.
     Query(query::QueryArgs),
+    /// Accept device-signed meter readings over HTTP and submit them in batches.
+    Gateway(gateway::GatewayArgs),
     /// Measure signature, execution, storage and end-to-end throughput on this machine.
     Bench(bench::BenchArgs),
 }
@@ -107,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Keys(k) => run_keys(k, &keystore_path, cli.json),
         Cmd::Tx(t) => tx::run(*t, &Keystore::open(&keystore_path)?, cli.json),
         Cmd::Query(q) => query::run(q, &Keystore::open(&keystore_path)?, cli.json),
+        Cmd::Gateway(g) => gateway::run(g, &mut Keystore::open(&keystore_path)?, cli.json),
         Cmd::Bench(b) => {
             // The bench is quiet unless asked: RUST_LOG=info shows each block it commits.
             if std::env::var_os("RUST_LOG").is_some() {
@@ -188,7 +192,7 @@ fn run_dev(args: DevArgs, json: bool) -> anyhow::Result<()> {
     })
 }
 
-fn init_logs(json: bool) {
+pub(crate) fn init_logs(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

@@ -4,6 +4,7 @@ use crate::hash::sha256;
 use crate::hex_serde::hex_bytes_serde;
 use crate::Address;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use std::collections::HashMap;
 use std::fmt;
 
 /// An ed25519 public key as raw bytes. Whether the bytes are a valid curve point is checked
@@ -132,13 +133,20 @@ pub fn verify_many(checks: &[SigCheck<'_>]) -> Vec<bool> {
 }
 
 fn verify_share(checks: &[SigCheck<'_>]) -> Vec<bool> {
+    // Decompressing a key costs a square root, a large part of a verification; a device that
+    // signed many readings in the batch is decompressed once.
+    let mut cache: HashMap<[u8; 32], VerifyingKey> = HashMap::new();
     let mut keys = Vec::with_capacity(checks.len());
     for c in checks {
-        match VerifyingKey::from_bytes(&c.key.0) {
-            Ok(k) => keys.push(k),
-            // An invalid point can't be batched; fall back to checking each.
-            Err(_) => return checks.iter().map(|c| c.key.verify(c.msg, c.sig)).collect(),
-        }
+        let key = match cache.get(&c.key.0) {
+            Some(k) => *k,
+            None => match VerifyingKey::from_bytes(&c.key.0) {
+                Ok(k) => *cache.entry(c.key.0).or_insert(k),
+                // An invalid point can't be batched; fall back to checking each.
+                Err(_) => return checks.iter().map(|c| c.key.verify(c.msg, c.sig)).collect(),
+            },
+        };
+        keys.push(key);
     }
     let msgs: Vec<&[u8]> = checks.iter().map(|c| c.msg).collect();
     let sigs: Vec<ed25519_dalek::Signature> = checks

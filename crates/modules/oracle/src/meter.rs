@@ -58,6 +58,8 @@ pub struct MeterLog {
     pub head: u64,
     /// The latest accepted reading.
     pub last: Option<Point>,
+    /// Time of the slot after `tail`, if there is one: pruning checks it without a read.
+    pub next_ts: Option<u64>,
 }
 
 impl Encode for MeterLog {
@@ -65,6 +67,7 @@ impl Encode for MeterLog {
         self.tail.encode_to(out);
         self.head.encode_to(out);
         self.last.encode_to(out);
+        self.next_ts.encode_to(out);
     }
 }
 
@@ -74,6 +77,7 @@ impl Decode for MeterLog {
             tail: r.u64()?,
             head: r.u64()?,
             last: Decode::decode_from(r)?,
+            next_ts: Decode::decode_from(r)?,
         })
     }
 }
@@ -104,14 +108,15 @@ fn counts_against_device(e: &OracleError) -> bool {
     )
 }
 
-/// Checks one reading against its machine and the latest accepted reading.
+/// Checks one reading against its machine and the latest accepted reading; returns the point
+/// to append and the log to append it to.
 fn check(
     state: &impl StateRead,
     r: &SignedReading,
     signature_ok: bool,
     now_ms: u64,
     p: &params::OracleParams,
-) -> Result<Point, OracleError> {
+) -> Result<(Point, MeterLog), OracleError> {
     let rd = &r.reading;
     if !signature_ok {
         return Err(OracleError::BadReadingSignature);
@@ -142,10 +147,11 @@ fn check(
         import_wh: rd.import_wh,
         export_wh: rd.export_wh,
     };
-    if let Some(last) = meter_log(state, rd.machine_id, rd.channel).last {
-        check_against_last(&last, &new, m.rated_power_w, p.power_tolerance_pct)?;
+    let log = meter_log(state, rd.machine_id, rd.channel);
+    if let Some(last) = &log.last {
+        check_against_last(last, &new, m.rated_power_w, p.power_tolerance_pct)?;
     }
-    Ok(new)
+    Ok((new, log))
 }
 
 fn check_against_last(
@@ -182,19 +188,29 @@ fn check_against_last(
 
 /// Appends an accepted point and prunes a bounded number of readings past retention, always
 /// keeping the latest reading before the retention boundary (interpolation needs it).
-fn append(state: &mut impl StateWrite, machine_id: u64, channel: u16, p: Point, cutoff_ms: u64) {
-    let mut log = meter_log(state, machine_id, channel);
+fn append(
+    state: &mut impl StateWrite,
+    machine_id: u64,
+    channel: u16,
+    mut log: MeterLog,
+    p: Point,
+    cutoff_ms: u64,
+) {
     state.set(keys::log(machine_id, channel, log.head), p.encode());
+    if log.head == log.tail + 1 {
+        log.next_ts = Some(p.timestamp_ms);
+    }
     log.head += 1;
     log.last = Some(p);
     for _ in 0..MAX_PRUNE_PER_READING {
-        if log.tail + 1 >= log.head
-            || point(state, machine_id, channel, log.tail + 1).timestamp_ms > cutoff_ms
-        {
-            break;
+        match log.next_ts {
+            Some(t) if t <= cutoff_ms => {}
+            _ => break,
         }
         state.delete(keys::log(machine_id, channel, log.tail));
         log.tail += 1;
+        log.next_ts = (log.tail + 1 < log.head)
+            .then(|| point(state, machine_id, channel, log.tail + 1).timestamp_ms);
     }
     state.set(keys::meter(machine_id, channel), log.encode());
 }
@@ -217,8 +233,8 @@ pub fn submit_readings(
     for (i, r) in readings.iter().enumerate() {
         let rd = &r.reading;
         match check(state, r, !bad_signatures.contains(&i), now_ms, &p) {
-            Ok(point) => {
-                append(state, rd.machine_id, rd.channel, point, cutoff);
+            Ok((point, log)) => {
+                append(state, rd.machine_id, rd.channel, log, point, cutoff);
                 *accepted.entry(rd.machine_id).or_default() += 1;
             }
             Err(e) => {
