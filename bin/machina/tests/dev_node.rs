@@ -715,3 +715,318 @@ fn machines_and_their_wallets_work_through_the_cli() {
     // so only the two included breaches count.
     assert_eq!(m["reputation"]["policy_breaches"], 2);
 }
+
+#[test]
+fn meter_readings_feeds_and_the_gateway_work_through_the_cli() {
+    use machina_primitives::action::MeterReading;
+    let e = env();
+    let node = start(&e.data, free_port());
+    let n = node.url.as_str();
+    for k in ["owner", "meter", "gw", "r1", "r2", "r3"] {
+        cli_json(&e.keys, &["keys", "new", k, "--json"]);
+    }
+    cli_json(
+        &e.keys,
+        &[
+            "tx", "transfer", "--from", "alice", "--to", "owner", "--amount", "50000000", "--node",
+            n, "--json",
+        ],
+    );
+    let reg = cli_json(
+        &e.keys,
+        &[
+            "tx",
+            "machine",
+            "register",
+            "--from",
+            "owner",
+            "--device",
+            "meter",
+            "--kind",
+            "meter",
+            "--rated-power-w",
+            "10000",
+            "--node",
+            n,
+            "--json",
+        ],
+    );
+    let id = reg["machine_id"].as_u64().expect("id").to_string();
+    let addr = reg["address"].as_str().expect("address").to_owned();
+    cli_json(
+        &e.keys,
+        &[
+            "tx", "transfer", "--from", "alice", "--to", &addr, "--amount", "1000000", "--node", n,
+            "--json",
+        ],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis() as u64;
+    let t1 = (now - 120_000).to_string();
+    let t2 = (now - 60_000).to_string();
+    cli_json(
+        &e.keys,
+        &[
+            "tx",
+            "meter",
+            "reading",
+            "--device",
+            "meter",
+            "--machine",
+            &id,
+            "--seq",
+            "1",
+            "--import-wh",
+            "1000",
+            "--export-wh",
+            "0",
+            "--timestamp-ms",
+            &t1,
+            "--node",
+            n,
+            "--json",
+        ],
+    );
+    cli_json(
+        &e.keys,
+        &[
+            "tx",
+            "meter",
+            "reading",
+            "--device",
+            "meter",
+            "--machine",
+            &id,
+            "--seq",
+            "2",
+            "--import-wh",
+            "1100",
+            "--export-wh",
+            "0",
+            "--timestamp-ms",
+            &t2,
+            "--node",
+            n,
+            "--json",
+        ],
+    );
+    let m = cli_json(&e.keys, &["query", "meter", &id, "--node", n, "--json"]);
+    assert_eq!(
+        (
+            m["seq"].as_u64(),
+            m["import_wh"].as_u64(),
+            m["export_wh"].as_u64()
+        ),
+        (Some(2), Some(1100), Some(0))
+    );
+    assert_eq!(m["timestamp_ms"].as_u64(), Some(now - 60_000));
+    let mid = (now - 90_000).to_string();
+    let span = cli_json(
+        &e.keys,
+        &[
+            "query",
+            "meter",
+            &id,
+            "--from-ms",
+            &mid,
+            "--to-ms",
+            &t2,
+            "--node",
+            n,
+            "--json",
+        ],
+    );
+    assert_eq!(span["import_wh"], 50);
+    // A regression is refused with its code and counted against the machine.
+    let out = cli(
+        &e.keys,
+        &[
+            "tx",
+            "meter",
+            "reading",
+            "--device",
+            "meter",
+            "--machine",
+            &id,
+            "--seq",
+            "3",
+            "--import-wh",
+            "900",
+            "--export-wh",
+            "0",
+            "--node",
+            n,
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("counter_regression"));
+    let machine = cli_json(&e.keys, &["query", "machine", &id, "--node", n, "--json"]);
+    assert_eq!(machine["reputation"]["readings_rejected"], 1);
+
+    // A feed with three reporters.
+    for r in ["r1", "r2", "r3"] {
+        cli_json(
+            &e.keys,
+            &[
+                "tx", "transfer", "--from", "alice", "--to", r, "--amount", "10000000", "--node",
+                n, "--json",
+            ],
+        );
+    }
+    cli_json(
+        &e.keys,
+        &[
+            "tx",
+            "feed",
+            "create",
+            "--from",
+            "alice",
+            "--name",
+            "grid.retail_price.zone-a",
+            "--reporter",
+            "r1",
+            "--reporter",
+            "r2",
+            "--reporter",
+            "r3",
+            "--bond",
+            "1000000",
+            "--quorum",
+            "2",
+            "--node",
+            n,
+            "--json",
+        ],
+    );
+    for (r, v) in [("r1", "300000"), ("r2", "310000")] {
+        cli_json(
+            &e.keys,
+            &[
+                "tx",
+                "feed",
+                "bond",
+                "--from",
+                r,
+                "--name",
+                "grid.retail_price.zone-a",
+                "--node",
+                n,
+                "--json",
+            ],
+        );
+        cli_json(
+            &e.keys,
+            &[
+                "tx",
+                "feed",
+                "report",
+                "--from",
+                r,
+                "--name",
+                "grid.retail_price.zone-a",
+                "--value",
+                v,
+                "--node",
+                n,
+                "--json",
+            ],
+        );
+    }
+    let f = cli_json(
+        &e.keys,
+        &[
+            "query",
+            "feed",
+            "grid.retail_price.zone-a",
+            "--node",
+            n,
+            "--json",
+        ],
+    );
+    assert_eq!(f["value"], 300000);
+    assert_eq!(f["stale"], false);
+
+    // The gateway batches readings posted by devices.
+    cli_json(
+        &e.keys,
+        &[
+            "tx", "transfer", "--from", "alice", "--to", "gw", "--amount", "10000000", "--node", n,
+            "--json",
+        ],
+    );
+    let port = free_port();
+    let mut gw = Command::new(BIN)
+        .args([
+            "gateway",
+            "--node",
+            n,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--from",
+            "gw",
+            "--batch-ms",
+            "50",
+        ])
+        .env("MACHINA_KEYSTORE", &e.keys)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gateway");
+    let gw_url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ureq::get(&format!("{gw_url}/v1/health")).call().is_err() {
+        assert!(Instant::now() < deadline, "gateway did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ks =
+        serde_json::from_slice::<Value>(&std::fs::read(&e.keys).expect("keystore")).expect("json");
+    let seed_hex = ks["keys"]["meter"].as_str().expect("meter key");
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(seed_hex, &mut seed).expect("hex");
+    let device = Keypair::from_seed(seed);
+    let machine_id: u64 = id.parse().expect("id");
+    let readings: Vec<_> = (0..3u64)
+        .map(|i| {
+            MeterReading {
+                machine_id,
+                channel: 0,
+                seq: 10 + i,
+                timestamp_ms: now - 30_000 + i * 10_000,
+                import_wh: 1101 + i * 2,
+                export_wh: 0,
+            }
+            .sign(DEV_CHAIN_ID, &device)
+        })
+        .collect();
+    let body = serde_json::to_vec(&readings).expect("json");
+    // Posted twice: the second copy is stale and changes nothing.
+    for _ in 0..2 {
+        let (s, v) = post(&format!("{gw_url}/v1/readings"), "application/json", &body);
+        assert_eq!((s, v["queued"].as_u64()), (200, Some(3)));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let h = get(&format!("{gw_url}/v1/health"));
+        if h["submitted"].as_u64() == Some(6) {
+            assert_eq!(h["accepted"], 3);
+            assert_eq!(h["rejected"], 3);
+            break;
+        }
+        assert!(Instant::now() < deadline, "gateway did not submit: {h}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = gw.kill();
+    let _ = gw.wait();
+    let m = cli_json(&e.keys, &["query", "meter", &id, "--node", n, "--json"]);
+    assert_eq!(
+        (m["seq"].as_u64(), m["import_wh"].as_u64()),
+        (Some(12), Some(1105))
+    );
+    let machine = cli_json(&e.keys, &["query", "machine", &id, "--node", n, "--json"]);
+    assert_eq!(
+        machine["reputation"]["readings_rejected"], 1,
+        "replays are not held against the device"
+    );
+}
