@@ -237,7 +237,7 @@ fn the_api_rejects_each_bad_transaction_with_its_code() {
 
     let (s, v) = code(b"\x01\x02garbage");
     assert_eq!((s, v["code"].as_str()), (400, Some("malformed")));
-    let (s, v) = code(&vec![0u8; 200 * 1024]);
+    let (s, v) = code(&vec![0u8; machina_primitives::limits::MAX_TX_BYTES + 1]);
     assert_eq!((s, v["code"].as_str()), (413, Some("oversize")));
     let (s, v) = code(
         &transfer(&bob, 0, DEV_CHAIN_ID + 1, 100)

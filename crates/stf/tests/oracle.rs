@@ -93,10 +93,8 @@ impl Chain {
             .collect()
     }
 
-    fn reputation(&self, id: u64) -> machina_identity::Reputation {
-        machina_identity::machine(&self.state, id)
-            .expect("machine")
-            .reputation
+    fn reputation(&self, id: u64) -> machina_oracle::ReadingStats {
+        machina_oracle::stats(&self.state, id)
     }
 }
 

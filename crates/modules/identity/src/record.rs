@@ -17,13 +17,10 @@ pub enum Status {
 }
 
 /// Counters other modules update as they observe a machine. They stay with the machine when
-/// it changes owner: reputation is not for sale.
+/// it changes owner: reputation is not for sale. (Meter reading counters, written with every
+/// batch of readings, are kept by the oracle next to the readings: `machina_oracle::stats`.)
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reputation {
-    /// Meter readings accepted.
-    pub readings_accepted: u64,
-    /// Meter readings rejected (regressions, implausible values).
-    pub readings_rejected: u64,
     /// Energy delivered against market commitments, Wh.
     pub energy_delivered_wh: u64,
     /// Energy promised in market commitments, Wh.
@@ -38,13 +35,11 @@ pub struct Reputation {
     pub policy_breaches: u64,
 }
 
-const REPUTATION_FIELDS: usize = 8;
+const REPUTATION_FIELDS: usize = 6;
 
 impl Reputation {
     fn fields(&self) -> [u64; REPUTATION_FIELDS] {
         [
-            self.readings_accepted,
-            self.readings_rejected,
             self.energy_delivered_wh,
             self.energy_promised_wh,
             self.leases_completed,
@@ -56,14 +51,12 @@ impl Reputation {
 
     fn from_fields(f: [u64; REPUTATION_FIELDS]) -> Reputation {
         Reputation {
-            readings_accepted: f[0],
-            readings_rejected: f[1],
-            energy_delivered_wh: f[2],
-            energy_promised_wh: f[3],
-            leases_completed: f[4],
-            leases_breached: f[5],
-            slashes: f[6],
-            policy_breaches: f[7],
+            energy_delivered_wh: f[0],
+            energy_promised_wh: f[1],
+            leases_completed: f[2],
+            leases_breached: f[3],
+            slashes: f[4],
+            policy_breaches: f[5],
         }
     }
 }

@@ -30,3 +30,7 @@ pub(crate) fn feed(name: &str) -> Vec<u8> {
 pub(crate) fn feed_reports(name: &str) -> Vec<u8> {
     [b"oracle/feed_reports/".as_slice(), name.as_bytes()].concat()
 }
+
+pub(crate) fn stats(machine_id: u64) -> Vec<u8> {
+    [b"oracle/stats/".as_slice(), &machine_id.to_be_bytes()].concat()
+}

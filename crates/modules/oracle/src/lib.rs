@@ -12,7 +12,10 @@ pub mod meter;
 pub mod params;
 
 pub use feed::{feed, feed_value, Feed};
-pub use meter::{counters_at, energy_between, meter_log, submit_readings, Energy, MeterLog, Point};
+pub use meter::{
+    counters_at, energy_between, meter_log, stats, submit_readings, Energy, MeterLog, Point,
+    ReadingStats,
+};
 pub use params::{init_genesis, OracleParams};
 
 use machina_bank::BankError;

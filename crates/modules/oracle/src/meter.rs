@@ -258,12 +258,14 @@ pub fn submit_readings(
             }
         }
     }
-    // Reputation is written once per machine, not once per reading.
-    for (id, n) in &accepted {
-        machina_identity::update_reputation(state, *id, |r| r.readings_accepted += n);
-    }
-    for (id, n) in &against {
-        machina_identity::update_reputation(state, *id, |r| r.readings_rejected += n);
+    // Counters are written once per machine and batch, not once per reading.
+    let machines: std::collections::BTreeSet<u64> =
+        accepted.keys().chain(against.keys()).copied().collect();
+    for id in machines {
+        let mut st = stats(state, id);
+        st.readings_accepted += accepted.get(&id).copied().unwrap_or(0);
+        st.readings_rejected += against.get(&id).copied().unwrap_or(0);
+        state.set(keys::stats(id), st.encode());
     }
     let total: u64 = accepted.values().sum();
     events.insert(
@@ -278,6 +280,40 @@ pub fn submit_readings(
         ),
     );
     events
+}
+
+/// A machine's reading counters, part of its reputation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadingStats {
+    /// Readings accepted.
+    pub readings_accepted: u64,
+    /// Readings refused as evidence against the device (regressions, implausible power,
+    /// timestamps in the future).
+    pub readings_rejected: u64,
+}
+
+impl Encode for ReadingStats {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        self.readings_accepted.encode_to(out);
+        self.readings_rejected.encode_to(out);
+    }
+}
+
+impl Decode for ReadingStats {
+    fn decode_from(r: &mut Reader<'_>) -> CodecResult<Self> {
+        Ok(ReadingStats {
+            readings_accepted: r.u64()?,
+            readings_rejected: r.u64()?,
+        })
+    }
+}
+
+/// The reading counters of a machine.
+pub fn stats(state: &impl StateRead, machine_id: u64) -> ReadingStats {
+    state
+        .get(&keys::stats(machine_id))
+        .map(|b| ReadingStats::decode_exact(&b, 16).expect("oracle wrote these stats"))
+        .unwrap_or_default()
 }
 
 /// Energy imported and exported, Wh.

@@ -352,6 +352,9 @@ fn parse_id(s: &str) -> Result<u64, ApiError> {
 
 fn machine_json(state: &SparseMerkleTree, m: &machina_identity::Machine) -> Value {
     let mut v = json!(m);
+    let readings = machina_oracle::stats(state, m.machine_id);
+    v["reputation"]["readings_accepted"] = json!(readings.readings_accepted);
+    v["reputation"]["readings_rejected"] = json!(readings.readings_rejected);
     v["attested_by_name"] = json!(m
         .attested_by
         .and_then(|k| machina_identity::manufacturer(state, &k)));
