@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// Measure signed meter readings accepted end to end instead.
     #[arg(long)]
     readings: bool,
+    /// Measure the energy market's clearing on books of 10k, 100k and 1M orders instead.
+    #[arg(long)]
+    clearing: bool,
 }
 
 /// Longest the end-to-end run may take before the bench gives up.
@@ -254,6 +257,9 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
 
 /// Runs every measurement and prints the figures.
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
+    if args.clearing {
+        return crate::bench_energy::run(args.runs, json);
+    }
     if args.readings {
         return crate::bench_machines::run_readings(args.senders, args.transfers, args.runs, json);
     }

@@ -1,8 +1,10 @@
 //! Machina command line: dev chain, transactions, queries, keys and benchmarks.
 
 mod bench;
+mod bench_energy;
 mod bench_machines;
 mod client;
+mod energy;
 mod gateway;
 mod keystore;
 mod query;
@@ -45,6 +47,9 @@ enum Cmd {
     Tx(Box<tx::TxArgs>),
     /// Read chain data from a node.
     Query(query::QueryArgs),
+    /// The energy market's clearing, offline.
+    #[command(subcommand)]
+    Energy(energy::EnergyCmd),
     /// Accept device-signed meter readings over HTTP and submit them in batches.
     Gateway(gateway::GatewayArgs),
     /// Measure signature, execution, storage and end-to-end throughput on this machine.
@@ -110,6 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Keys(k) => run_keys(k, &keystore_path, cli.json),
         Cmd::Tx(t) => tx::run(*t, &Keystore::open(&keystore_path)?, cli.json),
         Cmd::Query(q) => query::run(q, &Keystore::open(&keystore_path)?, cli.json),
+        Cmd::Energy(e) => energy::run(e, cli.json),
         Cmd::Gateway(g) => gateway::run(g, &mut Keystore::open(&keystore_path)?, cli.json),
         Cmd::Bench(b) => {
             // The bench is quiet unless asked: RUST_LOG=info shows each block it commits.
