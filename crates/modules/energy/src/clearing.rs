@@ -141,7 +141,7 @@ fn share(orders: &[Order], level: &Level, amount: u64, fills: &mut [u64]) {
         let f = (exact / total) as u64;
         fills[i] = f;
         given += f;
-        if exact % total != 0 {
+        if !exact.is_multiple_of(total) {
             fractional.push(i);
         }
     }

@@ -63,7 +63,7 @@ fn ref_fills(orders: &[Order], volume: u64, better: impl Fn(u64, u64) -> bool) -
         } else if ord.price == m {
             fills[i] = left * ord.qty_wh / total;
             given += fills[i];
-            if left * ord.qty_wh % total != 0 {
+            if !(left * ord.qty_wh).is_multiple_of(total) {
                 fractional.push(i);
             }
         }
