@@ -20,6 +20,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -51,9 +52,13 @@ def write_machina_book(path, bids, asks, k=0.5):
         json.dump(book, f, separators=(",", ":"))
 
 
-def reference_clear(bids, asks):
+def reference_clear(bids, asks, k=0.5):
     """Exact integer clearing: bids highest first meet asks lowest first.
-    Returns (volume_wh, last accepted ask price, last accepted bid price)."""
+    Returns (volume_wh, p_low, p_high, k_price) where [p_low, p_high] is the range of
+    uniform prices under which nobody left out would rather trade:
+    p_low = max(highest traded ask, highest bid left with unfilled quantity),
+    p_high = min(lowest traded bid, lowest ask left with unfilled quantity),
+    and k_price = p_low + floor(k * (p_high - p_low)) (Machina's stated rule)."""
     b = sorted(bids, key=lambda o: -o[1])
     a = sorted(asks, key=lambda o: o[1])
     i = j = 0
@@ -73,7 +78,12 @@ def reference_clear(bids, asks):
         if a_left == 0:
             j += 1
             a_left = a[j][2] if j < len(a) else 0
-    return vol, last_ask, last_bid
+    if not vol:
+        return 0, None, None, None
+    p_low = max([last_ask] + ([b[i][1]] if i < len(b) else []))
+    p_high = min([last_bid] + ([a[j][1]] if j < len(a) else []))
+    k_ppm = round(k * 1_000_000)
+    return vol, p_low, p_high, p_low + (p_high - p_low) * k_ppm // 1_000_000
 
 
 # ---------------------------------------------------------------- ASSUME side
@@ -156,7 +166,16 @@ def run_machina(binary, book_path, repeats):
         if r.returncode != 0:
             raise RuntimeError(f"machina exited {r.returncode}: {r.stderr.strip()[:500]}")
         out = json.loads(r.stdout)
-    return statistics.median(times), out["volume_wh"], out["clearing_price"]
+    # Without --json the binary also prints "cleared in X ms": its own clearing time,
+    # without process startup or reading the book. Median of the same number of runs.
+    inner = []
+    for _ in range(repeats):
+        r = subprocess.run([binary, "energy", "clear", "--book", book_path], capture_output=True, text=True)
+        m = re.search(r"cleared in ([0-9.]+) ms", r.stdout)
+        if m:
+            inner.append(float(m.group(1)))
+    inner_ms = statistics.median(inner) if inner else None
+    return statistics.median(times), inner_ms, out["volume_wh"], out["clearing_price"]
 
 
 def startup_ms(binary):
@@ -169,6 +188,10 @@ def startup_ms(binary):
 
 
 # ---------------------------------------------------------------------- main
+
+def fmt_ms(x):
+    return "-" if x is None else f"{x:,.1f}"
+
 
 def fmt(x, nd=1):
     if x is None:
@@ -203,7 +226,7 @@ def main():
     for n in sizes:
         orders = 2 * n
         bids, asks = make_book(n, args.seed)
-        ref_vol, ref_ask, ref_bid = reference_clear(bids, asks)
+        ref_vol, p_low, p_high, k_price = reference_clear(bids, asks)
         book_path = os.path.join(args.books, f"book_{orders}.json")
         write_machina_book(book_path, bids, asks)
 
@@ -225,11 +248,11 @@ def main():
                 assume_gave_up = True
                 notes.append(f"{orders:,} orders: ASSUME did not finish within {args.budget:.0f} s (killed)")
 
-        m_ms = m_vol = m_price = None
+        m_ms = m_inner = m_vol = m_price = None
         if use_machina:
             print(f"[{orders:,} orders] machina energy clear x3 ...", file=sys.stderr, flush=True)
             try:
-                m_ms, m_vol, m_price = run_machina(args.machina, book_path, 3)
+                m_ms, m_inner, m_vol, m_price = run_machina(args.machina, book_path, 3)
             except Exception as e:  # report, keep going
                 notes.append(f"{orders:,} orders: Machina failed: {e}")
 
@@ -241,12 +264,16 @@ def main():
         for who, v in (("ASSUME", a_vol), ("Machina", m_vol)):
             if v is not None and v != ref_vol:
                 notes.append(f"{orders:,} orders: {who} volume {fmt(v)} != reference maximal volume {ref_vol:,}")
-        notes.append(f"{orders:,} orders: reference volume {ref_vol:,} Wh; marginal ask {fmt(ref_ask)}, "
-                     f"marginal bid {fmt(ref_bid)}; midpoint {fmt((ref_ask + ref_bid) / 2) if ref_ask else '-'}")
-        rows.append([f"{orders:,}", fmt(a_ms), fmt(m_ms), ratio, fmt(a_vol), fmt(m_vol), agree,
+        where = lambda p: "-" if p is None else ("inside" if p_low <= p <= p_high else "OUTSIDE")
+        notes.append(f"{orders:,} orders: reference volume {ref_vol:,} Wh; clearing-price range "
+                     f"[{fmt(p_low)}, {fmt(p_high)}], k=0.5 gives {fmt(k_price)}; ASSUME {fmt(a_price)} "
+                     f"({where(a_price)}), Machina {fmt(m_price)} "
+                     f"({'= k rule' if m_price == k_price else 'differs from k rule' if m_price is not None else '-'})")
+        rows.append([f"{orders:,}", fmt_ms(a_ms), fmt_ms(m_ms), fmt_ms(m_inner), ratio, fmt(a_vol), fmt(m_vol), agree,
                      fmt(a_price), fmt(m_price)])
 
-    head = ["orders", "ASSUME ms", "Machina ms", "ratio", "ASSUME volume Wh", "Machina volume Wh",
+    head = ["orders", "ASSUME ms", "Machina ms", "Machina clear ms (self-reported)",
+            "ratio (ASSUME / Machina process)", "ASSUME volume Wh", "Machina volume Wh",
             "volumes agree?", "ASSUME price", "Machina price"]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join(" --- " for _ in head) + "|")
@@ -255,12 +282,15 @@ def main():
     print()
     if use_machina:
         print(f"Machina process startup (`machina --version`, median of 3): {startup_ms(args.machina):.1f} ms")
-    # ASSUME's uniform price is the highest accepted ask (the marginal supply price,
-    # PayAsClearRole: clear_price = max(price of accepted supply)); Machina's book asks
-    # for k = 0.5, a split between marginal ask and marginal bid, so the prices differ
-    # by design. Both should lie in [marginal ask, marginal bid] listed below.
-    print("ASSUME price = highest accepted ask (marginal supply price); Machina price = k-split "
-          "(k=0.5) of the marginal pair, so they differ by design.")
+    # Prices differ by design, so they are explained, not forced equal:
+    # ASSUME (PayAsClearRole) sets clear_price = max(price of accepted supply), the marginal
+    # ask, whatever the bids left over would pay. Machina takes p_low + floor(k*(p_high-p_low))
+    # over the range in reference_clear(); with k = 0.5 that is the middle of the range.
+    # When the marginal bid is only partly filled, p_low is that bid's price, so ASSUME's
+    # marginal-ask price falls below the range (a buyer left out would pay more).
+    print("Prices: ASSUME = highest accepted ask (marginal supply price). Machina = "
+          "p_low + floor(k*(p_high-p_low)), k=0.5, over the clearing-price range below; "
+          "they differ by design.")
     for n in notes:
         print(f"- {n}")
 

@@ -190,6 +190,7 @@ fn readings_once(
         data_dir: dir.path().to_owned(),
         http: "127.0.0.1:0".parse()?,
         block_time: std::time::Duration::from_millis(100),
+        idle_block: None,
         extra_genesis: allocations(owners),
     }))?;
     let client = crate::client::Client::new(&format!("http://{}", node.addr));

@@ -67,6 +67,10 @@ struct DevArgs {
     /// A block is produced as soon as transactions wait, at most every this many ms.
     #[arg(long, default_value_t = 100)]
     block_time_ms: u64,
+    /// With no transactions, an empty block after this many ms, so clearing and settlement
+    /// run on time (0: blocks only for transactions).
+    #[arg(long, default_value_t = 1000)]
+    idle_block_ms: u64,
     /// Wipe the data directory first.
     #[arg(long)]
     reset: bool,
@@ -161,6 +165,7 @@ fn run_dev(args: DevArgs, json: bool) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         http: args.http,
         block_time: Duration::from_millis(args.block_time_ms.max(1)),
+        idle_block: (args.idle_block_ms > 0).then(|| Duration::from_millis(args.idle_block_ms)),
         extra_genesis: Vec::new(),
     };
     let rt = tokio::runtime::Runtime::new()?;

@@ -159,8 +159,13 @@ fn a_transfer_survives_kill_9_and_restart() {
     drop(node); // SIGKILL: no chance to flush anything
     let node = start(&e.data, port);
     let health = get(&format!("{}/v1/health", node.url));
-    assert_eq!(health["height"].as_u64(), Some(height));
-    assert_eq!(health["state_root"], block["state_root"]);
+    // Idle blocks may have followed; the block seen before the kill is there unchanged.
+    assert!(health["height"].as_u64() >= Some(height));
+    let again = get(&format!("{}/v1/block/{height}", node.url));
+    assert_eq!(
+        (&again["hash"], &again["state_root"]),
+        (&block["hash"], &block["state_root"])
+    );
     let acct = cli_json(
         &e.keys,
         &["query", "account", "carol", "--node", &node.url, "--json"],

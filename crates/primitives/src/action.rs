@@ -456,6 +456,102 @@ impl Decode for FeedConfig {
     }
 }
 
+/// How an energy zone prices its trades.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum MarketRule {
+    /// One price for all, `k_ppm` parts per million of the way from `p_low` to `p_high`.
+    PayAsClear {
+        /// 0 to 1,000,000.
+        k_ppm: u32,
+    },
+    /// Buyers pay their bids; asks are paid the bids they met.
+    PayAsBid,
+}
+
+/// The rules of an energy zone (a neighbourhood behind one transformer).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// The zone's name; machines name it as their zone.
+    pub name: String,
+    /// Length of a delivery interval, ms of chain time.
+    pub interval_ms: u64,
+    /// Orders for an interval close this long before it starts.
+    pub gate_closure_ms: u64,
+    /// The grid's retail price, micro-units per kWh: no bid above it.
+    pub retail_price: u64,
+    /// The grid's feed-in tariff, micro-units per kWh: no ask below it.
+    pub feed_in_price: u64,
+    /// Market fee on sellers' revenue, basis points.
+    pub market_fee_bps: u32,
+    /// Pricing rule.
+    pub rule: MarketRule,
+    /// Transformer import limit, W.
+    pub import_limit_w: u64,
+    /// Transformer export limit, W.
+    pub export_limit_w: u64,
+    /// Settlement waits at most this long after an interval ends for its readings.
+    pub settlement_deadline_ms: u64,
+}
+
+impl Encode for ZoneConfig {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.name);
+        self.interval_ms.encode_to(out);
+        self.gate_closure_ms.encode_to(out);
+        self.retail_price.encode_to(out);
+        self.feed_in_price.encode_to(out);
+        self.market_fee_bps.encode_to(out);
+        match self.rule {
+            MarketRule::PayAsClear { k_ppm } => {
+                out.push(0);
+                k_ppm.encode_to(out);
+            }
+            MarketRule::PayAsBid => out.push(1),
+        }
+        self.import_limit_w.encode_to(out);
+        self.export_limit_w.encode_to(out);
+        self.settlement_deadline_ms.encode_to(out);
+    }
+}
+
+impl Decode for ZoneConfig {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(ZoneConfig {
+            name: read_label(r, "zone name")?,
+            interval_ms: r.u64()?,
+            gate_closure_ms: r.u64()?,
+            retail_price: r.u64()?,
+            feed_in_price: r.u64()?,
+            market_fee_bps: r.u32()?,
+            rule: match r.u8()? {
+                0 => MarketRule::PayAsClear { k_ppm: r.u32()? },
+                1 => MarketRule::PayAsBid,
+                tag => {
+                    return Err(CodecError::BadTag {
+                        what: "market rule",
+                        tag,
+                    })
+                }
+            },
+            import_limit_w: r.u64()?,
+            export_limit_w: r.u64()?,
+            settlement_deadline_ms: r.u64()?,
+        })
+    }
+}
+
+/// Which side of the market an order is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// Buy up to the quantity at most at the price.
+    Bid,
+    /// Sell up to the quantity at least at the price.
+    Ask,
+}
+
 /// One thing a transaction asks the chain to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -607,6 +703,35 @@ pub enum Action {
         /// Another report, same feed, round and reporter, different value.
         b: FeedReport,
     },
+    /// `energy`: create a zone; the sender funds the zone's grid account with `grid_float`,
+    /// from which feed-in credits for unused energy are paid.
+    CreateZone {
+        /// The rules.
+        config: Box<ZoneConfig>,
+        /// Micro-units moved into the zone's grid account.
+        grid_float: Amount,
+    },
+    /// `energy`: a machine's bid or ask for a future interval of its zone (sent by the machine
+    /// or its owner; escrow comes from the machine's account under its wallet policy).
+    PlaceOrder {
+        /// The machine.
+        machine_id: u64,
+        /// Bid or ask.
+        side: Side,
+        /// Start of the delivery interval, ms (a multiple of the zone's interval).
+        interval_start_ms: u64,
+        /// Limit price, micro-units per kWh.
+        price: u64,
+        /// Quantity, Wh.
+        qty_wh: u64,
+    },
+    /// `energy`: cancel an order before its gate closes; its escrow returns at once.
+    CancelOrder {
+        /// The zone.
+        zone: String,
+        /// The order.
+        order_id: u64,
+    },
 }
 
 /// What a signature embedded in an action proves.
@@ -673,6 +798,9 @@ impl Action {
             Action::BondFeed { .. } => "bond_feed",
             Action::ReportFeed { .. } => "report_feed",
             Action::ProveEquivocation { .. } => "prove_equivocation",
+            Action::CreateZone { .. } => "create_zone",
+            Action::PlaceOrder { .. } => "place_order",
+            Action::CancelOrder { .. } => "cancel_order",
         }
     }
 
@@ -981,6 +1109,33 @@ impl Encode for Action {
                 a.encode_to(out);
                 b.encode_to(out);
             }
+            Action::CreateZone { config, grid_float } => {
+                out.push(40);
+                config.encode_to(out);
+                grid_float.encode_to(out);
+            }
+            Action::PlaceOrder {
+                machine_id,
+                side,
+                interval_start_ms,
+                price,
+                qty_wh,
+            } => {
+                out.push(41);
+                machine_id.encode_to(out);
+                out.push(match side {
+                    Side::Bid => 0,
+                    Side::Ask => 1,
+                });
+                interval_start_ms.encode_to(out);
+                price.encode_to(out);
+                qty_wh.encode_to(out);
+            }
+            Action::CancelOrder { zone, order_id } => {
+                out.push(42);
+                put_str(out, zone);
+                order_id.encode_to(out);
+            }
         }
     }
 }
@@ -1066,6 +1221,25 @@ impl Decode for Action {
             34 => Action::ProveEquivocation {
                 a: Decode::decode_from(r)?,
                 b: Decode::decode_from(r)?,
+            },
+            40 => Action::CreateZone {
+                config: Box::new(Decode::decode_from(r)?),
+                grid_float: Decode::decode_from(r)?,
+            },
+            41 => Action::PlaceOrder {
+                machine_id: r.u64()?,
+                side: match r.u8()? {
+                    0 => Side::Bid,
+                    1 => Side::Ask,
+                    tag => return Err(CodecError::BadTag { what: "side", tag }),
+                },
+                interval_start_ms: r.u64()?,
+                price: r.u64()?,
+                qty_wh: r.u64()?,
+            },
+            42 => Action::CancelOrder {
+                zone: read_label(r, "zone")?,
+                order_id: r.u64()?,
             },
             tag => {
                 return Err(CodecError::BadTag {

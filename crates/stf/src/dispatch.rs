@@ -36,6 +36,28 @@ pub(crate) fn execute(
             ))
         }
         Action::CreateFeed(config) => machina_oracle::feed::create(state, config)?,
+        Action::CreateZone { config, grid_float } => {
+            machina_energy::create_zone(state, ctx, config, *grid_float, now)?
+        }
+        Action::PlaceOrder {
+            machine_id,
+            side,
+            interval_start_ms,
+            price,
+            qty_wh,
+        } => {
+            let new = machina_energy::NewOrder {
+                machine_id: *machine_id,
+                side: *side,
+                start: *interval_start_ms,
+                price: *price,
+                qty_wh: *qty_wh,
+            };
+            machina_energy::place_order(state, ctx, new, now)?
+        }
+        Action::CancelOrder { zone, order_id } => {
+            machina_energy::cancel_order(state, sender, zone, *order_id, now)?
+        }
         Action::BondFeed { feed } => machina_oracle::feed::bond(state, ctx, feed)?,
         Action::ProveEquivocation { a, b } => {
             machina_oracle::feed::prove_equivocation(state, sender, a, b)?

@@ -94,6 +94,9 @@ pub enum ModuleError {
     /// From the oracle module.
     #[error(transparent)]
     Oracle(#[from] machina_oracle::OracleError),
+    /// From the energy module.
+    #[error(transparent)]
+    Energy(#[from] machina_energy::EnergyError),
 }
 
 impl ModuleError {
@@ -104,6 +107,7 @@ impl ModuleError {
             ModuleError::Identity(e) => e.code(),
             ModuleError::Wallet(e) => e.code(),
             ModuleError::Oracle(e) => e.code(),
+            ModuleError::Energy(e) => e.code(),
         }
     }
 }

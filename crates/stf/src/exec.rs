@@ -176,8 +176,11 @@ pub fn apply_block<S: AuthenticatedState>(
 /// scheduled work (energy gate closures, lease payments) add theirs here, bounded per block.
 fn begin_block(_state: &mut impl StateWrite, _env: &BlockEnv) {}
 
-/// Modules' end-block hooks, in module order. See [`begin_block`].
-fn end_block(_state: &mut impl StateWrite, _env: &BlockEnv) {}
+/// Modules' end-block hooks, in module order: the energy market clears intervals whose gate
+/// closed and settles intervals whose readings are in, a bounded amount per block.
+fn end_block(state: &mut impl StateWrite, env: &BlockEnv) {
+    machina_energy::end_block(state, env.timestamp_ms);
+}
 
 /// Checks against `state` whether a verified transaction could be included at `height`:
 /// everything block execution checks before the actions (authorisation, fee payment under the

@@ -183,19 +183,26 @@ impl Chain {
     }
 
     /// Produces blocks until `stop` returns true: as soon as transactions wait, and at most
-    /// one block per `block_time`.
-    pub fn run_producer(&self, block_time: Duration, stop: impl Fn() -> bool) {
+    /// one block per `block_time`; with nothing waiting, an empty block after `idle_block` (if
+    /// set), so that time-driven end-of-block work (clearing, settlement) happens on time.
+    pub fn run_producer(
+        &self,
+        block_time: Duration,
+        idle_block: Option<Duration>,
+        stop: impl Fn() -> bool,
+    ) {
         let mut last = Instant::now()
             .checked_sub(block_time)
             .unwrap_or_else(Instant::now);
         while !stop() {
             {
                 let pool = self.mempool.lock().expect("mempool lock");
-                if pool.is_empty() {
-                    // Wake up now and then to notice `stop`.
+                let idle_due = idle_block.is_some_and(|d| last.elapsed() >= d);
+                if pool.is_empty() && !idle_due {
+                    // Wake up now and then to notice `stop` and the idle deadline.
                     let _ = self
                         .work
-                        .wait_timeout(pool, Duration::from_millis(100))
+                        .wait_timeout(pool, Duration::from_millis(50))
                         .expect("mempool lock");
                     continue;
                 }

@@ -30,6 +30,9 @@ pub struct DevConfig {
     pub http: SocketAddr,
     /// Shortest time between two blocks.
     pub block_time: Duration,
+    /// With no transactions, an empty block after this long (for time-driven end-of-block
+    /// work); `None` makes blocks only for transactions.
+    pub idle_block: Option<Duration>,
     /// Allocations beyond the dev accounts, used only when the data dir is new.
     pub extra_genesis: Vec<Allocation>,
 }
@@ -63,7 +66,11 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
         let (chain, stop) = (chain.clone(), stop.clone());
         std::thread::Builder::new()
             .name("producer".into())
-            .spawn(move || chain.run_producer(config.block_time, || stop.load(Ordering::Relaxed)))?
+            .spawn(move || {
+                chain.run_producer(config.block_time, config.idle_block, || {
+                    stop.load(Ordering::Relaxed)
+                })
+            })?
     };
     let app = api::router(chain.clone());
     let server = tokio::spawn(async move {
