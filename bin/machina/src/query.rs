@@ -78,6 +78,9 @@ enum QueryCmd {
         /// Feed name.
         name: String,
     },
+    /// The energy market: zones, intervals, orders, a machine's trades.
+    #[command(subcommand)]
+    Energy(EnergyQuery),
     /// A fee allowance.
     Allowance {
         /// Sponsor: address or key name.
@@ -86,6 +89,47 @@ enum QueryCmd {
         /// Grantee: address or key name.
         #[arg(long)]
         grantee: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EnergyQuery {
+    /// All zones.
+    Zones,
+    /// A zone's rules, cursors and accounts.
+    Zone {
+        /// Zone name.
+        name: String,
+    },
+    /// An interval's book, clearing result and settlement.
+    Interval {
+        /// Zone name.
+        #[arg(long)]
+        zone: String,
+        /// Interval start, ms.
+        #[arg(long)]
+        start: u64,
+    },
+    /// One order with its fill and settlement.
+    Order {
+        /// Zone name.
+        #[arg(long)]
+        zone: String,
+        /// Order id.
+        #[arg(long)]
+        id: u64,
+    },
+    /// A machine's orders, fills and bills over a span.
+    Trades {
+        /// Machine id.
+        #[arg(long)]
+        machine: u64,
+        /// Span start, ms.
+        #[arg(long)]
+        from_ms: u64,
+        /// Span end, ms.
+        #[arg(long)]
+        to_ms: u64,
     },
 }
 
@@ -198,6 +242,27 @@ pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
                     v["open_round"],
                     v["updated_ms"]
                 )
+            });
+        }
+        QueryCmd::Energy(q) => {
+            let path = match &q {
+                EnergyQuery::Zones => "/v1/energy/zones".to_owned(),
+                EnergyQuery::Zone { name } => format!("/v1/energy/zone/{name}"),
+                EnergyQuery::Interval { zone, start } => {
+                    format!("/v1/energy/zone/{zone}/interval/{start}")
+                }
+                EnergyQuery::Order { zone, id } => format!("/v1/energy/zone/{zone}/order/{id}"),
+                EnergyQuery::Trades {
+                    machine,
+                    from_ms,
+                    to_ms,
+                } => {
+                    format!("/v1/energy/machine/{machine}/orders?from_ms={from_ms}&to_ms={to_ms}")
+                }
+            };
+            let v = c.get(&path)?;
+            print(json, &v, || {
+                serde_json::to_string_pretty(&v).unwrap_or_default()
             });
         }
         QueryCmd::Allowance { sponsor, grantee } => {

@@ -94,6 +94,93 @@ enum TxCmd {
     /// Data feeds from bonded reporters.
     #[command(subcommand)]
     Feed(FeedCmd),
+    /// The peer-to-peer energy market.
+    #[command(subcommand)]
+    Energy(EnergyTxCmd),
+}
+
+#[derive(Subcommand)]
+enum EnergyTxCmd {
+    /// Create a zone (a neighbourhood behind one transformer).
+    CreateZone {
+        /// Key name of the creator (funds the grid account).
+        #[arg(long)]
+        from: String,
+        /// Zone name; machines name it as their zone.
+        #[arg(long)]
+        name: String,
+        /// Delivery interval, ms.
+        #[arg(long, default_value_t = 900_000)]
+        interval_ms: u64,
+        /// Orders close this long before their interval starts, ms.
+        #[arg(long, default_value_t = 60_000)]
+        gate_closure_ms: u64,
+        /// Grid retail price, micro-units per kWh (no bid above).
+        #[arg(long)]
+        retail_price: u64,
+        /// Grid feed-in tariff, micro-units per kWh (no ask below).
+        #[arg(long)]
+        feed_in_price: u64,
+        /// Market fee on sellers' revenue, basis points.
+        #[arg(long, default_value_t = 0)]
+        market_fee_bps: u32,
+        /// pay-as-clear or pay-as-bid.
+        #[arg(long, default_value = "pay-as-clear")]
+        rule: String,
+        /// Pay-as-clear position between p_low (0) and p_high (1).
+        #[arg(long, default_value_t = 0.5)]
+        k: f64,
+        /// Transformer import limit, W.
+        #[arg(long)]
+        import_limit_w: u64,
+        /// Transformer export limit, W.
+        #[arg(long)]
+        export_limit_w: u64,
+        /// Settlement waits at most this long after an interval for readings, ms.
+        #[arg(long, default_value_t = 600_000)]
+        settlement_deadline_ms: u64,
+        /// Micro-units moved into the zone's grid account (pays feed-in credits).
+        #[arg(long, default_value_t = 0)]
+        grid_float: u128,
+    },
+    /// Buy up to `--qty-wh` at most at `--price` for an interval.
+    Bid(OrderArgs),
+    /// Sell up to `--qty-wh` at least at `--price` for an interval.
+    Ask(OrderArgs),
+    /// Cancel an order before its gate closes.
+    Cancel {
+        /// Key name of the machine's device key or its owner.
+        #[arg(long)]
+        from: String,
+        /// The zone.
+        #[arg(long)]
+        zone: String,
+        /// The order.
+        #[arg(long)]
+        order: u64,
+    },
+}
+
+#[derive(clap::Args)]
+struct OrderArgs {
+    /// Key name of the machine's owner (or of its device key, with the machine as sender).
+    #[arg(long)]
+    from: String,
+    /// The machine.
+    #[arg(long)]
+    machine: u64,
+    /// Start of the delivery interval, ms (default: the next interval whose gate is open).
+    #[arg(long)]
+    interval_start_ms: Option<u64>,
+    /// Limit price, micro-units per kWh.
+    #[arg(long)]
+    price: u64,
+    /// Quantity, Wh.
+    #[arg(long)]
+    qty_wh: u64,
+    /// Send as the machine (signed by `--from`, its device key) rather than as its owner.
+    #[arg(long)]
+    as_machine: bool,
 }
 
 #[derive(Subcommand)]
@@ -641,6 +728,7 @@ pub fn run(args: TxArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         TxCmd::Sponsor(cmd) => run_sponsor(&s, cmd, json)?,
         TxCmd::Meter(cmd) => run_meter(&s, cmd, json)?,
         TxCmd::Feed(cmd) => run_feed(&s, cmd, json)?,
+        TxCmd::Energy(cmd) => run_energy(&s, cmd, json)?,
         TxCmd::Manufacturer(ManufacturerCmd::Register { from, key, name }) => {
             let owner = s.sender_address(&ks.get(&from)?)?;
             let (chain_id, _) = s.chain()?;
@@ -1072,4 +1160,120 @@ fn run_feed(s: &Sender<'_>, cmd: FeedCmd, json: bool) -> anyhow::Result<()> {
     };
     print_receipt(json, &s.send_from(&from, vec![action])?.1);
     Ok(())
+}
+
+fn next_interval(s: &Sender<'_>, machine: u64) -> anyhow::Result<u64> {
+    let m = s.client.get(&format!("/v1/machine/{machine}"))?;
+    let zone = m["zone"]
+        .as_str()
+        .context("the machine belongs to no zone")?;
+    let z = s.client.get(&format!("/v1/energy/zone/{zone}"))?;
+    let interval = z["zone"]["config"]["interval_ms"]
+        .as_u64()
+        .context("zone interval")?;
+    let gate = z["zone"]["config"]["gate_closure_ms"]
+        .as_u64()
+        .context("zone gate closure")?;
+    let now = now_ms().max(
+        s.client.get("/v1/block/latest")?["timestamp_ms"]
+            .as_u64()
+            .unwrap_or(0),
+    );
+    // Leave a few seconds for the transaction to be included before the gate closes.
+    let earliest = now + gate + 5_000;
+    Ok(earliest.div_ceil(interval) * interval)
+}
+
+fn run_energy(s: &Sender<'_>, cmd: EnergyTxCmd, json: bool) -> anyhow::Result<()> {
+    use machina_primitives::action::{MarketRule, Side, ZoneConfig};
+    let place = |side: Side, a: OrderArgs| -> anyhow::Result<()> {
+        let start = match a.interval_start_ms {
+            Some(t) => t,
+            None => next_interval(s, a.machine)?,
+        };
+        let action = Action::PlaceOrder {
+            machine_id: a.machine,
+            side,
+            interval_start_ms: start,
+            price: a.price,
+            qty_wh: a.qty_wh,
+        };
+        let rec = if a.as_machine {
+            s.send(
+                &s.ks.get(&a.from)?,
+                s.machine_address(a.machine)?,
+                vec![action],
+            )?
+        } else {
+            s.send_from(&a.from, vec![action])?.1
+        };
+        let id = event_attr(&rec, "order_placed", "order_id")
+            .unwrap_or("?")
+            .to_owned();
+        let out = json!({"order_id": id.parse::<u64>().ok(), "interval_start_ms": start, "tx": rec["hash"]});
+        print(json, &out, || {
+            format!("order {id} for the interval starting at {start} ms")
+        });
+        Ok(())
+    };
+    match cmd {
+        EnergyTxCmd::Bid(a) => place(Side::Bid, a),
+        EnergyTxCmd::Ask(a) => place(Side::Ask, a),
+        EnergyTxCmd::Cancel { from, zone, order } => {
+            print_receipt(
+                json,
+                &s.send_from(
+                    &from,
+                    vec![Action::CancelOrder {
+                        zone,
+                        order_id: order,
+                    }],
+                )?
+                .1,
+            );
+            Ok(())
+        }
+        EnergyTxCmd::CreateZone {
+            from,
+            name,
+            interval_ms,
+            gate_closure_ms,
+            retail_price,
+            feed_in_price,
+            market_fee_bps,
+            rule,
+            k,
+            import_limit_w,
+            export_limit_w,
+            settlement_deadline_ms,
+            grid_float,
+        } => {
+            let rule = match rule.as_str() {
+                "pay-as-clear" if (0.0..=1.0).contains(&k) => MarketRule::PayAsClear {
+                    k_ppm: (k * 1e6).round() as u32,
+                },
+                "pay-as-clear" => anyhow::bail!("--k is between 0 and 1"),
+                "pay-as-bid" => MarketRule::PayAsBid,
+                other => anyhow::bail!("unknown rule {other}: pay-as-clear or pay-as-bid"),
+            };
+            let config = ZoneConfig {
+                name,
+                interval_ms,
+                gate_closure_ms,
+                retail_price,
+                feed_in_price,
+                market_fee_bps,
+                rule,
+                import_limit_w,
+                export_limit_w,
+                settlement_deadline_ms,
+            };
+            let action = Action::CreateZone {
+                config: Box::new(config),
+                grid_float: Amount(grid_float),
+            };
+            print_receipt(json, &s.send_from(&from, vec![action])?.1);
+            Ok(())
+        }
+    }
 }

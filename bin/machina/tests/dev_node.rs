@@ -1035,3 +1035,215 @@ fn meter_readings_feeds_and_the_gateway_work_through_the_cli() {
         "replays are not held against the device"
     );
 }
+
+fn balance(keys: &Path, node: &str, who: &str) -> i128 {
+    let v = cli_json(keys, &["query", "account", who, "--node", node, "--json"]);
+    v["balance"]
+        .as_str()
+        .expect("balance")
+        .parse()
+        .expect("number")
+}
+
+#[test]
+fn two_zones_clear_and_settle_against_readings_by_themselves() {
+    let e = env();
+    let node = start(&e.data, free_port());
+    let n = node.url.as_str();
+    let (interval, gate) = (4_000u64, 1_000u64);
+    for zone in ["zone-a", "zone-b"] {
+        cli_json(
+            &e.keys,
+            &[
+                "tx",
+                "energy",
+                "create-zone",
+                "--from",
+                "alice",
+                "--name",
+                zone,
+                "--interval-ms",
+                &interval.to_string(),
+                "--gate-closure-ms",
+                &gate.to_string(),
+                "--retail-price",
+                "300000",
+                "--feed-in-price",
+                "80000",
+                "--market-fee-bps",
+                "100",
+                "--import-limit-w",
+                "100000000",
+                "--export-limit-w",
+                "100000000",
+                "--settlement-deadline-ms",
+                "3000",
+                "--grid-float",
+                "10000000",
+                "--node",
+                n,
+                "--json",
+            ],
+        );
+    }
+    // (name, zone, side, price, metered import, metered export)
+    let plan = [
+        ("a-seller", "zone-a", "ask", 100_000u64, 0u64, 1_000u64),
+        ("a-buyer", "zone-a", "bid", 200_000, 600, 0),
+        ("b-seller", "zone-b", "ask", 100_000, 0, 500),
+        ("b-buyer", "zone-b", "bid", 200_000, 1_000, 0),
+    ];
+    let mut machines = Vec::new();
+    for (name, zone, ..) in plan {
+        cli_json(&e.keys, &["keys", "new", name, "--json"]);
+        let reg = cli_json(
+            &e.keys,
+            &[
+                "tx",
+                "machine",
+                "register",
+                "--from",
+                "alice",
+                "--device",
+                name,
+                "--kind",
+                "solar",
+                "--rated-power-w",
+                "2000000",
+                "--zone",
+                zone,
+                "--node",
+                n,
+                "--json",
+            ],
+        );
+        let id = reg["machine_id"].as_u64().expect("id").to_string();
+        let addr = reg["address"].as_str().expect("address").to_owned();
+        cli_json(
+            &e.keys,
+            &[
+                "tx", "transfer", "--from", "alice", "--to", &addr, "--amount", "1000000",
+                "--node", n, "--json",
+            ],
+        );
+        machines.push((id, addr));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis() as u64;
+    let start = (now + gate + 3_000).div_ceil(interval) * interval;
+    let before: Vec<i128> = machines
+        .iter()
+        .map(|(_, a)| balance(&e.keys, n, a))
+        .collect();
+    for ((name, _, side, price, imp, exp), (id, _)) in plan.iter().zip(&machines) {
+        cli_json(
+            &e.keys,
+            &[
+                "tx",
+                "energy",
+                side,
+                "--from",
+                "alice",
+                "--machine",
+                id,
+                "--interval-start-ms",
+                &start.to_string(),
+                "--price",
+                &price.to_string(),
+                "--qty-wh",
+                "1000",
+                "--node",
+                n,
+                "--json",
+            ],
+        );
+        for (seq, t, i, x) in [
+            (1, start, 1_000, 1_000),
+            (2, start + interval, 1_000 + imp, 1_000 + exp),
+        ] {
+            cli_json(
+                &e.keys,
+                &[
+                    "tx",
+                    "meter",
+                    "reading",
+                    "--device",
+                    name,
+                    "--machine",
+                    id,
+                    "--seq",
+                    &seq.to_string(),
+                    "--import-wh",
+                    &i.to_string(),
+                    "--export-wh",
+                    &x.to_string(),
+                    "--timestamp-ms",
+                    &t.to_string(),
+                    "--from",
+                    "bob",
+                    "--node",
+                    n,
+                    "--json",
+                ],
+            );
+        }
+    }
+    for zone in ["zone-a", "zone-b"] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let iv = cli_json(
+                &e.keys,
+                &[
+                    "query",
+                    "energy",
+                    "interval",
+                    "--zone",
+                    zone,
+                    "--start",
+                    &start.to_string(),
+                    "--node",
+                    n,
+                    "--json",
+                ],
+            );
+            if iv["interval"]["done"] == true {
+                assert_eq!(iv["interval"]["price"], 150_000);
+                assert_eq!(iv["interval"]["volume_wh"], 1_000);
+                break;
+            }
+            assert!(Instant::now() < deadline, "interval did not settle: {iv}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let after: Vec<i128> = machines
+        .iter()
+        .map(|(_, a)| balance(&e.keys, n, a))
+        .collect();
+    let change: Vec<i128> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    // 1000 Wh at 150,000 micro/kWh is 150,000 micro; the fee is 1%.
+    // a-seller delivered all: 150,000 - 1,500. a-buyer used 600: pays 150,000, 400 Wh credited
+    // at feed-in (32,000). b-seller delivered 500: the missing 500 Wh cost retail (150,000).
+    // b-buyer used all: pays 150,000.
+    assert_eq!(change, vec![148_500, -118_000, -1_500, -150_000]);
+    let trades = cli_json(
+        &e.keys,
+        &[
+            "query",
+            "energy",
+            "trades",
+            "--machine",
+            &machines[0].0,
+            "--from-ms",
+            &start.to_string(),
+            "--to-ms",
+            &start.to_string(),
+            "--node",
+            n,
+            "--json",
+        ],
+    );
+    assert_eq!(trades["orders"][0]["status"], "settled");
+    assert_eq!(trades["orders"][0]["metered_wh"], 1_000);
+}

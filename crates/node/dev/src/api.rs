@@ -95,6 +95,11 @@ pub fn router(chain: Arc<Chain>) -> Router {
         .route("/v1/meter/{id}", get(get_meter))
         .route("/v1/meter/{id}/energy", get(get_meter_energy))
         .route("/v1/feed/{name}", get(get_feed))
+        .route("/v1/energy/zones", get(get_zones))
+        .route("/v1/energy/zone/{name}", get(get_zone))
+        .route("/v1/energy/zone/{name}/interval/{start}", get(get_interval))
+        .route("/v1/energy/zone/{name}/order/{id}", get(get_order))
+        .route("/v1/energy/machine/{id}/orders", get(get_machine_orders))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -523,4 +528,92 @@ async fn get_feed(State(chain): State<Arc<Chain>>, Path(name): Path<String>) -> 
         "bonds": f.bonds,
     }))
     .into_response())
+}
+
+async fn get_zones(State(chain): State<Arc<Chain>>) -> ApiResult {
+    let zones = machina_energy::market::zones(&chain.committed().state);
+    Ok(Json(json!({"zones": zones})).into_response())
+}
+
+fn energy_not_found(what: String) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+}
+
+async fn get_zone(State(chain): State<Arc<Chain>>, Path(name): Path<String>) -> ApiResult {
+    let state = chain.committed().state;
+    let z = machina_energy::market::zone(&state, &name)
+        .ok_or_else(|| energy_not_found(format!("no zone named {name}")))?;
+    Ok(Json(json!({
+        "zone": z,
+        "escrow_account": machina_energy::market::escrow_address(&name),
+        "grid_account": machina_energy::market::grid_address(&name),
+        "fee_account": machina_energy::market::fee_address(&name),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct BookQuery {
+    orders: Option<bool>,
+}
+
+async fn get_interval(
+    State(chain): State<Arc<Chain>>,
+    Path((name, start)): Path<(String, u64)>,
+    Query(q): Query<BookQuery>,
+) -> ApiResult {
+    let state = chain.committed().state;
+    machina_energy::market::zone(&state, &name)
+        .ok_or_else(|| energy_not_found(format!("no zone named {name}")))?;
+    let iv = machina_energy::market::interval(&state, &name, start);
+    let mut v = json!({"zone": name, "interval_start_ms": start, "interval": iv});
+    if q.orders.unwrap_or(true) {
+        v["orders"] = json!(machina_energy::market::orders_of(&state, &name, start));
+    }
+    Ok(Json(v).into_response())
+}
+
+async fn get_order(
+    State(chain): State<Arc<Chain>>,
+    Path((name, id)): Path<(String, u64)>,
+) -> ApiResult {
+    let o = machina_energy::market::order(&chain.committed().state, &name, id)
+        .ok_or_else(|| energy_not_found(format!("no order {id} in zone {name}")))?;
+    Ok(Json(json!(o)).into_response())
+}
+
+#[derive(Deserialize)]
+struct TradesQuery {
+    from_ms: u64,
+    to_ms: u64,
+}
+
+/// Most intervals one trades query scans: a day of 15-minute intervals, several times over.
+const MAX_TRADE_INTERVALS: u64 = 1_000;
+
+async fn get_machine_orders(
+    State(chain): State<Arc<Chain>>,
+    Path(id): Path<String>,
+    Query(q): Query<TradesQuery>,
+) -> ApiResult {
+    let state = chain.committed().state;
+    let m = find_machine(&state, &id)?;
+    let zone = m
+        .zone
+        .clone()
+        .ok_or_else(|| energy_not_found(format!("machine {} belongs to no zone", m.machine_id)))?;
+    let z = machina_energy::market::zone(&state, &zone)
+        .ok_or_else(|| energy_not_found(format!("no zone named {zone}")))?;
+    let step = z.config.interval_ms;
+    let first = q.from_ms / step * step;
+    if q.to_ms < first || (q.to_ms - first) / step > MAX_TRADE_INTERVALS {
+        return Err(malformed(format!(
+            "a span of at most {MAX_TRADE_INTERVALS} intervals"
+        )));
+    }
+    let orders: Vec<_> = (0..=(q.to_ms - first) / step)
+        .flat_map(|i| machina_energy::market::orders_of(&state, &zone, first + i * step))
+        .filter(|o| o.machine_id == m.machine_id)
+        .collect();
+    Ok(Json(json!({"machine_id": m.machine_id, "zone": zone, "orders": orders})).into_response())
 }
