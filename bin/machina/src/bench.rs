@@ -38,6 +38,9 @@ pub struct BenchArgs {
     /// Measure the energy market's clearing on books of 10k, 100k and 1M orders instead.
     #[arg(long)]
     clearing: bool,
+    /// Measure clearing and settling one interval of a zone with this many machines instead.
+    #[arg(long)]
+    settlement: Option<usize>,
 }
 
 /// Longest the end-to-end run may take before the bench gives up.
@@ -258,6 +261,9 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
 
 /// Runs every measurement and prints the figures.
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
+    if let Some(machines) = args.settlement {
+        return crate::bench_energy::run_settlement(machines, json);
+    }
     if args.clearing {
         return crate::bench_energy::run(args.runs, json);
     }

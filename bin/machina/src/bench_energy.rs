@@ -50,3 +50,201 @@ pub fn run(runs: usize, json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Settles one interval of a zone with `machines` machines (half asks, half bids, all with
+/// readings) in the stf, and times the end-of-block work that clears and settles it.
+pub fn run_settlement(machines: usize, json: bool) -> anyhow::Result<()> {
+    use machina_primitives::action::{
+        device_pop_message, MachineKind, MachineMetadata, MachineRegistration, MarketRule,
+        MeterReading, Side, ZoneConfig,
+    };
+    use machina_primitives::{
+        Action, Address, Amount, BlockEnv, Keypair, Transaction, TxBody, DEV_CHAIN_ID,
+    };
+    use machina_state::{AuthenticatedState, SparseMerkleTree};
+    use machina_stf::{apply_block, verify_txs, Genesis};
+
+    const INTERVAL: u64 = 900_000;
+    let t0: u64 = 1_800_000_000_000;
+    let owner = Keypair::dev("alice");
+    let gateway = Keypair::dev("bob");
+    let mut state = SparseMerkleTree::from_entries(std::iter::empty());
+    state.apply(
+        &Genesis::dev(DEV_CHAIN_ID, 0, vec![])
+            .changes()
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let mut height = 0u64;
+    let mut nonces = std::collections::BTreeMap::<Address, u64>::new();
+    let mut run = |state: &mut SparseMerkleTree,
+                   now: u64,
+                   txs: Vec<(Keypair, Vec<Action>)>|
+     -> anyhow::Result<std::time::Duration> {
+        height += 1;
+        let signed: Vec<Transaction> = txs
+            .into_iter()
+            .map(|(k, actions)| {
+                let n = nonces.entry(k.address()).or_insert(0);
+                let tx = TxBody {
+                    chain_id: DEV_CHAIN_ID,
+                    sender: k.address(),
+                    nonce: *n,
+                    fee: machina_stf::params::DEFAULT_MIN_FEE,
+                    expiry_height: u64::MAX,
+                    fee_payer: None,
+                    actions,
+                }
+                .sign(&[&k]);
+                *n += 1;
+                tx
+            })
+            .collect();
+        let verified: Vec<_> = verify_txs(signed).into_iter().collect::<Result<_, _>>()?;
+        let env = BlockEnv {
+            chain_id: DEV_CHAIN_ID,
+            height,
+            timestamp_ms: now,
+            proposer: Address([0xfe; 20]),
+        };
+        let t = Instant::now();
+        let out = apply_block(state, &verified, &env)?;
+        let took = t.elapsed();
+        if let Some(r) = out.receipts.iter().find(|r| !r.success) {
+            anyhow::bail!("a setup transaction failed: {:?}", r.error);
+        }
+        Ok(took)
+    };
+    let zone = ZoneConfig {
+        name: "bench".into(),
+        interval_ms: INTERVAL,
+        gate_closure_ms: 60_000,
+        retail_price: 300_000,
+        feed_in_price: 80_000,
+        market_fee_bps: 100,
+        rule: MarketRule::PayAsClear { k_ppm: 500_000 },
+        import_limit_w: u64::MAX / 8,
+        export_limit_w: u64::MAX / 8,
+        settlement_deadline_ms: 600_000,
+    };
+    run(
+        &mut state,
+        t0 - 3_600_000,
+        vec![(
+            owner.clone(),
+            vec![Action::CreateZone {
+                config: Box::new(zone),
+                grid_float: Amount(100_000_000_000),
+            }],
+        )],
+    )?;
+    let devices: Vec<Keypair> = (0..machines)
+        .map(|i| Keypair::from_seed(sha256(&[b"settle-dev", &(i as u64).to_be_bytes()]).0))
+        .collect();
+    for chunk in devices.chunks(64) {
+        let actions = chunk
+            .iter()
+            .map(|d| {
+                Action::RegisterMachine(Box::new(MachineRegistration {
+                    device_key: d.public(),
+                    device_signature: d.sign(&device_pop_message(DEV_CHAIN_ID, &owner.address())),
+                    kind: MachineKind::Solar,
+                    rated_power_w: 100_000,
+                    capacity_wh: None,
+                    zone: Some("bench".into()),
+                    metadata: MachineMetadata::default(),
+                    attestation: None,
+                }))
+            })
+            .collect();
+        run(&mut state, t0 - 3_000_000, vec![(owner.clone(), actions)])?;
+    }
+    let ids: Vec<u64> = (1..=machines as u64).collect();
+    for chunk in ids.chunks(64) {
+        let fund = chunk
+            .iter()
+            .map(|id| Action::Transfer {
+                to: machina_identity::machine_address(*id),
+                amount: Amount(10_000_000),
+            })
+            .collect();
+        run(&mut state, t0 - 2_000_000, vec![(owner.clone(), fund)])?;
+    }
+    for chunk in ids.chunks(64) {
+        let orders = chunk
+            .iter()
+            .map(|id| {
+                let bid = id % 2 == 0;
+                let side = if bid { Side::Bid } else { Side::Ask };
+                let price = 100_000 + (sha256(&[&id.to_be_bytes()]).0[0] as u64) * 700;
+                Action::PlaceOrder {
+                    machine_id: *id,
+                    side,
+                    interval_start_ms: t0,
+                    price,
+                    qty_wh: 1_000,
+                }
+            })
+            .collect();
+        run(&mut state, t0 - 1_000_000, vec![(owner.clone(), orders)])?;
+    }
+    let clear_time = run(&mut state, t0 - 59_000, vec![])?;
+    for (seq, t) in [(1u64, t0), (2, t0 + INTERVAL)] {
+        let readings: Vec<_> = devices
+            .iter()
+            .zip(&ids)
+            .map(|(d, id)| {
+                MeterReading {
+                    machine_id: *id,
+                    channel: 0,
+                    seq,
+                    timestamp_ms: t,
+                    import_wh: seq * 800,
+                    export_wh: seq * 900,
+                }
+                .sign(DEV_CHAIN_ID, d)
+            })
+            .collect();
+        // Submitted just before the interval ends, so that settlement is the next blocks' work.
+        for chunk in readings.chunks(4096) {
+            run(
+                &mut state,
+                t - 1,
+                vec![(
+                    gateway.clone(),
+                    vec![Action::SubmitReadings {
+                        readings: chunk.to_vec(),
+                    }],
+                )],
+            )?;
+        }
+    }
+    let mut settle_time = std::time::Duration::ZERO;
+    let mut blocks = 0;
+    loop {
+        settle_time += run(&mut state, t0 + INTERVAL + 1 + blocks, vec![])?;
+        blocks += 1;
+        if machina_energy::market::interval(&state, "bench", t0).done || blocks > 100 {
+            break;
+        }
+    }
+    let iv = machina_energy::market::interval(&state, "bench", t0);
+    if !iv.done {
+        anyhow::bail!("the interval did not settle");
+    }
+    let v = json!({"machines": machines, "clear_ms": clear_time.as_secs_f64() * 1e3, "settle_ms": settle_time.as_secs_f64() * 1e3, "settle_blocks": blocks, "volume_wh": iv.volume_wh});
+    if json {
+        println!("{v}");
+    } else {
+        println!("machina bench --settlement: one interval, {machines} machines (half bids, half asks), all metered");
+        println!(
+            "  clearing at gate closure    {:>8.1} ms (one block)",
+            clear_time.as_secs_f64() * 1e3
+        );
+        println!(
+            "  settlement                  {:>8.1} ms over {blocks} blocks, volume {} Wh",
+            settle_time.as_secs_f64() * 1e3,
+            iv.volume_wh
+        );
+    }
+    Ok(())
+}
