@@ -5,6 +5,7 @@ use clap::Subcommand;
 use machina_energy::{clear, Order, PricingRule};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// `machina energy ...`.
@@ -110,7 +111,8 @@ pub fn run(cmd: EnergyCmd, json: bool) -> anyhow::Result<()> {
             volume_wh: c.volume_wh,
             fills: out,
         };
-        println!("{}", serde_json::to_string(&outcome)?);
+        // A reader that stops early (`| head`) is not an error worth a panic.
+        let _ = writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&outcome)?);
     } else {
         let price = c
             .price
