@@ -308,9 +308,6 @@ async fn get_tx(
     let deadline = Instant::now() + Duration::from_millis(q.wait_ms.unwrap_or(0).min(MAX_WAIT_MS));
     let mut heights = chain.subscribe();
     loop {
-        // Pending is read before the store: a transaction stops being pending only once its
-        // block is stored, so "not pending, then not stored" means unknown.
-        let pending = chain.is_pending(&hash);
         if let Some(rec) = chain.store().tx(&hash).map_err(ApiError::internal)? {
             return Ok(Json(json!({
                 "hash": hash,
@@ -322,14 +319,14 @@ async fn get_tx(
             }))
             .into_response());
         }
-        if !pending {
+        let now = Instant::now();
+        if now >= deadline || !chain.is_pending(&hash) {
             break;
         }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(Json(json!({"hash": hash, "status": "pending"})).into_response());
-        }
         let _ = tokio::time::timeout(deadline - now, heights.changed()).await;
+    }
+    if chain.is_pending(&hash) {
+        return Ok(Json(json!({"hash": hash, "status": "pending"})).into_response());
     }
     Err(ApiError::not_found(format!(
         "transaction {hash} is neither committed nor pending"

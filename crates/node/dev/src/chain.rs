@@ -14,7 +14,7 @@ use machina_stf::{
 };
 use machina_store::{CommittedBlock, Store};
 use std::path::Path;
-use std::sync::{mpsc, Condvar, Mutex, RwLock};
+use std::sync::{Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -51,33 +51,12 @@ pub struct Committed {
     pub head: BlockHeader,
 }
 
-/// A block executed by the producer and waiting for the committer to write it.
-struct Pending {
-    view: Committed,
-    included: Vec<machina_stf::VerifiedTx>,
-    receipts: Vec<machina_primitives::Receipt>,
-    changes: machina_state::ChangeSet,
-    started: Instant,
-    exec: Duration,
-}
-
-/// Blocks executed but not yet written: one being written and one waiting, so the producer
-/// executes block N+1 while block N is committed, and never runs further ahead.
-const COMMIT_QUEUE: usize = 1;
-
 /// A running chain.
 pub struct Chain {
     store: Store,
     params: Params,
     proposer: Address,
-    /// What is durable: queries read this, so nothing they show can be lost in a crash.
     committed: RwLock<Committed>,
-    /// What the producer built last: the next block and admission checks build on this.
-    tip: Mutex<Committed>,
-    to_commit: mpsc::SyncSender<Pending>,
-    commit_queue: Mutex<Option<mpsc::Receiver<Pending>>>,
-    /// Transactions executed into a block that is not written yet: still pending to clients.
-    in_flight: Mutex<std::collections::HashSet<Hash>>,
     mempool: Mutex<Mempool>,
     work: Condvar,
     height_tx: watch::Sender<u64>,
@@ -123,17 +102,11 @@ impl Chain {
         let (height_tx, _) = watch::channel(head_height);
         let metrics = Metrics::default();
         metrics.set_height(head_height);
-        let (to_commit, queue) = mpsc::sync_channel(COMMIT_QUEUE);
-        let view = Committed { state, head };
         Ok(Chain {
             store,
             params: genesis.params,
             proposer: dev_proposer().address(),
-            committed: RwLock::new(view.clone()),
-            tip: Mutex::new(view),
-            to_commit,
-            commit_queue: Mutex::new(Some(queue)),
-            in_flight: Mutex::new(std::collections::HashSet::new()),
+            committed: RwLock::new(Committed { state, head }),
             mempool: Mutex::new(Mempool::new(Limits::default())),
             work: Condvar::new(),
             height_tx,
@@ -151,14 +124,9 @@ impl Chain {
         self.proposer
     }
 
-    /// A snapshot of the durable state and head (cheap: the tree is shared).
+    /// A snapshot of the committed state and head (cheap: the tree is shared).
     pub fn committed(&self) -> Committed {
         self.committed.read().expect("committed lock").clone()
-    }
-
-    /// The state and head the next block builds on (possibly not yet durable).
-    fn tip(&self) -> Committed {
-        self.tip.lock().expect("tip lock").clone()
     }
 
     /// The store, for reads of blocks and transactions.
@@ -171,20 +139,14 @@ impl Chain {
         self.height_tx.subscribe()
     }
 
-    /// Whether a transaction is waiting in the mempool or in a block not yet written. A
-    /// transaction leaves this set only after its block is in the store, so a client that sees
-    /// it not pending and then reads the store cannot miss it.
+    /// Whether a transaction is waiting in the mempool.
     pub fn is_pending(&self, hash: &Hash) -> bool {
-        self.in_flight
-            .lock()
-            .expect("in-flight lock")
-            .contains(hash)
-            || self.mempool.lock().expect("mempool lock").contains(hash)
+        self.mempool.lock().expect("mempool lock").contains(hash)
     }
 
     /// Checks, verifies (batched on all cores) and admits transactions; one result each.
     pub fn submit(&self, txs: Vec<Transaction>) -> Vec<Result<Hash, SubmitError>> {
-        let Committed { state, head } = self.tip();
+        let Committed { state, head } = self.committed();
         let next_height = head.height + 1;
         let mut results: Vec<Option<Result<Hash, SubmitError>>> = Vec::with_capacity(txs.len());
         let mut to_verify = Vec::with_capacity(txs.len());
@@ -253,10 +215,10 @@ impl Chain {
         }
     }
 
-    /// Builds and executes one block from the mempool and hands it to the committer.
+    /// Builds, executes and commits one block from the mempool.
     pub fn produce_block(&self) {
         let started = Instant::now();
-        let Committed { state, head } = self.tip();
+        let Committed { state, head } = self.committed();
         let env = BlockEnv {
             chain_id: self.params.chain_id,
             height: head.height + 1,
@@ -286,8 +248,10 @@ impl Chain {
             }
         }
         let (receipts, changes) = exec.finish();
+        let executed = started.elapsed();
         let mut new_state = state.clone();
         let state_root = new_state.apply(&changes);
+        let rooted = started.elapsed();
         let ids: Vec<Hash> = included.iter().map(|t| t.hash()).collect();
         let header = BlockHeader {
             chain_id: env.chain_id,
@@ -299,81 +263,35 @@ impl Chain {
             receipts_root: machina_stf::receipts_root(&receipts),
             state_root,
         };
-        let view = Committed {
-            state: new_state,
-            head: header,
-        };
-        *self.tip.lock().expect("tip lock") = view.clone();
-        self.in_flight
-            .lock()
-            .expect("in-flight lock")
-            .extend(ids.iter().copied());
-        self.update_mempool(&view.state, &included, &dropped, env.height + 1);
-        let pending = Pending {
-            view,
-            included,
-            receipts,
-            changes,
-            started,
-            exec: started.elapsed(),
-        };
-        self.to_commit
-            .send(pending)
-            .expect("the committer runs as long as the producer");
-    }
-
-    /// Writes executed blocks to the store in order, then makes them visible to queries, until
-    /// `stop` returns true and nothing is left to write.
-    pub fn run_committer(&self, stop: impl Fn() -> bool) {
-        let queue = self
-            .commit_queue
-            .lock()
-            .expect("queue lock")
-            .take()
-            .expect("one committer per chain");
-        loop {
-            match queue.recv_timeout(Duration::from_millis(50)) {
-                Ok(p) => self.commit(p),
-                Err(mpsc::RecvTimeoutError::Timeout) if stop() => return,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            }
-        }
-    }
-
-    fn commit(&self, p: Pending) {
-        let written = Instant::now();
-        let txs: Vec<(Hash, &Transaction)> =
-            p.included.iter().map(|t| (t.hash(), t.tx())).collect();
+        let txs: Vec<(Hash, &Transaction)> = included.iter().map(|t| (t.hash(), t.tx())).collect();
         // If the disk refuses a block we cannot know what reached it: stop, and let the
         // restart recover the last committed block.
         self.store
             .commit_block(&CommittedBlock {
-                header: &p.view.head,
+                header: &header,
                 txs: &txs,
-                receipts: &p.receipts,
-                changes: &p.changes,
+                receipts: &receipts,
+                changes: &changes,
             })
             .expect("committing a block to the store");
-        let height = p.view.head.height;
-        let root = p.view.head.state_root;
-        *self.committed.write().expect("committed lock") = p.view;
-        {
-            let mut in_flight = self.in_flight.lock().expect("in-flight lock");
-            for (h, _) in &txs {
-                in_flight.remove(h);
-            }
-        }
+        let stored = started.elapsed();
+        *self.committed.write().expect("committed lock") = Committed {
+            state: new_state.clone(),
+            head: header,
+        };
+        self.update_mempool(&new_state, &included, &dropped, env.height + 1);
         self.metrics
-            .block_committed(height, p.included.len(), p.started.elapsed());
-        self.height_tx.send_replace(height);
+            .block_committed(env.height, included.len(), started.elapsed());
+        self.height_tx.send_replace(env.height);
         tracing::info!(
-            height,
-            txs = p.included.len(),
-            exec_ms = p.exec.as_millis() as u64,
-            store_ms = written.elapsed().as_millis() as u64,
-            ms = p.started.elapsed().as_millis() as u64,
-            root = %root,
+            height = env.height,
+            txs = included.len(),
+            dropped = dropped.len(),
+            ms = started.elapsed().as_millis() as u64,
+            exec_ms = executed.as_millis() as u64,
+            root_ms = (rooted - executed).as_millis() as u64,
+            store_ms = (stored - rooted).as_millis() as u64,
+            root = %state_root,
             "block committed"
         );
     }

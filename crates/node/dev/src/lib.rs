@@ -44,11 +44,7 @@ pub struct DevNode {
     /// Where its HTTP API listens.
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    /// Set only once the producer has stopped, so that the committer writes everything it
-    /// executed.
-    stop_committer: Arc<AtomicBool>,
     producer: std::thread::JoinHandle<()>,
-    committer: std::thread::JoinHandle<()>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -76,13 +72,6 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
                 })
             })?
     };
-    let stop_committer = Arc::new(AtomicBool::new(false));
-    let committer = {
-        let (chain, stop) = (chain.clone(), stop_committer.clone());
-        std::thread::Builder::new()
-            .name("committer".into())
-            .spawn(move || chain.run_committer(|| stop.load(Ordering::Relaxed)))?
-    };
     let app = api::router(chain.clone());
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -93,25 +82,17 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
         chain,
         addr,
         stop,
-        stop_committer,
         producer,
-        committer,
         server,
     })
 }
 
 impl DevNode {
-    /// Stops the API and the producer, and waits until every executed block is written.
+    /// Stops the API and the producer; the last block is already committed.
     pub async fn shutdown(self) {
         self.server.abort();
         self.stop.store(true, Ordering::Relaxed);
-        let (producer, committer, stop_committer) =
-            (self.producer, self.committer, self.stop_committer);
-        let _ = tokio::task::spawn_blocking(move || {
-            let _ = producer.join();
-            stop_committer.store(true, Ordering::Relaxed);
-            let _ = committer.join();
-        })
-        .await;
+        let producer = self.producer;
+        let _ = tokio::task::spawn_blocking(move || producer.join()).await;
     }
 }
