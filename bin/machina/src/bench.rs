@@ -208,6 +208,7 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
         http: "127.0.0.1:0".parse()?,
         block_time: Duration::from_millis(100),
         idle_block: None,
+        sim_clock: false,
         extra_genesis: allocations(keys),
     }))?;
     let url = format!("http://{}", node.addr);

@@ -191,6 +191,7 @@ fn readings_once(
         http: "127.0.0.1:0".parse()?,
         block_time: std::time::Duration::from_millis(100),
         idle_block: None,
+        sim_clock: false,
         extra_genesis: allocations(owners),
     }))?;
     let client = crate::client::Client::new(&format!("http://{}", node.addr));

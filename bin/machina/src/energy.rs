@@ -112,7 +112,11 @@ pub fn run(cmd: EnergyCmd, json: bool) -> anyhow::Result<()> {
             fills: out,
         };
         // A reader that stops early (`| head`) is not an error worth a panic.
-        let _ = writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&outcome)?);
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string(&outcome)?
+        );
     } else {
         let price = c
             .price

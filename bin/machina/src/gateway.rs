@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use clap::Args;
 use machina_primitives::action::SignedReading;
 use machina_primitives::limits::MAX_READINGS_PER_TX;
-use machina_primitives::{Action, Keypair, TxBody};
+use machina_primitives::{Action, Address, Keypair, TxBody};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -39,7 +39,7 @@ pub struct GatewayArgs {
     /// An account that pays the fees under a fee allowance it granted the gateway.
     #[arg(long)]
     fee_payer: Option<String>,
-    /// Longest a reading waits before its batch is sent.
+    /// Longest a reading waits before its batch is sent (0: only on `POST /v1/flush`).
     #[arg(long, default_value_t = 200)]
     batch_ms: u64,
     /// Most readings one transaction carries.
@@ -61,10 +61,16 @@ struct Stats {
     retries: AtomicU64,
 }
 
-struct Gateway {
+/// A gateway: its queue, the account that pays, and what it did.
+pub struct Gateway {
     queue: Mutex<VecDeque<SignedReading>>,
     stats: Stats,
-    payer: String,
+    client: Client,
+    key: Keypair,
+    fee_payer: Option<Address>,
+    max_batch: usize,
+    /// The next nonce, when batches go out faster than blocks commit them.
+    next_nonce: Mutex<Option<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +78,92 @@ struct Gateway {
 enum Incoming {
     Many(Vec<SignedReading>),
     One(SignedReading),
+}
+
+impl Gateway {
+    /// A gateway that submits to `node` as `key`, optionally with a sponsor paying the fees.
+    pub fn new(node: &str, key: Keypair, fee_payer: Option<Address>, max_batch: usize) -> Gateway {
+        Gateway {
+            queue: Mutex::new(VecDeque::new()),
+            stats: Stats::default(),
+            client: Client::new(node),
+            key,
+            fee_payer,
+            max_batch: max_batch.clamp(1, MAX_READINGS_PER_TX),
+            next_nonce: Mutex::new(None),
+        }
+    }
+
+    /// The routes devices use: `POST /v1/readings`, `POST /v1/flush`, `GET /v1/health`.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/v1/readings", post(post_readings))
+            .route("/v1/flush", post(flush))
+            .route("/v1/health", get(health))
+            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+            .with_state(self.clone())
+    }
+
+    fn take_batch(&self) -> Vec<SignedReading> {
+        let mut q = self.queue.lock().expect("queue lock");
+        let n = q.len().min(self.max_batch);
+        q.drain(..n).collect()
+    }
+
+    fn requeue(&self, batch: Vec<SignedReading>) {
+        let mut q = self.queue.lock().expect("queue lock");
+        for r in batch.into_iter().rev() {
+            q.push_front(r);
+        }
+        *self.next_nonce.lock().expect("nonce lock") = None;
+    }
+
+    /// Sends everything queued now, in batches, without waiting for blocks; returns the
+    /// transaction ids. A batch the node refuses goes back to the queue.
+    pub fn flush(&self) -> anyhow::Result<Vec<String>> {
+        let mut hashes = Vec::new();
+        loop {
+            let batch = self.take_batch();
+            if batch.is_empty() {
+                return Ok(hashes);
+            }
+            let n = batch.len() as u64;
+            match self.send(batch.clone()) {
+                Ok(h) => {
+                    self.stats.submitted.fetch_add(n, Relaxed);
+                    hashes.push(h);
+                }
+                Err(e) => {
+                    self.requeue(batch);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Signs and submits one batch; returns its transaction id.
+    fn send(&self, readings: Vec<SignedReading>) -> anyhow::Result<String> {
+        let health = self.client.get("/v1/health")?;
+        let account = self
+            .client
+            .get(&format!("/v1/account/{}", self.key.address()))?;
+        let on_chain = account["nonce"].as_u64().context("nonce")?;
+        let mut next = self.next_nonce.lock().expect("nonce lock");
+        let nonce = next.map_or(on_chain, |n| n.max(on_chain));
+        let tx = TxBody {
+            chain_id: health["chain_id"].as_u64().context("chain_id")?,
+            sender: self.key.address(),
+            nonce,
+            fee: machina_stf::params::DEFAULT_MIN_FEE,
+            expiry_height: health["height"].as_u64().context("height")? + 100,
+            fee_payer: self.fee_payer,
+            actions: vec![Action::SubmitReadings { readings }],
+        }
+        .sign(&[&self.key]);
+        let hash = self.client.submit(&tx)?;
+        *next = Some(nonce + 1);
+        Ok(hash)
+    }
 }
 
 async fn post_readings(
@@ -98,10 +190,24 @@ async fn post_readings(
     (StatusCode::OK, Json(json!({"queued": n})))
 }
 
+async fn flush(State(g): State<Arc<Gateway>>) -> (StatusCode, Json<Value>) {
+    match tokio::task::spawn_blocking(move || g.flush()).await {
+        Ok(Ok(txs)) => (StatusCode::OK, Json(json!({"txs": txs}))),
+        Ok(Err(e)) => (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({"code": "node_refused", "message": format!("{e:#}")})),
+        ),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"code": "internal", "message": e.to_string()})),
+        ),
+    }
+}
+
 async fn health(State(g): State<Arc<Gateway>>) -> Json<Value> {
     let s = &g.stats;
     Json(json!({
-        "payer": g.payer,
+        "payer": g.key.address(),
         "queued": g.queue.lock().expect("queue lock").len(),
         "submitted": s.submitted.load(Relaxed),
         "accepted": s.accepted.load(Relaxed),
@@ -110,27 +216,8 @@ async fn health(State(g): State<Arc<Gateway>>) -> Json<Value> {
     }))
 }
 
-/// Sends one batch and waits for its receipt; returns (accepted, rejected).
-fn submit(
-    client: &Client,
-    key: &Keypair,
-    fee_payer: Option<machina_primitives::Address>,
-    readings: Vec<SignedReading>,
-) -> anyhow::Result<(u64, u64)> {
-    let health = client.get("/v1/health")?;
-    let account = client.get(&format!("/v1/account/{}", key.address()))?;
-    let tx = TxBody {
-        chain_id: health["chain_id"].as_u64().context("chain_id")?,
-        sender: key.address(),
-        nonce: account["nonce"].as_u64().context("nonce")?,
-        fee: machina_stf::params::DEFAULT_MIN_FEE,
-        expiry_height: health["height"].as_u64().context("height")? + 100,
-        fee_payer,
-        actions: vec![Action::SubmitReadings { readings }],
-    }
-    .sign(&[key]);
-    let hash = client.submit(&tx)?;
-    let rec = client.wait_for_tx(&hash, Duration::from_secs(60))?;
+/// The accepted and refused counts of a reading batch's receipt.
+fn counts(rec: &Value) -> anyhow::Result<(u64, u64)> {
     let summary = rec["receipt"]["events"]
         .as_array()
         .and_then(|evs| evs.iter().find(|e| e["kind"] == "readings"))
@@ -144,46 +231,33 @@ fn submit(
     Ok((count("accepted"), count("rejected")))
 }
 
-/// How the submitter batches.
-struct Batching {
-    every: Duration,
-    max: usize,
-}
-
-fn run_submitter(
-    g: Arc<Gateway>,
-    client: Client,
-    key: Keypair,
-    fee_payer: Option<machina_primitives::Address>,
-    b: Batching,
-) {
-    let mut backoff = b.every;
+/// Every `every`, sends a batch and waits for its receipt; a failed batch goes back to the
+/// front of the queue and is retried with backoff.
+fn run_submitter(g: Arc<Gateway>, every: Duration) {
+    let mut backoff = every;
     loop {
         std::thread::sleep(backoff.min(MAX_BACKOFF));
-        let batch: Vec<SignedReading> = {
-            let mut q = g.queue.lock().expect("queue lock");
-            let n = q.len().min(b.max);
-            q.drain(..n).collect()
-        };
+        let batch = g.take_batch();
         if batch.is_empty() {
-            backoff = b.every;
+            backoff = every;
             continue;
         }
         let n = batch.len() as u64;
-        match submit(&client, &key, fee_payer, batch.clone()) {
+        let sent = g
+            .send(batch.clone())
+            .and_then(|h| g.client.wait_for_tx(&h, Duration::from_secs(60)))
+            .and_then(|rec| counts(&rec));
+        match sent {
             Ok((accepted, rejected)) => {
                 g.stats.submitted.fetch_add(n, Relaxed);
                 g.stats.accepted.fetch_add(accepted, Relaxed);
                 g.stats.rejected.fetch_add(rejected, Relaxed);
-                backoff = b.every;
+                backoff = every;
             }
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), readings = n, "batch failed; will retry");
                 g.stats.retries.fetch_add(1, Relaxed);
-                let mut q = g.queue.lock().expect("queue lock");
-                for r in batch.into_iter().rev() {
-                    q.push_front(r);
-                }
+                g.requeue(batch);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
@@ -203,51 +277,37 @@ pub fn run(args: GatewayArgs, ks: &mut Keystore, json: bool) -> anyhow::Result<(
         .as_deref()
         .map(|p| ks.address_of(p))
         .transpose()?;
-    let g = Arc::new(Gateway {
-        queue: Mutex::new(VecDeque::new()),
-        stats: Stats::default(),
-        payer: key.address().to_string(),
-    });
-    let client = Client::new(&args.node);
-    let balance = client.get(&format!("/v1/account/{}", key.address()))?["balance"]
+    let address = key.address();
+    let g = Arc::new(Gateway::new(&args.node, key, fee_payer, args.max_batch));
+    let balance = g.client.get(&format!("/v1/account/{address}"))?["balance"]
         .as_str()
         .unwrap_or("0")
         .to_owned();
-    let info = json!({"listen": format!("http://{}", args.listen), "node": args.node, "payer": key.address(), "balance": balance});
+    let info = json!({"listen": format!("http://{}", args.listen), "node": args.node, "payer": address, "balance": balance});
     crate::print(json, &info, || {
-        format!("Machina gateway\n  devices post to http://{}/v1/readings\n  node     {}\n  payer    {} ({} micro)", args.listen, args.node, key.address(), balance)
+        format!(
+            "Machina gateway\n  devices post to http://{}/v1/readings\n  node     {}\n  payer    {address} ({balance} micro)",
+            args.listen, args.node
+        )
     });
     if balance == "0" && fee_payer.is_none() {
-        tracing::warn!(
-            "the payer has no balance: fund {} or pass --fee-payer",
-            key.address()
-        );
+        tracing::warn!("the payer has no balance: fund {address} or pass --fee-payer");
     }
-    let batching = Batching {
-        every: Duration::from_millis(args.batch_ms.max(1)),
-        max: args.max_batch.clamp(1, MAX_READINGS_PER_TX),
-    };
-    let submitter = {
+    if args.batch_ms > 0 {
         let g = g.clone();
+        let every = Duration::from_millis(args.batch_ms);
         std::thread::Builder::new()
             .name("gateway-submit".into())
-            .spawn(move || run_submitter(g, client, key, fee_payer, batching))?
-    };
+            .spawn(move || run_submitter(g, every))?;
+    }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let app = Router::new()
-            .route("/v1/readings", post(post_readings))
-            .route("/v1/health", get(health))
-            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
-            .with_state(g);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
         tokio::select! {
-            r = axum::serve(listener, app) => r.map_err(anyhow::Error::from),
+            r = axum::serve(listener, g.router()) => r.map_err(anyhow::Error::from),
             _ = tokio::signal::ctrl_c() => Ok(()),
         }
-    })?;
-    drop(submitter);
-    Ok(())
+    })
 }

@@ -71,6 +71,10 @@ struct DevArgs {
     /// run on time (0: blocks only for transactions).
     #[arg(long, default_value_t = 1000)]
     idle_block_ms: u64,
+    /// Simulated clock: blocks only on `POST /v1/dev/advance {"timestamp_ms": T}`, at chain
+    /// time T (for simulations such as `machina demo --node`).
+    #[arg(long)]
+    sim_clock: bool,
     /// Wipe the data directory first.
     #[arg(long)]
     reset: bool,
@@ -166,6 +170,7 @@ fn run_dev(args: DevArgs, json: bool) -> anyhow::Result<()> {
         http: args.http,
         block_time: Duration::from_millis(args.block_time_ms.max(1)),
         idle_block: (args.idle_block_ms > 0).then(|| Duration::from_millis(args.idle_block_ms)),
+        sim_clock: args.sim_clock,
         extra_genesis: Vec::new(),
     };
     let rt = tokio::runtime::Runtime::new()?;

@@ -308,6 +308,9 @@ async fn get_tx(
     let deadline = Instant::now() + Duration::from_millis(q.wait_ms.unwrap_or(0).min(MAX_WAIT_MS));
     let mut heights = chain.subscribe();
     loop {
+        // Pending is read before the store: a transaction leaves the mempool only after its
+        // block is stored, so "not pending, then not stored" means unknown.
+        let pending = chain.is_pending(&hash);
         if let Some(rec) = chain.store().tx(&hash).map_err(ApiError::internal)? {
             return Ok(Json(json!({
                 "hash": hash,
@@ -319,14 +322,14 @@ async fn get_tx(
             }))
             .into_response());
         }
-        let now = Instant::now();
-        if now >= deadline || !chain.is_pending(&hash) {
+        if !pending {
             break;
         }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(Json(json!({"hash": hash, "status": "pending"})).into_response());
+        }
         let _ = tokio::time::timeout(deadline - now, heights.changed()).await;
-    }
-    if chain.is_pending(&hash) {
-        return Ok(Json(json!({"hash": hash, "status": "pending"})).into_response());
     }
     Err(ApiError::not_found(format!(
         "transaction {hash} is neither committed nor pending"
@@ -616,4 +619,24 @@ async fn get_machine_orders(
         .filter(|o| o.machine_id == m.machine_id)
         .collect();
     Ok(Json(json!({"machine_id": m.machine_id, "zone": zone, "orders": orders})).into_response())
+}
+
+/// The route a simulated-clock dev chain adds: `POST /v1/dev/advance {"timestamp_ms": T}`
+/// produces one block at chain time T with what the mempool holds.
+pub fn sim_clock_router(chain: Arc<Chain>) -> Router {
+    Router::new()
+        .route("/v1/dev/advance", post(advance))
+        .with_state(chain)
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    timestamp_ms: u64,
+}
+
+async fn advance(State(chain): State<Arc<Chain>>, Json(a): Json<Advance>) -> ApiResult {
+    let (height, txs) = tokio::task::spawn_blocking(move || chain.produce_block(a.timestamp_ms))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({"height": height, "tx_count": txs})).into_response())
 }

@@ -60,6 +60,9 @@ pub struct Chain {
     mempool: Mutex<Mempool>,
     work: Condvar,
     height_tx: watch::Sender<u64>,
+    /// Held while a block is produced, so that the producer thread and a simulated-clock
+    /// request never build on the same head.
+    producing: Mutex<()>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
 }
@@ -110,6 +113,7 @@ impl Chain {
             mempool: Mutex::new(Mempool::new(Limits::default())),
             work: Condvar::new(),
             height_tx,
+            producing: Mutex::new(()),
             metrics,
         })
     }
@@ -211,18 +215,21 @@ impl Chain {
                 std::thread::sleep(wait);
             }
             last = Instant::now();
-            self.produce_block();
+            self.produce_block(now_ms());
         }
     }
 
-    /// Builds, executes and commits one block from the mempool.
-    pub fn produce_block(&self) {
+    /// Builds, executes and commits one block from the mempool at chain time `timestamp_ms`
+    /// (moved forward past the head's if needed: chain time never goes back). Returns the
+    /// new height and the number of transactions included.
+    pub fn produce_block(&self, timestamp_ms: u64) -> (u64, usize) {
+        let _producing = self.producing.lock().expect("producer lock");
         let started = Instant::now();
         let Committed { state, head } = self.committed();
         let env = BlockEnv {
             chain_id: self.params.chain_id,
             height: head.height + 1,
-            timestamp_ms: now_ms().max(head.timestamp_ms + 1),
+            timestamp_ms: timestamp_ms.max(head.timestamp_ms + 1),
             proposer: self.proposer,
         };
         let candidates = self.mempool.lock().expect("mempool lock").candidates(
@@ -294,6 +301,7 @@ impl Chain {
             root = %state_root,
             "block committed"
         );
+        (env.height, included.len())
     }
 
     fn update_mempool(

@@ -33,6 +33,10 @@ pub struct DevConfig {
     /// With no transactions, an empty block after this long (for time-driven end-of-block
     /// work); `None` makes blocks only for transactions.
     pub idle_block: Option<Duration>,
+    /// Simulated clock: no block is produced by itself; `POST /v1/dev/advance` produces one at
+    /// the chain time it names. For simulations that run a day in minutes; the state
+    /// transition function is the same, only the producer's clock is replaced.
+    pub sim_clock: bool,
     /// Allocations beyond the dev accounts, used only when the data dir is new.
     pub extra_genesis: Vec<Allocation>,
 }
