@@ -79,6 +79,16 @@ impl Client {
         )
     }
 
+    /// `POST`s a JSON body to a path.
+    pub fn post_json(&self, path: &str, body: &[u8]) -> anyhow::Result<Value> {
+        self.handle(
+            self.agent
+                .post(&format!("{}{path}", self.base))
+                .set("Content-Type", "application/json")
+                .send_bytes(body),
+        )
+    }
+
     /// Waits until the transaction is committed and returns the node's record of it.
     pub fn wait_for_tx(&self, hash: &str, timeout: Duration) -> anyhow::Result<Value> {
         let deadline = std::time::Instant::now() + timeout;

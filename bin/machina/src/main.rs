@@ -4,6 +4,9 @@ mod bench;
 mod bench_energy;
 mod bench_machines;
 mod client;
+mod demo;
+mod demo_charts;
+mod demo_report;
 mod energy;
 mod gateway;
 mod keystore;
@@ -38,6 +41,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run a simulated energy community on an embedded chain and report on it.
+    Demo(demo::DemoArgs),
     /// Run a single-validator dev chain with embedded storage and the HTTP API.
     Dev(DevArgs),
     /// Manage local keys.
@@ -119,6 +124,7 @@ fn main() {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let keystore_path = cli.keystore.clone().unwrap_or_else(default_keystore);
     match cli.cmd {
+        Cmd::Demo(args) => demo::run(args, cli.json),
         Cmd::Dev(args) => run_dev(args, cli.json),
         Cmd::Keys(k) => run_keys(k, &keystore_path, cli.json),
         Cmd::Tx(t) => tx::run(*t, &Keystore::open(&keystore_path)?, cli.json),

@@ -55,7 +55,9 @@ pub struct DevNode {
 /// Opens (or creates) the chain and starts the producer and the HTTP API. Must be called
 /// inside a tokio runtime.
 pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
-    let genesis = Genesis::dev(DEV_CHAIN_ID, now_ms(), config.extra_genesis.clone());
+    // On a simulated clock the genesis sits at time 0, so the simulation sets every time.
+    let genesis_time = if config.sim_clock { 0 } else { now_ms() };
+    let genesis = Genesis::dev(DEV_CHAIN_ID, genesis_time, config.extra_genesis.clone());
     let dir = config.data_dir.clone();
     let chain = tokio::task::spawn_blocking(move || Chain::open(&dir, &genesis))
         .await
@@ -68,15 +70,22 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
     let stop = Arc::new(AtomicBool::new(false));
     let producer = {
         let (chain, stop) = (chain.clone(), stop.clone());
+        let sim_clock = config.sim_clock;
         std::thread::Builder::new()
             .name("producer".into())
             .spawn(move || {
-                chain.run_producer(config.block_time, config.idle_block, || {
-                    stop.load(Ordering::Relaxed)
-                })
+                // On a simulated clock, blocks come only from `POST /v1/dev/advance`.
+                if !sim_clock {
+                    chain.run_producer(config.block_time, config.idle_block, || {
+                        stop.load(Ordering::Relaxed)
+                    })
+                }
             })?
     };
-    let app = api::router(chain.clone());
+    let mut app = api::router(chain.clone());
+    if config.sim_clock {
+        app = app.merge(api::sim_clock_router(chain.clone()));
+    }
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "HTTP server stopped");
