@@ -8,11 +8,24 @@ const BIN: &str = env!("CARGO_BIN_EXE_machina");
 
 fn demo(extra: &[&str]) -> Value {
     let out = Command::new(BIN)
-        .args(["demo", "--households", "6", "--hours", "4", "--seed", "7", "--json"])
+        .args([
+            "demo",
+            "--households",
+            "6",
+            "--hours",
+            "4",
+            "--seed",
+            "7",
+            "--json",
+        ])
         .args(extra)
         .output()
         .expect("run machina demo");
-    assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("a JSON report")
 }
 
@@ -24,20 +37,44 @@ fn a_small_demo_keeps_its_books_and_one_seed_gives_one_state_root() {
     assert_eq!(a["integrity_ok"], true, "{a}");
     assert_eq!(a["supply_conserved"], true);
     assert_eq!(a["money"]["escrow_ok"], true);
-    assert_eq!(a["money"]["settlements_checked"], a["money"]["settlements_matching_readings"]);
+    assert_eq!(
+        a["money"]["settlements_checked"],
+        a["money"]["settlements_matching_readings"]
+    );
     assert_eq!(a["households"], 6);
     assert_eq!(a["intervals"], 16);
     assert!(a["transactions"].as_u64().unwrap_or(0) > 0);
     let b = demo(&[]);
     assert_eq!(a["state_root"], b["state_root"]);
     let other = Command::new(BIN)
-        .args(["demo", "--households", "6", "--hours", "4", "--seed", "8", "--json"])
+        .args([
+            "demo",
+            "--households",
+            "6",
+            "--hours",
+            "4",
+            "--seed",
+            "8",
+            "--json",
+        ])
         .output()
         .expect("run machina demo");
     let other: Value = serde_json::from_slice(&other.stdout).expect("a JSON report");
     assert_ne!(a["state_root"], other["state_root"]);
-    let report: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json")).expect("json");
-    for k in ["households", "intervals", "p2p_energy_wh", "grid_import_wh", "grid_export_wh", "savings_micro", "transactions", "state_root", "integrity_ok"] {
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json"))
+            .expect("json");
+    for k in [
+        "households",
+        "intervals",
+        "p2p_energy_wh",
+        "grid_import_wh",
+        "grid_export_wh",
+        "savings_micro",
+        "transactions",
+        "state_root",
+        "integrity_ok",
+    ] {
         assert!(!report[k].is_null(), "report.json lacks {k}");
     }
     for f in ["intervals.csv", "prices.png", "community.png"] {

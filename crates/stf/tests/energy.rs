@@ -5,96 +5,18 @@ use machina_primitives::action::{
     device_pop_message, MachineKind, MachineMetadata, MachineRegistration, MarketRule,
     MeterReading, Side, ZoneConfig,
 };
-use machina_primitives::{Action, Address, Amount, BlockEnv, Keypair, Receipt, TxBody};
-use machina_state::{AuthenticatedState, SparseMerkleTree};
-use machina_stf::{verify_txs, BlockExecutor, Genesis, TxError};
+use machina_primitives::{Action, Address, Amount, Keypair};
 use proptest::prelude::*;
 
+mod common;
+use common::{key, Chain};
+
 const CHAIN: u64 = 13;
-const FEE: u128 = machina_stf::params::DEFAULT_MIN_FEE.0;
 const INTERVAL: u64 = 900_000;
 const T0: u64 = 1_800_000_000_000; // a multiple of INTERVAL
 const RETAIL: u64 = 300_000;
 const FEED_IN: u64 = 80_000;
 const ZONE: &str = "zone-a";
-
-fn key(name: &str) -> Keypair {
-    Keypair::dev(name)
-}
-
-struct Chain {
-    state: SparseMerkleTree,
-    height: u64,
-    now: u64,
-}
-
-impl Chain {
-    fn new(now: u64) -> Chain {
-        let mut state = SparseMerkleTree::from_entries(std::iter::empty());
-        state.apply(&Genesis::dev(CHAIN, 0, vec![]).changes().expect("genesis"));
-        Chain {
-            state,
-            height: 0,
-            now,
-        }
-    }
-
-    fn env(&self) -> BlockEnv {
-        BlockEnv {
-            chain_id: CHAIN,
-            height: self.height,
-            timestamp_ms: self.now,
-            proposer: Address([0xfe; 20]),
-        }
-    }
-
-    fn send(&mut self, signer: &Keypair, actions: Vec<Action>) -> Result<Receipt, TxError> {
-        let sender = signer.address();
-        let tx = TxBody {
-            chain_id: CHAIN,
-            sender,
-            nonce: machina_bank::account(&self.state, &sender).nonce,
-            fee: Amount(FEE),
-            expiry_height: self.height + 100,
-            fee_payer: None,
-            actions,
-        }
-        .sign(&[signer]);
-        let vtx = verify_txs(vec![tx]).pop().expect("one")?;
-        self.height += 1;
-        let mut exec = BlockExecutor::begin(&self.state, self.env());
-        let r = exec.execute(&vtx)?.clone();
-        let (_, changes) = exec.finish();
-        self.state.apply(&changes);
-        Ok(r)
-    }
-
-    fn ok(&mut self, signer: &Keypair, actions: Vec<Action>) -> Receipt {
-        let r = self.send(signer, actions).expect("included");
-        assert!(r.success, "{:?}", r.error);
-        r
-    }
-
-    /// An empty block at `now`: end-of-block work only.
-    fn tick(&mut self, now: u64) {
-        self.now = now;
-        self.height += 1;
-        let exec = BlockExecutor::begin(&self.state, self.env());
-        let (_, changes) = exec.finish();
-        self.state.apply(&changes);
-    }
-
-    fn balance(&self, a: &Address) -> u128 {
-        machina_bank::account(&self.state, a).balance.0
-    }
-
-    fn code(&mut self, signer: &Keypair, actions: Vec<Action>) -> String {
-        match self.send(signer, actions) {
-            Ok(r) => r.error.map_or("ok".into(), |e| e.code),
-            Err(e) => e.code().into(),
-        }
-    }
-}
 
 fn zone_config(import_limit_w: u64, export_limit_w: u64) -> ZoneConfig {
     ZoneConfig {
@@ -113,7 +35,7 @@ fn zone_config(import_limit_w: u64, export_limit_w: u64) -> ZoneConfig {
 
 /// A chain one hour before T0 with a zone and `n` machines owned by alice, in the zone.
 fn market(n: usize, import_limit_w: u64, export_limit_w: u64) -> (Chain, Vec<Keypair>, Vec<u64>) {
-    let mut c = Chain::new(T0 - 3_600_000);
+    let mut c = Chain::new(CHAIN, T0 - 3_600_000);
     let alice = key("alice");
     c.ok(
         &alice,

@@ -4,84 +4,22 @@
 use machina_primitives::action::{
     device_pop_message, MachineKind, MachineMetadata, MachineRegistration, SpendPolicy,
 };
-use machina_primitives::{Action, Address, Amount, BlockEnv, Keypair, Receipt, TxBody};
-use machina_state::{AuthenticatedState, SparseMerkleTree, StateRead};
-use machina_stf::{verify_txs, BlockExecutor, Genesis, TxError};
+use machina_primitives::{Action, Address, Amount, Keypair};
+use machina_state::StateRead;
 use proptest::prelude::*;
 
+mod common;
+use common::{key, outcome as code, Chain, FEE};
+
 const CHAIN: u64 = 9;
-const FEE: u128 = machina_stf::params::DEFAULT_MIN_FEE.0;
 
-fn key(name: &str) -> Keypair {
-    Keypair::dev(name)
+/// What these tests do with a chain, beyond the shared harness.
+trait Machines {
+    fn register(&mut self, owner: &Keypair, device: &Keypair) -> u64;
+    fn machine(&self, id: u64) -> machina_identity::Machine;
 }
 
-/// A chain in memory, one transaction per block.
-struct Chain {
-    state: SparseMerkleTree,
-    height: u64,
-}
-
-impl Chain {
-    fn new() -> Chain {
-        let mut state = SparseMerkleTree::from_entries(std::iter::empty());
-        state.apply(&Genesis::dev(CHAIN, 0, vec![]).changes().expect("genesis"));
-        Chain { state, height: 0 }
-    }
-
-    fn nonce(&self, a: &Address) -> u64 {
-        machina_bank::account(&self.state, a).nonce
-    }
-
-    fn balance(&self, a: &Address) -> u128 {
-        machina_bank::account(&self.state, a).balance.0
-    }
-
-    /// Signs and executes a transaction; `Ok` is its receipt (success or not), `Err` means it
-    /// could not be included.
-    fn send_as(
-        &mut self,
-        signers: &[&Keypair],
-        sender: Address,
-        fee_payer: Option<Address>,
-        actions: Vec<Action>,
-    ) -> Result<Receipt, TxError> {
-        let tx = TxBody {
-            chain_id: CHAIN,
-            sender,
-            nonce: self.nonce(&sender),
-            fee: Amount(FEE),
-            expiry_height: self.height + 100,
-            fee_payer,
-            actions,
-        }
-        .sign(signers);
-        let vtx = verify_txs(vec![tx]).pop().expect("one")?;
-        self.height += 1;
-        let env = BlockEnv {
-            chain_id: CHAIN,
-            height: self.height,
-            timestamp_ms: self.height * 1000,
-            proposer: Address([0xfe; 20]),
-        };
-        let mut exec = BlockExecutor::begin(&self.state, env);
-        let receipt = exec.execute(&vtx)?.clone();
-        let (_, changes) = exec.finish();
-        self.state.apply(&changes);
-        Ok(receipt)
-    }
-
-    fn send(&mut self, signer: &Keypair, actions: Vec<Action>) -> Result<Receipt, TxError> {
-        self.send_as(&[signer], signer.address(), None, actions)
-    }
-
-    /// Sends and expects success.
-    fn ok(&mut self, signer: &Keypair, actions: Vec<Action>) -> Receipt {
-        let r = self.send(signer, actions).expect("included");
-        assert!(r.success, "{:?}", r.error);
-        r
-    }
-
+impl Machines for Chain {
     fn register(&mut self, owner: &Keypair, device: &Keypair) -> u64 {
         let r = self.ok(owner, vec![registration(owner.address(), device)]);
         r.events[1].attrs["machine_id"].parse().expect("id")
@@ -105,14 +43,6 @@ fn registration(owner: Address, device: &Keypair) -> Action {
     }))
 }
 
-/// The code of a receipt's failure, or of a refusal to include.
-fn code(r: Result<Receipt, TxError>) -> String {
-    match r {
-        Ok(r) => r.error.map_or("ok".into(), |e| e.code),
-        Err(e) => e.code().into(),
-    }
-}
-
 fn transfer(to: Address, amount: u128) -> Action {
     Action::Transfer {
         to,
@@ -130,7 +60,7 @@ fn funded_machine(c: &mut Chain, device: &Keypair, amount: u128) -> (u64, Addres
 
 #[test]
 fn a_device_key_cannot_be_registered_without_its_own_signature() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, device, other) = (key("alice"), key("d1"), key("other"));
     let Action::RegisterMachine(mut reg) = registration(alice.address(), &device) else {
         unreachable!()
@@ -152,7 +82,7 @@ fn a_device_key_cannot_be_registered_without_its_own_signature() {
 
 #[test]
 fn a_registration_needs_the_owners_signature_too() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, device) = (key("alice"), key("d1"));
     let r = c.send_as(
         &[&device],
@@ -165,7 +95,7 @@ fn a_registration_needs_the_owners_signature_too() {
 
 #[test]
 fn registering_the_same_device_twice_is_refused() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let device = key("d1");
     c.register(&key("alice"), &device);
     let again = c.send(
@@ -177,7 +107,7 @@ fn registering_the_same_device_twice_is_refused() {
 
 #[test]
 fn nobody_but_the_owner_changes_a_machine() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (bob, device) = (key("bob"), key("d1"));
     let id = c.register(&key("alice"), &device);
     let before = c.machine(id);
@@ -241,7 +171,7 @@ fn nobody_but_the_owner_changes_a_machine() {
 /// a machine (a session key for payments) trying to rewrite the machine's metadata: refused.
 #[test]
 fn an_account_with_some_right_over_a_machine_cannot_edit_its_identity() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, bob, device) = (key("alice"), key("bob"), key("d1"));
     let id = c.register(&alice, &device);
     let meta = MachineMetadata {
@@ -284,7 +214,7 @@ fn an_account_with_some_right_over_a_machine_cannot_edit_its_identity() {
 
 #[test]
 fn after_rotation_the_old_key_is_refused_and_the_address_stays() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (old, new) = (key("d1"), key("d2"));
     let (id, addr) = funded_machine(&mut c, &old, 1_000_000);
     let alice = key("alice");
@@ -314,7 +244,7 @@ fn after_rotation_the_old_key_is_refused_and_the_address_stays() {
 
 #[test]
 fn a_revoked_machine_cannot_act_but_its_owner_can_sweep_it() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let device = key("d1");
     let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
     let alice = key("alice");
@@ -342,7 +272,7 @@ fn a_revoked_machine_cannot_act_but_its_owner_can_sweep_it() {
 
 #[test]
 fn an_ownership_transfer_keeps_identity_and_reputation() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, bob, device) = (key("alice"), key("bob"), key("d1"));
     let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
     c.ok(
@@ -390,7 +320,7 @@ fn an_ownership_transfer_keeps_identity_and_reputation() {
 
 #[test]
 fn machines_of_an_owner_page_and_survive_transfers_out_of_the_middle() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let alice = key("alice");
     let ids: Vec<u64> = (0..5)
         .map(|i| c.register(&alice, &key(&format!("dev{i}"))))
@@ -412,7 +342,7 @@ fn machines_of_an_owner_page_and_survive_transfers_out_of_the_middle() {
 
 #[test]
 fn unknown_machines_and_bad_registrations_get_their_own_codes_and_change_nothing() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let alice = key("alice");
     assert_eq!(
         code(c.send(&alice, vec![Action::RevokeMachine { machine_id: 42 }])),
@@ -431,7 +361,7 @@ fn unknown_machines_and_bad_registrations_get_their_own_codes_and_change_nothing
 
 #[test]
 fn a_frozen_wallet_moves_nothing_and_the_owner_can_unfreeze_it() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, device) = (key("alice"), key("d1"));
     let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
     c.ok(
@@ -463,7 +393,7 @@ fn a_frozen_wallet_moves_nothing_and_the_owner_can_unfreeze_it() {
 
 #[test]
 fn the_allowlist_and_cooldown_hold_and_each_breach_is_counted() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, bob, device) = (key("alice"), key("bob"), key("d1"));
     let (id, addr) = funded_machine(&mut c, &device, 10_000_000);
     let policy = SpendPolicy {
@@ -492,7 +422,7 @@ fn the_allowlist_and_cooldown_hold_and_each_breach_is_counted() {
 
 #[test]
 fn a_session_key_works_within_its_rights_until_it_expires_or_is_revoked() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, session, device) = (key("alice"), key("session"), key("d1"));
     let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
     let expiry = c.height + 5;
@@ -532,7 +462,7 @@ fn a_session_key_works_within_its_rights_until_it_expires_or_is_revoked() {
 
 #[test]
 fn a_multisig_needs_its_threshold_and_changing_members_needs_it_too() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (a, b, d) = (key("alice"), key("bob"), key("dave"));
     let r = c.ok(
         &a,
@@ -574,7 +504,7 @@ fn a_multisig_needs_its_threshold_and_changing_members_needs_it_too() {
 
 #[test]
 fn a_sponsored_machine_with_zero_balance_transacts_and_the_sponsor_cap_holds() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, sponsor, device) = (key("alice"), key("charlie"), key("d1"));
     let id = c.register(&alice, &device);
     let addr = c.machine(id).address;
@@ -627,7 +557,7 @@ proptest! {
         per_tx in proptest::option::of(1_000u128..20_000),
         ops in proptest::collection::vec((0usize..3, 0usize..3, 1u128..15_000, 0u64..3), 1..40),
     ) {
-        let mut c = Chain::new();
+        let mut c = Chain::new(CHAIN, 1_000_000);
         let (alice, device, session) = (key("alice"), key("d1"), key("session"));
         let (id, addr) = funded_machine(&mut c, &device, 10_000_000);
         let allowed = [alice.address(), key("bob").address()];
@@ -666,7 +596,7 @@ proptest! {
 
 #[test]
 fn state_reads_see_the_machine_account_authorised_by_its_device_key() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let device = key("d1");
     let id = c.register(&key("alice"), &device);
     let acct = machina_bank::account(&c.state, &c.machine(id).address);
@@ -683,7 +613,7 @@ fn state_reads_see_the_machine_account_authorised_by_its_device_key() {
 #[test]
 fn a_manufacturer_attestation_is_recorded_and_checked() {
     use machina_primitives::action::{attestation_message, manufacturer_pop_message, Attestation};
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, maker, device) = (key("alice"), key("acme-key"), key("d1"));
     let with_attestation = |signer: &Keypair, device: &Keypair| {
         let Action::RegisterMachine(mut reg) = registration(alice.address(), device) else {

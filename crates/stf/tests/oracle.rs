@@ -5,59 +5,27 @@ use machina_primitives::action::{
     MeterReading, SignedReading,
 };
 use machina_primitives::{Action, Address, Amount, BlockEnv, Event, Keypair, TxBody};
-use machina_state::{AuthenticatedState, SparseMerkleTree};
-use machina_stf::{verify_txs, BlockExecutor, Genesis, TxError};
+use machina_stf::{verify_txs, BlockExecutor, TxError};
 use proptest::prelude::*;
 
+mod common;
+use common::{key, Chain, FEE};
+
 const CHAIN: u64 = 11;
-const FEE: u128 = machina_stf::params::DEFAULT_MIN_FEE.0;
 const T0: u64 = 1_800_000_000_000;
 
-fn key(name: &str) -> Keypair {
-    Keypair::dev(name)
+/// What these tests do with a chain, beyond the shared harness.
+trait Oracle {
+    /// Sends, expects the actions to succeed, and returns the receipt's events.
+    fn run(&mut self, signer: &Keypair, actions: Vec<Action>) -> Result<Vec<Event>, TxError>;
+    fn register(&mut self, device: &Keypair, rated_power_w: u64) -> u64;
+    fn readings(&mut self, readings: Vec<SignedReading>) -> Vec<String>;
+    fn reputation(&self, id: u64) -> machina_oracle::ReadingStats;
 }
 
-struct Chain {
-    state: SparseMerkleTree,
-    height: u64,
-    now_ms: u64,
-}
-
-impl Chain {
-    fn new() -> Chain {
-        let mut state = SparseMerkleTree::from_entries(std::iter::empty());
-        state.apply(&Genesis::dev(CHAIN, 0, vec![]).changes().expect("genesis"));
-        Chain {
-            state,
-            height: 0,
-            now_ms: T0,
-        }
-    }
-
-    fn send(&mut self, signer: &Keypair, actions: Vec<Action>) -> Result<Vec<Event>, TxError> {
-        let sender = signer.address();
-        let tx = TxBody {
-            chain_id: CHAIN,
-            sender,
-            nonce: machina_bank::account(&self.state, &sender).nonce,
-            fee: Amount(FEE),
-            expiry_height: self.height + 100,
-            fee_payer: None,
-            actions,
-        }
-        .sign(&[signer]);
-        let vtx = verify_txs(vec![tx]).pop().expect("one")?;
-        self.height += 1;
-        let env = BlockEnv {
-            chain_id: CHAIN,
-            height: self.height,
-            timestamp_ms: self.now_ms,
-            proposer: Address([0xfe; 20]),
-        };
-        let mut exec = BlockExecutor::begin(&self.state, env);
-        let r = exec.execute(&vtx)?.clone();
-        let (_, changes) = exec.finish();
-        self.state.apply(&changes);
+impl Oracle for Chain {
+    fn run(&mut self, signer: &Keypair, actions: Vec<Action>) -> Result<Vec<Event>, TxError> {
+        let r = Chain::send(self, signer, actions)?;
         match r.error {
             None => Ok(r.events),
             Some(e) => panic!("actions failed: {} {}", e.code, e.message),
@@ -77,7 +45,7 @@ impl Chain {
             attestation: None,
         };
         let ev = self
-            .send(&owner, vec![Action::RegisterMachine(Box::new(reg))])
+            .run(&owner, vec![Action::RegisterMachine(Box::new(reg))])
             .expect("registered");
         ev[1].attrs["machine_id"].parse().expect("id")
     }
@@ -85,7 +53,7 @@ impl Chain {
     /// Submits readings from a gateway (bob); returns the code of each refused one, in order.
     fn readings(&mut self, readings: Vec<SignedReading>) -> Vec<String> {
         let ev = self
-            .send(&key("bob"), vec![Action::SubmitReadings { readings }])
+            .run(&key("bob"), vec![Action::SubmitReadings { readings }])
             .expect("included");
         ev.iter()
             .filter(|e| e.kind == "rejected")
@@ -111,7 +79,7 @@ fn reading(id: u64, seq: u64, t: u64, import_wh: u64, export_wh: u64) -> MeterRe
 
 #[test]
 fn good_readings_are_accepted_and_each_bad_one_is_refused_with_its_own_code() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, T0);
     let dev = key("meter-1");
     let id = c.register(&dev, 10_000);
     let ok = reading(id, 1, T0 - 60_000, 100, 0).sign(CHAIN, &dev);
@@ -165,7 +133,7 @@ fn good_readings_are_accepted_and_each_bad_one_is_refused_with_its_own_code() {
 
 #[test]
 fn one_bad_reading_in_a_batch_refuses_only_itself() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, T0);
     let devs: Vec<Keypair> = (0..5).map(|i| key(&format!("m{i}"))).collect();
     let ids: Vec<u64> = devs.iter().map(|d| c.register(d, 5_000)).collect();
     let mut batch: Vec<SignedReading> = ids
@@ -184,11 +152,11 @@ fn one_bad_reading_in_a_batch_refuses_only_itself() {
 
 #[test]
 fn a_revoked_machine_and_a_rotated_key_are_refused() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, T0);
     let (old, new) = (key("m-old"), key("m-new"));
     let id = c.register(&old, 5_000);
     let alice = key("alice");
-    c.send(
+    c.run(
         &alice,
         vec![Action::RotateDeviceKey {
             machine_id: id,
@@ -204,7 +172,7 @@ fn a_revoked_machine_and_a_rotated_key_are_refused() {
     assert!(c
         .readings(vec![reading(id, 1, T0, 1, 0).sign(CHAIN, &new)])
         .is_empty());
-    c.send(&alice, vec![Action::RevokeMachine { machine_id: id }])
+    c.run(&alice, vec![Action::RevokeMachine { machine_id: id }])
         .expect("revoked");
     assert_eq!(
         c.readings(vec![reading(id, 2, T0, 2, 0).sign(CHAIN, &new)]),
@@ -244,7 +212,7 @@ proptest! {
         steps in proptest::collection::vec((1u64..3_600_000, 0u64..5_000), 1..30),
         spans in proptest::collection::vec((0u64..120_000_000, 0u64..120_000_000), 1..10),
     ) {
-        let mut c = Chain::new();
+        let mut c = Chain::new(CHAIN, T0);
         let dev = key("meter");
         // 1 TW: every step passes the power check; this test is about interpolation.
         let id = c.register(&dev, 1_000_000_000_000);
@@ -256,7 +224,7 @@ proptest! {
             imp += de;
             points.push((t, imp));
             // Each reading arrives while it is fresh.
-            c.now_ms = t;
+            c.now = t;
             prop_assert!(c.readings(vec![reading(id, seq as u64 + 1, t, imp, 0).sign(CHAIN, &dev)]).is_empty());
         }
         for (a, b) in spans {
@@ -300,8 +268,8 @@ fn setup_feed(c: &mut Chain, reporters: &[Keypair], quorum: u16, super_quorum: u
             amount: Amount(10_000_000),
         })
         .collect();
-    c.send(&alice, addrs).expect("funded");
-    c.send(
+    c.run(&alice, addrs).expect("funded");
+    c.run(
         &alice,
         vec![Action::CreateFeed(Box::new(feed_config(
             reporters,
@@ -311,14 +279,14 @@ fn setup_feed(c: &mut Chain, reporters: &[Keypair], quorum: u16, super_quorum: u
     )
     .expect("created");
     for r in reporters {
-        c.send(r, vec![Action::BondFeed { feed: FEED.into() }])
+        c.run(r, vec![Action::BondFeed { feed: FEED.into() }])
             .expect("bonded");
     }
 }
 
 fn report(c: &mut Chain, reports: Vec<FeedReport>) -> Vec<String> {
     let ev = c
-        .send(&key("bob"), vec![Action::ReportFeed { reports }])
+        .run(&key("bob"), vec![Action::ReportFeed { reports }])
         .expect("included");
     ev.iter()
         .filter(|e| e.kind == "rejected")
@@ -332,7 +300,7 @@ fn reporters(n: usize) -> Vec<Keypair> {
 
 #[test]
 fn a_feed_takes_the_median_once_a_quorum_reports_and_bounds_its_moves() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, T0);
     let rs = reporters(5);
     setup_feed(&mut c, &rs, 3, 5);
     let round = |c: &mut Chain, r: u64, vals: &[i64]| {
@@ -352,7 +320,7 @@ fn a_feed_takes_the_median_once_a_quorum_reports_and_bounds_its_moves() {
     let third = FeedReport::sign(CHAIN, FEED, 1, 200, &rs[2]);
     assert!(report(&mut c, vec![third]).is_empty());
     assert_eq!(
-        machina_oracle::feed_value(&c.state, FEED, c.now_ms),
+        machina_oracle::feed_value(&c.state, FEED, c.now),
         Ok((200, 1))
     );
     // Round 2 wants to jump by 50%: three reports are not enough, five are.
@@ -379,16 +347,16 @@ fn a_feed_takes_the_median_once_a_quorum_reports_and_bounds_its_moves() {
         vec!["not_a_reporter".to_string()]
     );
     // Staleness is judged against block time.
-    c.now_ms += 600_001;
+    c.now += 600_001;
     assert_eq!(
-        machina_oracle::feed_value(&c.state, FEED, c.now_ms).map_err(|e| e.code()),
+        machina_oracle::feed_value(&c.state, FEED, c.now).map_err(|e| e.code()),
         Err("feed_stale")
     );
 }
 
 #[test]
 fn equivocation_forfeits_the_bond_half_to_the_prover() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(CHAIN, T0);
     let rs = reporters(3);
     setup_feed(&mut c, &rs, 2, 3);
     let (a, b) = (
@@ -398,7 +366,7 @@ fn equivocation_forfeits_the_bond_half_to_the_prover() {
     let prover = key("charlie");
     let before = machina_bank::account(&c.state, &prover.address()).balance.0;
     let supply = machina_bank::total_supply(&c.state);
-    c.send(
+    c.run(
         &prover,
         vec![Action::ProveEquivocation {
             a: a.clone(),
@@ -442,7 +410,7 @@ fn equivocation_forfeits_the_bond_half_to_the_prover() {
         BlockEnv {
             chain_id: CHAIN,
             height: 99,
-            timestamp_ms: c.now_ms,
+            timestamp_ms: c.now,
             proposer: Address([0xfe; 20]),
         },
     );
@@ -488,7 +456,7 @@ proptest! {
         honest in proptest::collection::vec(1_000i64..2_000, 4),
         lies in proptest::collection::vec(any::<i64>(), 3),
     ) {
-        let mut c = Chain::new();
+        let mut c = Chain::new(CHAIN, T0);
         let rs = reporters(2 * f + 1);
         let n = rs.len() as u16;
         setup_feed(&mut c, &rs, n, n);

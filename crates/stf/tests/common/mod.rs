@@ -1,0 +1,126 @@
+//! A chain in memory for the stf's integration tests: one transaction per block, at a chain
+//! time the test sets.
+
+#![allow(dead_code)] // Each test file uses a part of the harness.
+
+use machina_primitives::{Action, Address, Amount, BlockEnv, Keypair, Receipt, TxBody};
+use machina_state::{AuthenticatedState, SparseMerkleTree};
+use machina_stf::{verify_txs, BlockExecutor, Genesis, TxError};
+
+/// The fee every test transaction offers.
+pub const FEE: u128 = machina_stf::params::DEFAULT_MIN_FEE.0;
+
+/// The dev key called `name`.
+pub fn key(name: &str) -> Keypair {
+    Keypair::dev(name)
+}
+
+/// The code of a receipt's failure, `ok`, or the code of a refusal to include.
+pub fn outcome(r: Result<Receipt, TxError>) -> String {
+    match r {
+        Ok(r) => r.error.map_or("ok".into(), |e| e.code),
+        Err(e) => e.code().into(),
+    }
+}
+
+/// A chain from a dev genesis.
+pub struct Chain {
+    /// Its state.
+    pub state: SparseMerkleTree,
+    /// Height of the last block.
+    pub height: u64,
+    /// Chain time of the next block.
+    pub now: u64,
+    chain_id: u64,
+}
+
+impl Chain {
+    /// A dev genesis for `chain_id`, at time `now`.
+    pub fn new(chain_id: u64, now: u64) -> Chain {
+        let mut state = SparseMerkleTree::from_entries(std::iter::empty());
+        state.apply(
+            &Genesis::dev(chain_id, 0, vec![])
+                .changes()
+                .expect("genesis"),
+        );
+        Chain {
+            state,
+            height: 0,
+            now,
+            chain_id,
+        }
+    }
+
+    fn env(&self) -> BlockEnv {
+        BlockEnv {
+            chain_id: self.chain_id,
+            height: self.height,
+            timestamp_ms: self.now,
+            proposer: Address([0xfe; 20]),
+        }
+    }
+
+    /// The account's next nonce.
+    pub fn nonce(&self, a: &Address) -> u64 {
+        machina_bank::account(&self.state, a).nonce
+    }
+
+    /// The account's balance.
+    pub fn balance(&self, a: &Address) -> u128 {
+        machina_bank::account(&self.state, a).balance.0
+    }
+
+    /// Signs and executes one transaction in a block of its own; `Ok` is its receipt
+    /// (success or not), `Err` means it could not be included.
+    pub fn send_as(
+        &mut self,
+        signers: &[&Keypair],
+        sender: Address,
+        fee_payer: Option<Address>,
+        actions: Vec<Action>,
+    ) -> Result<Receipt, TxError> {
+        let tx = TxBody {
+            chain_id: self.chain_id,
+            sender,
+            nonce: self.nonce(&sender),
+            fee: Amount(FEE),
+            expiry_height: self.height + 100,
+            fee_payer,
+            actions,
+        }
+        .sign(signers);
+        let vtx = verify_txs(vec![tx]).pop().expect("one")?;
+        self.height += 1;
+        let mut exec = BlockExecutor::begin(&self.state, self.env());
+        let receipt = exec.execute(&vtx)?.clone();
+        let (_, changes) = exec.finish();
+        self.state.apply(&changes);
+        Ok(receipt)
+    }
+
+    /// [`Chain::send_as`] from the signer's own account.
+    pub fn send(&mut self, signer: &Keypair, actions: Vec<Action>) -> Result<Receipt, TxError> {
+        self.send_as(&[signer], signer.address(), None, actions)
+    }
+
+    /// Sends and expects success.
+    pub fn ok(&mut self, signer: &Keypair, actions: Vec<Action>) -> Receipt {
+        let r = self.send(signer, actions).expect("included");
+        assert!(r.success, "{:?}", r.error);
+        r
+    }
+
+    /// The outcome's code of sending.
+    pub fn code(&mut self, signer: &Keypair, actions: Vec<Action>) -> String {
+        outcome(self.send(signer, actions))
+    }
+
+    /// An empty block at `now`: end-of-block work only.
+    pub fn tick(&mut self, now: u64) {
+        self.now = now;
+        self.height += 1;
+        let exec = BlockExecutor::begin(&self.state, self.env());
+        let (_, changes) = exec.finish();
+        self.state.apply(&changes);
+    }
+}
