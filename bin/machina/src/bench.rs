@@ -77,7 +77,7 @@ pub(crate) fn signed_transfers(keys: &[Keypair], n: usize) -> Vec<Transaction> {
             sender: keys[i % s].address(),
             nonce: (i / s) as u64,
             fee: machina_stf::params::DEFAULT_MIN_FEE,
-            expiry_height: 1_000_000,
+            expiry_height: 50_000,
             fee_payer: None,
             actions: vec![Action::Transfer {
                 to: keys[(i + 1) % s].address(),

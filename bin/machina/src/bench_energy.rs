@@ -90,7 +90,7 @@ pub fn run_settlement(machines: usize, json: bool) -> anyhow::Result<()> {
                     sender: k.address(),
                     nonce: *n,
                     fee: machina_stf::params::DEFAULT_MIN_FEE,
-                    expiry_height: u64::MAX,
+                    expiry_height: height + 1_000,
                     fee_payer: None,
                     actions,
                 }

@@ -33,7 +33,7 @@ fn body(sender: Address, nonce: u64, actions: Vec<Action>) -> TxBody {
         sender,
         nonce,
         fee: machina_stf::params::DEFAULT_MIN_FEE,
-        expiry_height: 1_000_000,
+        expiry_height: 50_000,
         fee_payer: None,
         actions,
     }

@@ -103,6 +103,8 @@ pub struct Sim {
     pub transactions: u64,
     /// Chain time of the last block.
     pub now_ms: u64,
+    /// Height of the last block: transactions expire a bounded number of blocks after it.
+    height: u64,
     /// What the demo's accounts held before it started: they must hold it still at the end.
     pub known_total_at_start: u128,
 }
@@ -137,7 +139,7 @@ impl Sim {
             sender,
             nonce,
             fee: FEE,
-            expiry_height: u64::MAX,
+            expiry_height: self.height + 1_000,
             fee_payer,
             actions,
         }
@@ -172,6 +174,7 @@ impl Sim {
             .post_json("/v1/dev/advance", &body)
             .context("the node has no simulated clock: start it with `machina dev --sim-clock`")?;
         self.now_ms = t;
+        self.height = v["height"].as_u64().unwrap_or(self.height);
         Ok(v["tx_count"].as_u64().unwrap_or(0))
     }
 
@@ -219,7 +222,11 @@ fn setup(
         now_ms: start_ms - 3_600_000,
         community,
         known_total_at_start: 0,
+        height: 0,
     };
+    sim.height = sim.client.get("/v1/health")?["height"]
+        .as_u64()
+        .unwrap_or(0);
     let mut known = vec![
         alice.address(),
         machina_node::dev_proposer().address(),

@@ -1079,7 +1079,7 @@ fn two_zones_clear_and_settle_against_readings_by_themselves() {
                 "--settlement-deadline-ms",
                 "3000",
                 "--grid-float",
-                "10000000",
+                "100000000",
                 "--node",
                 n,
                 "--json",

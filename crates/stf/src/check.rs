@@ -150,6 +150,10 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
         .collect()
 }
 
+/// Most blocks a transaction may stay valid: a transaction that cannot run (a nonce gap) leaves
+/// the mempool by then at the latest. About a day at one block per second.
+pub const MAX_TX_TTL_BLOCKS: u64 = 100_000;
+
 /// Checks that need no state: chain, fee, expiry against the `height` the transaction would be
 /// included at, and that there is something to do.
 pub fn check_stateless(tx: &Transaction, params: &Params, height: u64) -> Result<(), TxError> {
@@ -173,6 +177,12 @@ pub fn check_stateless(tx: &Transaction, params: &Params, height: u64) -> Result
         return Err(TxError::Expired {
             expiry_height: b.expiry_height,
             height,
+        });
+    }
+    if b.expiry_height - height > MAX_TX_TTL_BLOCKS {
+        return Err(TxError::ExpiryTooFar {
+            expiry_height: b.expiry_height,
+            max: height.saturating_add(MAX_TX_TTL_BLOCKS),
         });
     }
     Ok(())

@@ -103,6 +103,7 @@ pub(crate) fn execute(
             expiry_height,
         } => {
             let grant = Session {
+                granted_by: *sender,
                 actions: actions.clone(),
                 spend_cap: *spend_cap,
                 spent: machina_primitives::Amount::ZERO,

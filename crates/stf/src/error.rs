@@ -49,6 +49,14 @@ pub enum TxError {
         /// The height it would be included at.
         height: u64,
     },
+    /// Its expiry height is further ahead than a transaction may live.
+    #[error("expiry height {expiry_height} is too far ahead: at most {max}")]
+    ExpiryTooFar {
+        /// Its expiry height.
+        expiry_height: u64,
+        /// The furthest allowed now.
+        max: u64,
+    },
     /// Fee below the chain's minimum.
     #[error("fee {got} micro is below the minimum of {min} micro")]
     FeeTooLow {
@@ -126,6 +134,7 @@ impl TxError {
             TxError::Revoked(..) => "machine_revoked",
             TxError::WrongChain { .. } => "wrong_chain",
             TxError::Expired { .. } => "expired",
+            TxError::ExpiryTooFar { .. } => "expiry_too_far",
             TxError::FeeTooLow { .. } => "fee_too_low",
             TxError::NoActions => "no_actions",
             TxError::Sender(e) | TxError::Action { error: e, .. } => e.code(),

@@ -5,7 +5,7 @@ use crate::error::ModuleError;
 use crate::params::{self, Params};
 use crate::{BlockError, TxError};
 use machina_bank::Authorization;
-use machina_primitives::limits::MAX_BLOCK_TXS;
+use machina_primitives::limits::{MAX_BLOCK_TXS, MAX_EVENTS_PER_RECEIPT};
 use machina_primitives::{
     hash::merkle_root, sha256, Action, Address, BlockEnv, Encode, Event, Hash, PublicKey, Receipt,
     TxBody,
@@ -122,6 +122,7 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
                 let changes = tx_overlay.into_changes();
                 self.overlay.merge(changes);
                 events.extend(evs);
+                cap_events(&mut events);
                 None
             }
             Err(e) => {
@@ -259,6 +260,21 @@ fn authorize(
         }
         _ => TxError::Unauthorized(body.sender),
     })
+}
+
+/// Keeps a receipt within `MAX_EVENTS_PER_RECEIPT`: the last kept event says how many more
+/// there were (the summaries come first, so totals survive).
+fn cap_events(events: &mut Vec<Event>) {
+    if events.len() <= MAX_EVENTS_PER_RECEIPT {
+        return;
+    }
+    let dropped = events.len() - (MAX_EVENTS_PER_RECEIPT - 1);
+    events.truncate(MAX_EVENTS_PER_RECEIPT - 1);
+    events.push(Event::new(
+        "stf",
+        "events_truncated",
+        &[("dropped", dropped.to_string())],
+    ));
 }
 
 /// Writes that stay although the actions failed: a refused spend counts against the machine.

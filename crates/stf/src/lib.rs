@@ -13,7 +13,7 @@ mod exec;
 pub mod genesis;
 pub mod params;
 
-pub use check::{check_stateless, verify_txs, VerifiedTx};
+pub use check::{check_stateless, verify_txs, VerifiedTx, MAX_TX_TTL_BLOCKS};
 pub use error::{BlockError, ModuleError, TxError};
 pub use exec::{apply_block, check_admission, receipts_root, BlockExecutor, BlockOutcome};
 pub use genesis::{Genesis, DEV_ACCOUNTS, DEV_BALANCE};

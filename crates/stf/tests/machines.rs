@@ -649,3 +649,91 @@ fn a_manufacturer_attestation_is_recorded_and_checked() {
         Some("Acme")
     );
 }
+
+#[test]
+fn a_session_key_dies_with_a_change_of_owner_and_names_are_bounded() {
+    let mut c = Chain::new(CHAIN, 1_000_000);
+    let (alice, bob, session, device) = (key("alice"), key("bob"), key("session"), key("d1"));
+    let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
+    let long = "x".repeat(65);
+    assert_eq!(
+        code(c.send(
+            &alice,
+            vec![Action::GrantSession {
+                machine_id: id,
+                key: session.public(),
+                actions: vec![long],
+                spend_cap: Amount(1),
+                expiry_height: 99
+            }]
+        )),
+        "invalid_session"
+    );
+    c.ok(
+        &alice,
+        vec![Action::GrantSession {
+            machine_id: id,
+            key: session.public(),
+            actions: vec!["transfer".into()],
+            spend_cap: Amount(100_000),
+            expiry_height: 1_000,
+        }],
+    );
+    assert_eq!(
+        code(c.send_as(&[&session], addr, None, vec![transfer(alice.address(), 1)])),
+        "ok"
+    );
+    c.ok(
+        &alice,
+        vec![Action::TransferMachine {
+            machine_id: id,
+            new_owner: bob.address(),
+        }],
+    );
+    assert_eq!(
+        code(c.send_as(&[&session], addr, None, vec![transfer(alice.address(), 1)])),
+        "unauthorized"
+    );
+}
+
+#[test]
+fn lengthening_the_window_keeps_the_spend_state_readable() {
+    let mut c = Chain::new(CHAIN, 1_000_000);
+    let (alice, device) = (key("alice"), key("d1"));
+    let (id, addr) = funded_machine(&mut c, &device, 100_000_000);
+    let policy = |w| SpendPolicy {
+        max_per_window: Some(Amount(50_000_000)),
+        window_blocks: w,
+        ..Default::default()
+    };
+    c.ok(
+        &alice,
+        vec![Action::SetSpendPolicy {
+            machine_id: id,
+            policy: policy(32),
+        }],
+    );
+    for _ in 0..40 {
+        assert_eq!(
+            code(c.send_as(&[&device], addr, None, vec![transfer(alice.address(), 1)])),
+            "ok"
+        );
+    }
+    c.ok(
+        &alice,
+        vec![Action::SetSpendPolicy {
+            machine_id: id,
+            policy: policy(64),
+        }],
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            code(c.send_as(&[&device], addr, None, vec![transfer(alice.address(), 1)])),
+            "ok"
+        );
+    }
+    assert!(
+        machina_wallet::spend_state(&c.state, &addr).buckets.len()
+            <= machina_wallet::WINDOW_BUCKETS as usize + 1
+    );
+}

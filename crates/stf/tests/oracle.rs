@@ -468,3 +468,39 @@ proptest! {
         prop_assert!(v >= *honest_vals.iter().min().unwrap() && v <= *honest_vals.iter().max().unwrap());
     }
 }
+
+#[test]
+fn old_evidence_cannot_take_a_new_bond() {
+    let mut c = Chain::new(CHAIN, T0);
+    let rs = reporters(3);
+    setup_feed(&mut c, &rs, 2, 3);
+    let (a, b) = (
+        FeedReport::sign(CHAIN, FEED, 1, 100, &rs[0]),
+        FeedReport::sign(CHAIN, FEED, 1, 101, &rs[0]),
+    );
+    let prover = key("charlie");
+    c.run(
+        &prover,
+        vec![Action::ProveEquivocation {
+            a: a.clone(),
+            b: b.clone(),
+        }],
+    )
+    .expect("proved");
+    // Two honest reports finish round 1; the slashed reporter bonds again in round 2.
+    let honest: Vec<FeedReport> = rs[1..]
+        .iter()
+        .map(|k| FeedReport::sign(CHAIN, FEED, 1, 100, k))
+        .collect();
+    assert!(report(&mut c, honest).is_empty());
+    c.run(&rs[0], vec![Action::BondFeed { feed: FEED.into() }])
+        .expect("bonded again");
+    let replay = c
+        .send(&prover, vec![Action::ProveEquivocation { a, b }])
+        .expect("included");
+    assert_eq!(replay.error.map(|e| e.code), Some("not_bonded".to_string()));
+    assert_eq!(
+        machina_oracle::feed(&c.state, FEED).expect("feed").bonds[0],
+        Amount(1_000_000)
+    );
+}

@@ -8,8 +8,22 @@ use machina_primitives::{sha256, Address, Amount, Decode, Encode, Event};
 use machina_state::{StateRead, StateWrite};
 use machina_wallet::SpendCtx;
 
-/// Most zones: end-of-block work visits each zone, so their number bounds that work.
-pub const MAX_ZONES: usize = 64;
+/// Most zones: end-of-block work visits each zone (two reads when nothing is due), so their
+/// number bounds that work.
+pub const MAX_ZONES: usize = 1024;
+
+/// Least grid float a zone is created with: zones are never deleted, so taking one costs
+/// something real (100 tokens), and its grid account can pay feed-in credits.
+pub const MIN_GRID_FLOAT: Amount = Amount(100_000_000);
+
+/// Longest gate closure: a day.
+pub const MAX_GATE_CLOSURE_MS: u64 = 24 * 3_600_000;
+
+/// Longest settlement deadline: a week.
+pub const MAX_SETTLEMENT_DEADLINE_MS: u64 = 7 * 24 * 3_600_000;
+
+/// Shortest interval: one second (a demo may run short intervals; real zones use minutes).
+pub const MIN_INTERVAL_MS: u64 = 1_000;
 
 /// Most orders in one interval of one zone: a neighbourhood of 10,000 machines with a bid or
 /// an ask each, and room for some with both. Bounds the work of clearing one interval.
@@ -110,6 +124,11 @@ pub(crate) fn slot(state: &impl StateRead, zone: &str, start: u64, n: u64) -> u6
     read(state, &keys::slot(zone, start, n)).expect("slots below the order count exist")
 }
 
+/// How many orders a machine placed in an interval.
+pub fn machine_order_count(state: &impl StateRead, zone: &str, start: u64, machine_id: u64) -> u64 {
+    read(state, &keys::machine_count(zone, start, machine_id)).unwrap_or(0)
+}
+
 /// The orders of an interval, in placement order.
 pub fn orders_of(state: &impl StateRead, zone: &str, start: u64) -> Vec<OrderRec> {
     let n = interval(state, zone, start).orders;
@@ -123,8 +142,14 @@ fn check_config(c: &ZoneConfig) -> Result<()> {
     if c.name.is_empty() || c.name.len() > MAX_LABEL_BYTES {
         return bad("a zone name has 1 to 64 bytes");
     }
-    if c.interval_ms == 0 || c.interval_ms > 24 * 3_600_000 {
-        return bad("interval_ms must be between 1 ms and a day");
+    if c.interval_ms < MIN_INTERVAL_MS || c.interval_ms > 24 * 3_600_000 {
+        return bad("interval_ms must be between one second and a day");
+    }
+    if c.gate_closure_ms > MAX_GATE_CLOSURE_MS {
+        return bad("gate_closure_ms is at most a day");
+    }
+    if c.settlement_deadline_ms > MAX_SETTLEMENT_DEADLINE_MS {
+        return bad("settlement_deadline_ms is at most a week");
     }
     if c.feed_in_price > c.retail_price {
         return bad("the feed-in tariff cannot exceed the retail price");
@@ -166,15 +191,18 @@ pub fn create_zone(
     if names.len() >= MAX_ZONES {
         return Err(EnergyError::TooManyZones);
     }
-    if grid_float > Amount::ZERO {
-        machina_wallet::pay(
-            state,
-            ctx,
-            &ctx.sender,
-            &grid_address(&config.name),
-            grid_float,
-        )?;
+    if grid_float < MIN_GRID_FLOAT {
+        return Err(EnergyError::InvalidZone(format!(
+            "a zone needs a grid float of at least {MIN_GRID_FLOAT} micro"
+        )));
     }
+    machina_wallet::pay(
+        state,
+        ctx,
+        &ctx.sender,
+        &grid_address(&config.name),
+        grid_float,
+    )?;
     let first = first_open_interval(config, now_ms);
     put_zone(
         state,
@@ -268,7 +296,7 @@ pub fn place_order(
         }
         _ => {}
     }
-    if start % c.interval_ms != 0 || start > now_ms + MAX_HORIZON_MS {
+    if start % c.interval_ms != 0 || start > now_ms.saturating_add(MAX_HORIZON_MS) {
         return Err(EnergyError::BadInterval(start));
     }
     if now_ms + c.gate_closure_ms > start || start < z.clear_cursor {

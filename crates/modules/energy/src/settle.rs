@@ -30,7 +30,7 @@ pub fn end_block(state: &mut impl StateWrite, now_ms: u64) {
 
 fn clear_due(state: &mut impl StateWrite, z: &mut Zone, now_ms: u64) {
     let (mut steps, mut clears) = (0, 0);
-    while now_ms + z.config.gate_closure_ms >= z.clear_cursor
+    while now_ms.saturating_add(z.config.gate_closure_ms) >= z.clear_cursor
         && steps < MAX_INTERVAL_STEPS_PER_BLOCK
         && clears < MAX_CLEARINGS_PER_BLOCK
     {
@@ -85,7 +85,10 @@ fn clear_interval(state: &mut impl StateWrite, z: &Zone, start: u64) {
         orders[i].fill_wh = c.ask_fills[k];
         orders[i].value = c.ask_values[k];
     }
-    let hours_cap = |w: u64| (u128::from(w) * u128::from(z.config.interval_ms) / 3_600_000) as u64;
+    let hours_cap = |w: u64| {
+        u64::try_from(u128::from(w) * u128::from(z.config.interval_ms) / 3_600_000)
+            .unwrap_or(u64::MAX)
+    };
     let curtailed_import = curtail(&mut orders, Side::Bid, hours_cap(z.config.import_limit_w));
     let curtailed_export = curtail(&mut orders, Side::Ask, hours_cap(z.config.export_limit_w));
     for o in &mut orders {
@@ -198,7 +201,7 @@ fn metered(
             Side::Bid => e.import_wh,
             Side::Ask => e.export_wh,
         }),
-        Err(_) if now_ms < end + deadline_ms => None,
+        Err(_) if now_ms < end.saturating_add(deadline_ms) => None,
         Err(_) => Some(0),
     }
 }

@@ -26,6 +26,9 @@ pub struct Feed {
     pub updated_ms: u64,
     /// Bond posted by each reporter, in the order of `config.reporters`.
     pub bonds: Vec<Amount>,
+    /// The open round when each reporter last bonded: evidence from before it cannot take
+    /// the new bond.
+    pub bonded_round: Vec<u64>,
 }
 
 impl Encode for Feed {
@@ -35,6 +38,7 @@ impl Encode for Feed {
         self.value.map(|v| v as u64).encode_to(out);
         self.updated_ms.encode_to(out);
         put_vec(out, &self.bonds);
+        put_vec(out, &self.bonded_round);
     }
 }
 
@@ -46,6 +50,7 @@ impl Decode for Feed {
             value: Option::<u64>::decode_from(r)?.map(|v| v as i64),
             updated_ms: r.u64()?,
             bonds: r.vec("bonds", MAX_FEED_REPORTERS)?,
+            bonded_round: r.vec("bonded rounds", MAX_FEED_REPORTERS)?,
         })
     }
 }
@@ -168,6 +173,7 @@ pub fn create(state: &mut impl StateWrite, config: &FeedConfig) -> Result<Event,
         value: None,
         updated_ms: 0,
         bonds: vec![Amount::ZERO; config.reporters.len()],
+        bonded_round: vec![0; config.reporters.len()],
     };
     put_feed(state, &f);
     Ok(Event::new(
@@ -200,6 +206,7 @@ pub fn bond(state: &mut impl StateWrite, ctx: &SpendCtx, name: &str) -> Result<E
         f.config.bond,
     )?;
     f.bonds[i] = f.config.bond;
+    f.bonded_round[i] = f.round;
     put_feed(state, &f);
     Ok(Event::new(
         "oracle",
@@ -344,7 +351,7 @@ pub fn prove_equivocation(
     let who = a.reporter.address();
     let i = reporter_index(&f, &who)?;
     let bond = f.bonds[i];
-    if bond == Amount::ZERO {
+    if bond == Amount::ZERO || a.round < f.bonded_round[i] {
         return Err(OracleError::NotBonded(who));
     }
     let reward = Amount(bond.0 / 2);

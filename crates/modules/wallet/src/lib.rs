@@ -210,7 +210,7 @@ fn bucket_len(window_blocks: u64) -> u64 {
 fn window_sum(s: &mut SpendState, height: u64, window_blocks: u64) -> Amount {
     let current = height / bucket_len(window_blocks);
     s.buckets
-        .retain(|(b, _)| *b >= current.saturating_sub(WINDOW_BUCKETS));
+        .retain(|(b, _)| *b >= current.saturating_sub(WINDOW_BUCKETS) && *b <= current);
     s.buckets.iter().fold(Amount::ZERO, |acc, (_, a)| {
         acc.checked_add(*a)
             .expect("window sums are bounded by the supply")
@@ -381,6 +381,15 @@ pub fn check_session(
     height: u64,
 ) -> Result<()> {
     let s = session(state, account, key).ok_or(WalletError::NoSession(*account))?;
+    let owner = machina_bank::account(state, account)
+        .auth
+        .machine_id()
+        .and_then(|id| machina_identity::machine(state, id))
+        .map(|m| m.owner);
+    if owner != Some(s.granted_by) {
+        // Granted by a previous owner: void since the machine changed hands.
+        return Err(WalletError::NoSession(*account));
+    }
     if height > s.expiry_height {
         return Err(WalletError::SessionExpired(s.expiry_height));
     }
@@ -428,6 +437,13 @@ pub fn set_policy(
     let m = machina_identity::owned_active(state, sender, machine_id)?;
     check_policy(policy)?;
     let mut w = wallet(state, &m.address).unwrap_or_default();
+    if w.policy.window_blocks != policy.window_blocks {
+        // Buckets are numbered by the window's length: a new length starts a new count,
+        // which keeps the spend state within its bound.
+        let mut s = spend_state(state, &m.address);
+        s.buckets.clear();
+        state.set(keys::spend(&m.address), s.encode());
+    }
     w.policy = policy.clone();
     state.set(keys::policy(&m.address), w.encode());
     Ok(event("policy_set", machine_id))
@@ -478,6 +494,16 @@ pub fn grant_session(
     height: u64,
 ) -> Result<Event> {
     let m = machina_identity::owned_active(state, sender, machine_id)?;
+    if let Some(a) = grant
+        .actions
+        .iter()
+        .find(|a| a.len() > machina_primitives::limits::MAX_LABEL_BYTES)
+    {
+        return Err(WalletError::InvalidSession(format!(
+            "action name of {} bytes is too long",
+            a.len()
+        )));
+    }
     if grant.actions.is_empty() || grant.actions.len() > MAX_SESSION_ACTIONS {
         return Err(WalletError::InvalidSession(format!(
             "a session needs 1 to {MAX_SESSION_ACTIONS} actions"

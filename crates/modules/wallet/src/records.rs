@@ -81,6 +81,8 @@ impl Decode for SpendState {
 /// Rights an owner granted a session key on a machine's account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
+    /// The owner who granted it: the key stops working when the machine changes hands.
+    pub granted_by: machina_primitives::Address,
     /// Names of the actions it may use.
     pub actions: Vec<String>,
     /// Most it may move out in total, fees included.
@@ -93,6 +95,7 @@ pub struct Session {
 
 impl Encode for Session {
     fn encode_to(&self, out: &mut Vec<u8>) {
+        self.granted_by.encode_to(out);
         put_len(out, self.actions.len());
         for a in &self.actions {
             put_str(out, a);
@@ -105,11 +108,13 @@ impl Encode for Session {
 
 impl Decode for Session {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        let granted_by = Decode::decode_from(r)?;
         let n = r.len("session actions", MAX_SESSION_ACTIONS)?;
         let actions = (0..n)
             .map(|_| r.string("session action", MAX_LABEL_BYTES))
             .collect::<Result<_>>()?;
         Ok(Session {
+            granted_by,
             actions,
             spend_cap: Decode::decode_from(r)?,
             spent: Decode::decode_from(r)?,

@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use machina_primitives::limits::MAX_TX_BYTES;
-use machina_primitives::{Address, BlockHeader, Decode, Hash, PublicKey, Reader, Transaction};
+use machina_primitives::{
+    Address, BlockHeader, Decode, Encode, Hash, PublicKey, Reader, Transaction,
+};
 use machina_state::{AuthenticatedState, SparseMerkleTree};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -139,11 +141,15 @@ fn malformed(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// Parses one transaction: canonical bytes, or JSON when the content type says so.
-fn parse_one(headers: &HeaderMap, body: &[u8]) -> Result<Transaction, ApiError> {
-    if is_json(headers) {
-        return serde_json::from_slice(body).map_err(malformed);
-    }
-    Transaction::decode_exact(body, MAX_TX_BYTES).map_err(|e| match e {
+/// A transaction that came as JSON, checked against every limit of the canonical decoder by a
+/// round trip through it: JSON has no limits of its own, and nothing may be stored that the
+/// canonical decoder would refuse to read back.
+fn canonical(tx: Transaction) -> Result<Transaction, ApiError> {
+    decode_tx(&tx.encode())
+}
+
+fn decode_tx(bytes: &[u8]) -> Result<Transaction, ApiError> {
+    Transaction::decode_exact(bytes, MAX_TX_BYTES).map_err(|e| match e {
         machina_primitives::CodecError::Oversize { len, max } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "oversize",
@@ -153,11 +159,19 @@ fn parse_one(headers: &HeaderMap, body: &[u8]) -> Result<Transaction, ApiError> 
     })
 }
 
+fn parse_one(headers: &HeaderMap, body: &[u8]) -> Result<Transaction, ApiError> {
+    if is_json(headers) {
+        return canonical(serde_json::from_slice(body).map_err(malformed)?);
+    }
+    decode_tx(body)
+}
+
 /// Parses a batch: a JSON array, or the canonical list encoding (a `u32` count, then each
 /// transaction).
 fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Transaction>, ApiError> {
     let txs: Vec<Transaction> = if is_json(headers) {
-        serde_json::from_slice(body).map_err(malformed)?
+        let txs: Vec<Transaction> = serde_json::from_slice(body).map_err(malformed)?;
+        txs.into_iter().map(canonical).collect::<Result<_, _>>()?
     } else {
         let mut r = Reader::new(body);
         let txs = r.vec("batch", MAX_BATCH_TXS).map_err(malformed)?;
@@ -614,8 +628,12 @@ async fn get_machine_orders(
             "a span of at most {MAX_TRADE_INTERVALS} intervals"
         )));
     }
+    let id = m.machine_id;
+    // Only intervals the machine placed orders in are read in full.
     let orders: Vec<_> = (0..=(q.to_ms - first) / step)
-        .flat_map(|i| machina_energy::market::orders_of(&state, &zone, first + i * step))
+        .map(|i| first + i * step)
+        .filter(|start| machina_energy::market::machine_order_count(&state, &zone, *start, id) > 0)
+        .flat_map(|start| machina_energy::market::orders_of(&state, &zone, start))
         .filter(|o| o.machine_id == m.machine_id)
         .collect();
     Ok(Json(json!({"machine_id": m.machine_id, "zone": zone, "orders": orders})).into_response())
@@ -634,7 +652,17 @@ struct Advance {
     timestamp_ms: u64,
 }
 
+/// Latest time a simulated clock may be set to (1 January 2500): far from any overflow of the
+/// time arithmetic that follows a block's timestamp.
+const MAX_SIM_TIME_MS: u64 = 16_725_225_600_000;
+
 async fn advance(State(chain): State<Arc<Chain>>, Json(a): Json<Advance>) -> ApiResult {
+    if a.timestamp_ms > MAX_SIM_TIME_MS {
+        return Err(malformed(format!(
+            "timestamp {} is past the year 2500",
+            a.timestamp_ms
+        )));
+    }
     let (height, txs) = tokio::task::spawn_blocking(move || chain.produce_block(a.timestamp_ms))
         .await
         .map_err(ApiError::internal)?;

@@ -313,7 +313,7 @@ impl Chain {
     ) {
         let mut pool = self.mempool.lock().expect("mempool lock");
         for tx in dropped {
-            pool.remove(&tx.tx().body.sender, tx.tx().body.nonce);
+            pool.remove_from(&tx.tx().body.sender, tx.tx().body.nonce);
         }
         let mut senders: Vec<Address> = included.iter().map(|t| t.tx().body.sender).collect();
         senders.dedup();

@@ -157,7 +157,10 @@ impl Mempool {
             });
         }
         let max_ahead = self.limits.max_per_sender;
-        if nonce - account_nonce >= max_ahead as u64 {
+        // A sender's waiting transactions run without gaps from its account nonce: a
+        // transaction that could not run yet would hold room it never pays for.
+        let queued = self.by_sender.get(&sender).map_or(0, |q| q.len() as u64);
+        if nonce - account_nonce >= max_ahead as u64 || nonce > account_nonce + queued {
             return Err(MempoolError::NonceTooFarAhead {
                 sender,
                 expected: account_nonce,
@@ -226,6 +229,21 @@ impl Mempool {
         }
         if let Some(tx) = removed {
             self.forget(&tx);
+        }
+    }
+
+    /// Drops the transaction of `sender` with `nonce` and every later one: once one cannot
+    /// run, none after it can.
+    pub fn remove_from(&mut self, sender: &Address, nonce: u64) {
+        let Some(queue) = self.by_sender.get_mut(sender) else {
+            return;
+        };
+        let gone = queue.split_off(&nonce);
+        if queue.is_empty() {
+            self.by_sender.remove(sender);
+        }
+        for tx in gone.values() {
+            self.forget(tx);
         }
     }
 
@@ -336,15 +354,21 @@ mod tests {
     }
 
     #[test]
-    fn candidates_stop_at_a_nonce_gap_and_pruning_frees_room() {
+    fn a_nonce_gap_is_refused_and_pruning_frees_room() {
         let k = Keypair::dev("alice");
         let mut m = small();
         m.insert(tx(&k, 0), 0).expect("0");
-        m.insert(tx(&k, 2), 0).expect("2");
-        assert_eq!(m.candidates(10, 1 << 20, |_| 0).len(), 1);
+        assert_eq!(
+            m.insert(tx(&k, 2), 0).unwrap_err().code(),
+            "nonce_too_far_ahead"
+        );
+        m.insert(tx(&k, 1), 0).expect("1");
+        assert_eq!(m.candidates(10, 1 << 20, |_| 0).len(), 2);
         m.prune_sender(&k.address(), 1);
         assert_eq!(m.len(), 1);
-        assert!(m.candidates(10, 1 << 20, |_| 1).is_empty());
+        m.remove_from(&k.address(), 1);
+        assert!(m.is_empty());
+        m.insert(tx(&k, 1), 1).expect("again");
         m.prune_expired(11);
         assert!(m.is_empty());
     }
