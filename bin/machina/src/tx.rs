@@ -139,8 +139,9 @@ enum EnergyTxCmd {
         /// Settlement waits at most this long after an interval for readings, ms.
         #[arg(long, default_value_t = 600_000)]
         settlement_deadline_ms: u64,
-        /// Micro-units moved into the zone's grid account (pays feed-in credits).
-        #[arg(long, default_value_t = 0)]
+        /// Micro-units moved into the zone's grid account (pays feed-in credits; at least
+        /// 100 tokens).
+        #[arg(long, default_value_t = machina_energy::market::MIN_GRID_FLOAT.0)]
         grid_float: u128,
     },
     /// Buy up to `--qty-wh` at most at `--price` for an interval.
