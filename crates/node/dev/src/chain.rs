@@ -163,17 +163,30 @@ impl Chain {
                 Err(e) => results.push(Some(Err(e.into()))),
             }
         }
+        // Authorisation and fee checks run before the mempool lock is taken.
         let mut verified = verify_txs(to_verify).into_iter();
+        let checked: Vec<Result<machina_stf::VerifiedTx, SubmitError>> = results
+            .iter()
+            .filter(|r| r.is_none())
+            .map(|_| {
+                let v = verified
+                    .next()
+                    .expect("one verification per unchecked tx")?;
+                check_admission(&state, &v, next_height)?;
+                Ok(v)
+            })
+            .collect();
+        let mut checked = checked.into_iter();
         let mut pool = self.mempool.lock().expect("mempool lock");
+        // Nonces are read under the lock from the state the producer committed last: it
+        // prunes the mempool under the same lock after swapping the state in, so the two agree.
+        let current = self.committed().state;
         let out: Vec<_> = results
             .into_iter()
             .map(|r| {
                 r.unwrap_or_else(|| {
-                    let v = verified
-                        .next()
-                        .expect("one verification per unchecked tx")?;
-                    check_admission(&state, &v, next_height)?;
-                    let nonce = machina_bank::account(&state, &v.tx().body.sender).nonce;
+                    let v = checked.next().expect("one check per unchecked tx")?;
+                    let nonce = machina_bank::account(&current, &v.tx().body.sender).nonce;
                     let hash = v.hash();
                     pool.insert(v, nonce)?;
                     Ok(hash)
