@@ -663,8 +663,9 @@ async fn advance(State(chain): State<Arc<Chain>>, Json(a): Json<Advance>) -> Api
             a.timestamp_ms
         )));
     }
-    let (height, txs) = tokio::task::spawn_blocking(move || chain.produce_block(a.timestamp_ms))
-        .await
-        .map_err(ApiError::internal)?;
+    let (height, txs) =
+        tokio::task::spawn_blocking(move || chain.produce_block_or_abort(a.timestamp_ms))
+            .await
+            .map_err(ApiError::internal)?;
     Ok(Json(json!({"height": height, "tx_count": txs})).into_response())
 }

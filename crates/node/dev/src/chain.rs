@@ -228,8 +228,21 @@ impl Chain {
                 std::thread::sleep(wait);
             }
             last = Instant::now();
-            self.produce_block(now_ms());
+            self.produce_block_or_abort(now_ms());
         }
+    }
+
+    /// [`Chain::produce_block`], stopping the whole process if it fails: a node that cannot
+    /// commit (a full disk, a broken invariant) must not go on answering as if it could. The
+    /// restart recovers the last committed block.
+    pub fn produce_block_or_abort(&self, timestamp_ms: u64) -> (u64, usize) {
+        let produced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.produce_block(timestamp_ms)
+        }));
+        produced.unwrap_or_else(|_| {
+            eprintln!("machina: block production failed; stopping so that a restart recovers the last committed block");
+            std::process::abort()
+        })
     }
 
     /// Builds, executes and commits one block from the mempool at chain time `timestamp_ms`
