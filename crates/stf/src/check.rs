@@ -73,7 +73,12 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
     }
     let mut msgs: Vec<(Vec<u8>, PublicKey, Signature)> = Vec::new();
     let mut items = Vec::new();
+    let sizes: Vec<usize> = txs.iter().map(|t| t.encode().len()).collect();
     for (i, tx) in txs.iter().enumerate() {
+        // An oversize transaction is refused below without costing any verification.
+        if sizes[i] > MAX_TX_BYTES {
+            continue;
+        }
         let body_msg = tx.body.signing_message();
         for s in &tx.signatures {
             msgs.push((body_msg.clone(), s.public_key, s.signature));
@@ -130,15 +135,15 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
         .zip(errors)
         .zip(bad_items)
         .map(|((tx, error), bad_items)| {
-            if let Some(e) = error {
-                return Err(e);
-            }
             let bytes = tx.encode();
             if bytes.len() > MAX_TX_BYTES {
                 return Err(TxError::Oversize {
                     len: bytes.len(),
                     max: MAX_TX_BYTES,
                 });
+            }
+            if let Some(e) = error {
+                return Err(e);
             }
             Ok(VerifiedTx {
                 hash: machina_primitives::sha256(&[&bytes]),

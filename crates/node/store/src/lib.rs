@@ -151,16 +151,21 @@ impl Store {
     /// Commits a block, its receipts and its state writes in one durable transaction.
     pub fn commit_block(&self, b: &CommittedBlock<'_>) -> Result<()> {
         assert_eq!(b.txs.len(), b.receipts.len(), "one receipt per transaction");
-        let head = self.head()?.unwrap_or(0);
-        if b.header.height != head + 1 {
-            return Err(StoreError::NotNext {
-                head,
-                got: b.header.height,
-            });
-        }
         let height = b.header.height;
         let w = self.db.begin_write()?;
         {
+            // The head is read inside the write transaction that moves it.
+            let head = match w.open_table(META)?.get(HEAD)? {
+                Some(v) => decode_u64(v.value())?,
+                None => {
+                    return Err(StoreError::Corrupt(
+                        "no genesis: the store was never initialised".into(),
+                    ))
+                }
+            };
+            if height != head + 1 {
+                return Err(StoreError::NotNext { head, got: height });
+            }
             w.open_table(HEADERS)?
                 .insert(height, b.header.encode().as_slice())?;
             w.open_table(BLOCK_HEIGHTS)?
