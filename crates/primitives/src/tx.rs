@@ -95,7 +95,7 @@ impl Decode for TxSignature {
     }
 }
 
-/// A signed transaction. Its id is the SHA-256 of its canonical encoding.
+/// A signed transaction. Its id is the hash of its body (see [`Transaction::hash`]).
 ///
 /// Which keys may sign for the sender is decided by the sender's account (see the `bank`
 /// module), not by the transaction: a plain account is authorised by the key its address came
@@ -151,9 +151,12 @@ impl TxBody {
 }
 
 impl Transaction {
-    /// The transaction id: SHA-256 of the canonical encoding.
+    /// The transaction id: SHA-256 of a domain prefix and the canonical body, what the
+    /// signers signed. Signatures are left out so that nobody can change a transaction's id
+    /// by reordering, repeating or adding signatures; one body (one sender and nonce) is one
+    /// transaction whatever signatures carry it.
     pub fn hash(&self) -> Hash {
-        sha256(&[&self.encode()])
+        sha256(&[b"machina/txid/v1", &self.body.encode()])
     }
 
     /// Checks every signature on each of `txs` (batched, on all cores). A transaction is valid
@@ -235,6 +238,23 @@ mod tests {
             Transaction::verify_signatures(&[good, bad]),
             vec![true, false]
         );
+    }
+
+    #[test]
+    fn extra_or_reordered_signatures_do_not_change_the_id() {
+        let tx = transfer(0, 5);
+        let mut padded = tx.clone();
+        padded.signatures.push(padded.signatures[0].clone());
+        let other = Keypair::dev("mallory");
+        padded.signatures.push(TxSignature {
+            public_key: other.public(),
+            signature: other.sign(&tx.body.signing_message()),
+        });
+        padded.signatures.reverse();
+        assert_eq!(padded.hash(), tx.hash());
+        let mut changed = tx.clone();
+        changed.body.nonce += 1;
+        assert_ne!(changed.hash(), tx.hash());
     }
 
     #[test]

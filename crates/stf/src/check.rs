@@ -146,7 +146,7 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
                 return Err(e);
             }
             Ok(VerifiedTx {
-                hash: machina_primitives::sha256(&[&bytes]),
+                hash: tx.hash(),
                 encoded_len: bytes.len(),
                 tx,
                 bad_items,
