@@ -41,6 +41,19 @@ fn hour_of(sim: &Sim, start_ms: u64) -> f64 {
     (start_ms - sim.start_ms) as f64 / 3_600_000.0
 }
 
+/// One zone's `key` per interval, divided by `unit`, at the middle of each interval (hours).
+fn zone_points(rows: &[Value], zone: &str, sim: &Sim, key: &str, unit: f64) -> Vec<(f64, f64)> {
+    rows.iter()
+        .filter(|x| x["zone"] == zone)
+        .filter_map(|x| {
+            Some((
+                hour_of(sim, x["start_ms"].as_u64()?) + 0.125,
+                x[key].as_u64()? as f64 / unit,
+            ))
+        })
+        .collect()
+}
+
 fn prices(r: &Value, sim: &Sim, path: &Path) -> anyhow::Result<()> {
     let rows = r["interval_rows"].as_array().cloned().unwrap_or_default();
     let mut zones: Vec<String> = rows
@@ -81,16 +94,7 @@ fn prices(r: &Value, sim: &Sim, path: &Path) -> anyhow::Result<()> {
     }
     for (z, zone) in zones.iter().enumerate() {
         let color = ZONE_COLORS[z % ZONE_COLORS.len()];
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|x| x["zone"] == zone.as_str())
-            .filter_map(|x| {
-                Some((
-                    hour_of(sim, x["start_ms"].as_u64()?) + 0.125,
-                    x["price"].as_u64()? as f64 / 1e6,
-                ))
-            })
-            .collect();
+        let points = zone_points(&rows, zone, sim, "price", 1e6);
         chart
             .draw_series(PointSeries::of_element(
                 points,
@@ -131,16 +135,7 @@ fn prices(r: &Value, sim: &Sim, path: &Path) -> anyhow::Result<()> {
         .map_err(err)?;
     for (z, zone) in zones.iter().enumerate() {
         let color = ZONE_COLORS[z % ZONE_COLORS.len()];
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|x| x["zone"] == zone.as_str())
-            .filter_map(|x| {
-                Some((
-                    hour_of(sim, x["start_ms"].as_u64()?) + 0.125,
-                    x["volume_wh"].as_u64()? as f64 / 1000.0,
-                ))
-            })
-            .collect();
+        let points = zone_points(&rows, zone, sim, "volume_wh", 1000.0);
         vol.draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(err)?
             .label(zone.clone())
