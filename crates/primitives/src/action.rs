@@ -4,7 +4,7 @@
 //! attestation) cover data that is all in the transaction, so they are checked statelessly,
 //! in the same batch as the transaction's own signatures (see [`Action::embedded_signatures`]).
 
-use crate::codec::{put_str, put_vec, Decode, Encode, Reader, Result};
+use crate::codec::{put_opt_str, put_str, put_vec, Decode, Encode, Reader, Result};
 use crate::limits::{
     MAX_ALLOWLIST, MAX_LABEL_BYTES, MAX_METADATA_PAIRS, MAX_MULTISIG_MEMBERS, MAX_SESSION_ACTIONS,
 };
@@ -898,13 +898,7 @@ impl Encode for MachineRegistration {
         self.kind.encode_to(out);
         self.rated_power_w.encode_to(out);
         self.capacity_wh.encode_to(out);
-        match &self.zone {
-            None => out.push(0),
-            Some(z) => {
-                out.push(1);
-                put_str(out, z);
-            }
-        }
+        put_opt_str(out, self.zone.as_deref());
         self.metadata.encode_to(out);
         match &self.attestation {
             None => out.push(0),
@@ -918,21 +912,7 @@ impl Encode for MachineRegistration {
 }
 
 fn read_opt_label(r: &mut Reader<'_>, what: &'static str) -> Result<Option<String>> {
-    match r.u8()? {
-        0 => Ok(None),
-        1 => Ok(Some(read_label(r, what)?)),
-        tag => Err(CodecError::BadTag { what, tag }),
-    }
-}
-
-fn put_opt_str(out: &mut Vec<u8>, s: &Option<String>) {
-    match s {
-        None => out.push(0),
-        Some(z) => {
-            out.push(1);
-            put_str(out, z);
-        }
-    }
+    r.opt_string(what, MAX_LABEL_BYTES)
 }
 
 impl Decode for MachineRegistration {
@@ -1007,7 +987,7 @@ impl Encode for Action {
             Action::SetMachineZone { machine_id, zone } => {
                 out.push(13);
                 machine_id.encode_to(out);
-                put_opt_str(out, zone);
+                put_opt_str(out, zone.as_deref());
             }
             Action::RotateDeviceKey {
                 machine_id,

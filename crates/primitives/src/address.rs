@@ -18,7 +18,13 @@ impl Address {
     /// Derives the address of a plain account from its ed25519 public key:
     /// the first 20 bytes of `SHA-256("machina/address/v1" || public_key)`.
     pub fn from_public_key(pk: &[u8; 32]) -> Address {
-        let h = sha256(&[b"machina/address/v1", pk]);
+        Address::derive(&[b"machina/address/v1", pk])
+    }
+
+    /// An address no key derives: the first 20 bytes of `SHA-256` over `parts`, the first of
+    /// which names what the address is for (a machine's account, a module's escrow, ...).
+    pub fn derive(parts: &[&[u8]]) -> Address {
+        let h = sha256(parts);
         let mut a = [0u8; 20];
         a.copy_from_slice(&h.0[..20]);
         Address(a)

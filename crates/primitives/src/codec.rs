@@ -198,6 +198,15 @@ impl<'a> Reader<'a> {
             .map_err(|_| CodecError::BadUtf8)
     }
 
+    /// Reads an optional string of at most `max` bytes (see [`put_opt_str`]).
+    pub fn opt_string(&mut self, what: &'static str, max: usize) -> Result<Option<String>> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.string(what, max)?)),
+            tag => Err(CodecError::BadTag { what, tag }),
+        }
+    }
+
     /// Reads a length-prefixed list of at most `max` items.
     pub fn vec<T: Decode>(&mut self, what: &'static str, max: usize) -> Result<Vec<T>> {
         let n = self.len(what, max)?;
@@ -275,6 +284,17 @@ impl<T: Decode> Decode for Option<T> {
 /// Appends a length-prefixed UTF-8 string.
 pub fn put_str(out: &mut Vec<u8>, s: &str) {
     put_var_bytes(out, s.as_bytes());
+}
+
+/// Appends an optional string: a 0 tag, or a 1 tag and the string.
+pub fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => out.push(0),
+        Some(s) => {
+            out.push(1);
+            put_str(out, s);
+        }
+    }
 }
 
 impl Encode for bool {

@@ -4,7 +4,7 @@ use crate::records::{Interval, OrderRec, Status, Zone};
 use crate::{keys, EnergyError, Result};
 use machina_primitives::action::{MarketRule, Side, ZoneConfig};
 use machina_primitives::limits::MAX_LABEL_BYTES;
-use machina_primitives::{sha256, Address, Amount, Decode, Encode, Event};
+use machina_primitives::{Address, Amount, Decode, Encode, Event};
 use machina_state::{StateRead, StateWrite};
 use machina_wallet::SpendCtx;
 
@@ -44,10 +44,7 @@ fn read<T: Decode>(state: &impl StateRead, key: &[u8]) -> Option<T> {
 }
 
 fn derived(domain: &[u8], zone: &str) -> Address {
-    let h = sha256(&[domain, zone.as_bytes()]);
-    let mut a = [0u8; 20];
-    a.copy_from_slice(&h.0[..20]);
-    Address(a)
+    Address::derive(&[domain, zone.as_bytes()])
 }
 
 /// The account holding a zone's escrows, collaterals and money in transit.

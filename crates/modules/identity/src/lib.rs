@@ -13,7 +13,7 @@ pub use record::{Machine, Reputation, Status};
 use machina_bank::Authorization;
 use machina_primitives::action::{MachineKind, MachineMetadata, MachineRegistration};
 use machina_primitives::limits::MAX_LABEL_BYTES;
-use machina_primitives::{sha256, Address, Decode, Encode, Event, PublicKey};
+use machina_primitives::{Address, Decode, Encode, Event, PublicKey};
 use machina_state::{StateRead, StateWrite};
 use thiserror::Error;
 
@@ -83,10 +83,7 @@ fn read_u64(state: &impl StateRead, key: &[u8]) -> u64 {
 /// The address of a machine's account: the first 20 bytes of
 /// `SHA-256("machina/machine-account/v1" || id)`.
 pub fn machine_address(machine_id: u64) -> Address {
-    let h = sha256(&[b"machina/machine-account/v1", &machine_id.to_be_bytes()]);
-    let mut a = [0u8; 20];
-    a.copy_from_slice(&h.0[..20]);
-    Address(a)
+    Address::derive(&[b"machina/machine-account/v1", &machine_id.to_be_bytes()])
 }
 
 /// The machine with this id.

@@ -1,7 +1,7 @@
 //! The machine record and its reputation counters.
 
 use machina_primitives::action::{MachineKind, MachineMetadata};
-use machina_primitives::codec::{put_str, Decode, Encode, Reader, Result};
+use machina_primitives::codec::{put_opt_str, Decode, Encode, Reader, Result};
 use machina_primitives::limits::MAX_LABEL_BYTES;
 use machina_primitives::{Address, CodecError, PublicKey};
 use serde::{Deserialize, Serialize};
@@ -103,13 +103,7 @@ impl Encode for Machine {
         self.kind.encode_to(out);
         self.rated_power_w.encode_to(out);
         self.capacity_wh.encode_to(out);
-        match &self.zone {
-            None => out.push(0),
-            Some(z) => {
-                out.push(1);
-                put_str(out, z);
-            }
-        }
+        put_opt_str(out, self.zone.as_deref());
         self.metadata.encode_to(out);
         self.device_key.encode_to(out);
         out.push(match self.status {
@@ -133,11 +127,7 @@ impl Decode for Machine {
         let kind = Decode::decode_from(r)?;
         let rated_power_w = r.u64()?;
         let capacity_wh = Decode::decode_from(r)?;
-        let zone = match r.u8()? {
-            0 => None,
-            1 => Some(r.string("zone", MAX_LABEL_BYTES)?),
-            tag => return Err(CodecError::BadTag { what: "zone", tag }),
-        };
+        let zone = r.opt_string("zone", MAX_LABEL_BYTES)?;
         let metadata = Decode::decode_from(r)?;
         let device_key = Decode::decode_from(r)?;
         let status = match r.u8()? {

@@ -5,7 +5,7 @@ use crate::{keys, OracleError};
 use machina_primitives::action::{FeedConfig, FeedReport};
 use machina_primitives::codec::{put_len, put_vec, Decode, Encode, Reader, Result as CodecResult};
 use machina_primitives::limits::{MAX_FEED_REPORTERS, MAX_LABEL_BYTES};
-use machina_primitives::{sha256, Address, Amount, Event};
+use machina_primitives::{Address, Amount, Event};
 use machina_state::{StateRead, StateWrite};
 use machina_wallet::SpendCtx;
 use serde::{Deserialize, Serialize};
@@ -101,18 +101,12 @@ fn reports(state: &impl StateRead, name: &str) -> RoundReports {
 
 /// The account that holds a feed's bonds.
 pub fn escrow_address(name: &str) -> Address {
-    let h = sha256(&[b"machina/feed-escrow/v1", name.as_bytes()]);
-    let mut a = [0u8; 20];
-    a.copy_from_slice(&h.0[..20]);
-    Address(a)
+    Address::derive(&[b"machina/feed-escrow/v1", name.as_bytes()])
 }
 
 /// The account that receives the part of forfeited bonds not paid to provers.
 pub fn slash_pool_address() -> Address {
-    let h = sha256(&[b"machina/oracle-slash-pool/v1"]);
-    let mut a = [0u8; 20];
-    a.copy_from_slice(&h.0[..20]);
-    Address(a)
+    Address::derive(&[b"machina/oracle-slash-pool/v1"])
 }
 
 /// The feed's value at `now_ms`, or why there is none: never set, or stale.

@@ -15,7 +15,7 @@ use machina_bank::{Authorization, BankError};
 use machina_identity::IdentityError;
 use machina_primitives::action::SpendPolicy;
 use machina_primitives::limits::{MAX_ALLOWLIST, MAX_MULTISIG_MEMBERS, MAX_SESSION_ACTIONS};
-use machina_primitives::{sha256, Address, Amount, Decode, Encode, Event, PublicKey};
+use machina_primitives::{Address, Amount, Decode, Encode, Event, PublicKey};
 use machina_state::{StateRead, StateWrite};
 use thiserror::Error;
 
@@ -556,15 +556,12 @@ fn check_members(members: &[PublicKey], threshold: u8) -> Result<()> {
 /// The address of the multisig created by `creator` in its transaction with `nonce`, action
 /// `index`.
 pub fn multisig_address(creator: &Address, nonce: u64, index: u64) -> Address {
-    let h = sha256(&[
+    Address::derive(&[
         b"machina/multisig/v1",
         &creator.0,
         &nonce.to_be_bytes(),
         &index.to_be_bytes(),
-    ]);
-    let mut a = [0u8; 20];
-    a.copy_from_slice(&h.0[..20]);
-    Address(a)
+    ])
 }
 
 /// Creates an M-of-N multisig account at [`multisig_address`].
