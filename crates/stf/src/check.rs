@@ -73,6 +73,7 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
     }
     let mut msgs: Vec<(Vec<u8>, PublicKey, Signature)> = Vec::new();
     let mut items = Vec::new();
+    // Each transaction is encoded once, for its size.
     let sizes: Vec<usize> = txs.iter().map(|t| t.encode().len()).collect();
     for (i, tx) in txs.iter().enumerate() {
         // An oversize transaction is refused below without costing any verification.
@@ -134,11 +135,11 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
     txs.into_iter()
         .zip(errors)
         .zip(bad_items)
-        .map(|((tx, error), bad_items)| {
-            let bytes = tx.encode();
-            if bytes.len() > MAX_TX_BYTES {
+        .zip(sizes)
+        .map(|(((tx, error), bad_items), len)| {
+            if len > MAX_TX_BYTES {
                 return Err(TxError::Oversize {
-                    len: bytes.len(),
+                    len,
                     max: MAX_TX_BYTES,
                 });
             }
@@ -147,7 +148,7 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
             }
             Ok(VerifiedTx {
                 hash: tx.hash(),
-                encoded_len: bytes.len(),
+                encoded_len: len,
                 tx,
                 bad_items,
             })
