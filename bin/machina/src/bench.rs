@@ -41,6 +41,16 @@ pub struct BenchArgs {
     /// Measure clearing and settling one interval of a zone with this many machines instead.
     #[arg(long)]
     settlement: Option<usize>,
+    /// Measure finality and throughput of a local network of this many validator processes
+    /// instead.
+    #[arg(long)]
+    devnet: Option<usize>,
+    /// Transfers per second offered to the devnet in its steady phase.
+    #[arg(long, default_value_t = 500)]
+    rate: usize,
+    /// Length of the devnet's steady phase, in seconds.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
 }
 
 /// Longest the end-to-end run may take before the bench gives up.
@@ -262,6 +272,16 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
 
 /// Runs every measurement and prints the figures.
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
+    if let Some(n) = args.devnet {
+        return crate::bench_devnet::run(
+            n,
+            args.rate,
+            args.seconds,
+            args.transfers,
+            args.senders,
+            json,
+        );
+    }
     if let Some(machines) = args.settlement {
         return crate::bench_energy::run_settlement(machines, json);
     }

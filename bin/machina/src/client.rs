@@ -60,6 +60,16 @@ impl Client {
         self.handle(self.agent.get(&format!("{}{path}", self.base)).call())
     }
 
+    /// `GET` a path that answers with text (such as `/metrics`).
+    pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let r = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .call()
+            .map_err(|e| anyhow!("cannot reach the node at {}: {e}", self.base))?;
+        r.into_string().context("node sent invalid text")
+    }
+
     /// Submits one transaction in its canonical encoding; returns its hash.
     pub fn submit(&self, tx: &Transaction) -> anyhow::Result<String> {
         let v = self.post_bytes("/v1/tx", &tx.encode())?;

@@ -1,12 +1,14 @@
 //! Machina command line: dev chain, transactions, queries, keys and benchmarks.
 
 mod bench;
+mod bench_devnet;
 mod bench_energy;
 mod bench_machines;
 mod client;
 mod demo;
 mod demo_charts;
 mod demo_report;
+mod devnet;
 mod energy;
 mod gateway;
 mod keystore;
@@ -59,6 +61,11 @@ enum Cmd {
     Gateway(gateway::GatewayArgs),
     /// Measure signature, execution, storage and end-to-end throughput on this machine.
     Bench(bench::BenchArgs),
+    /// A local validator network on BFT consensus: `devnet init` writes it, `devnet` alone
+    /// writes and runs it.
+    Devnet(devnet::DevnetArgs),
+    /// Run one validator of a network.
+    Validator(devnet::ValidatorArgs),
 }
 
 #[derive(Args)]
@@ -131,6 +138,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Query(q) => query::run(q, &Keystore::open(&keystore_path)?, cli.json),
         Cmd::Energy(e) => energy::run(e, cli.json),
         Cmd::Gateway(g) => gateway::run(g, &mut Keystore::open(&keystore_path)?, cli.json),
+        Cmd::Devnet(d) => devnet::run(d, cli.json),
+        Cmd::Validator(v) => devnet::run_validator(v),
         Cmd::Bench(b) => {
             // The bench is quiet unless asked: RUST_LOG=info shows each block it commits.
             if std::env::var_os("RUST_LOG").is_some() {

@@ -125,7 +125,7 @@ async fn openapi() -> impl IntoResponse {
 async fn metrics(State(chain): State<Arc<Chain>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        chain.metrics.render(),
+        chain.render_metrics(),
     )
 }
 
@@ -193,7 +193,7 @@ async fn run_submit(
 ) -> Result<Vec<Result<Hash, SubmitError>>, ApiError> {
     // Signature verification is CPU work on all cores: keep it off the async workers.
     let results = tokio::task::spawn_blocking(move || {
-        let r = chain.submit(txs);
+        let r = chain.submit_from_client(txs);
         chain
             .metrics
             .rejected(r.iter().filter(|x| x.is_err()).count());

@@ -5,16 +5,16 @@ use anyhow::{bail, Context};
 use machina_mempool::{Limits, Mempool, MempoolError};
 use machina_primitives::limits::{MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 use machina_primitives::{
-    hash::merkle_root, Address, BlockEnv, BlockHeader, Hash, Keypair, Transaction,
+    hash::merkle_root, Address, Block, BlockEnv, BlockHeader, Hash, Keypair, Receipt, Transaction,
 };
-use machina_state::{AuthenticatedState, SparseMerkleTree};
+use machina_state::{AuthenticatedState, ChangeSet, SparseMerkleTree};
 use machina_stf::{
-    check_admission, check_stateless, verify_txs, BlockExecutor, Genesis, ModuleError, Params,
-    TxError,
+    apply_block, check_admission, check_stateless, verify_txs, BlockError, BlockExecutor, Genesis,
+    ModuleError, Params, TxError, VerifiedTx,
 };
 use machina_store::{CommittedBlock, Store};
 use std::path::Path;
-use std::sync::{Condvar, Mutex, RwLock};
+use std::sync::{Condvar, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -51,6 +51,85 @@ pub struct Committed {
     pub head: BlockHeader,
 }
 
+/// A block executed on top of its parent's state, not yet committed.
+pub struct Built {
+    /// Its header (the state root is the root of `state`).
+    pub header: BlockHeader,
+    /// The transactions it includes, in order.
+    pub txs: Vec<VerifiedTx>,
+    /// One receipt per transaction.
+    pub receipts: Vec<Receipt>,
+    /// Its state writes.
+    pub changes: ChangeSet,
+    /// The state after it.
+    pub state: SparseMerkleTree,
+    /// Mempool transactions that were left out because they can never be included.
+    pub dropped: Vec<VerifiedTx>,
+}
+
+impl Built {
+    /// The block as carried on the wire and stored by consensus.
+    pub fn block(&self) -> Block {
+        Block {
+            header: self.header.clone(),
+            txs: self.txs.iter().map(|t| t.tx().clone()).collect(),
+        }
+    }
+}
+
+/// Why a block received from another node is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A transaction failed its signature or stateless checks.
+    #[error("transaction {index} is invalid: {error}")]
+    Tx {
+        /// Its position in the block.
+        index: usize,
+        /// What was wrong.
+        error: Box<TxError>,
+    },
+    /// Execution refused the block.
+    #[error(transparent)]
+    Block(Box<BlockError>),
+    /// The header commits to something other than what the block produces.
+    #[error("header {0} does not match the block's execution")]
+    Mismatch(&'static str),
+}
+
+/// Re-executes `block` on `parent_state` (the state after its parent), as every validator does
+/// before voting for a block it did not build, and checks the header against the outcome.
+/// Pure: the same block and state give the same answer everywhere.
+pub fn replay_block(parent_state: &SparseMerkleTree, block: &Block) -> Result<Built, ReplayError> {
+    let mut txs = Vec::with_capacity(block.txs.len());
+    for (index, r) in verify_txs(block.txs.clone()).into_iter().enumerate() {
+        txs.push(r.map_err(|e| ReplayError::Tx {
+            index,
+            error: Box::new(e),
+        })?);
+    }
+    let ids: Vec<Hash> = txs.iter().map(|t| t.hash()).collect();
+    if merkle_root(&ids) != block.header.tx_root {
+        return Err(ReplayError::Mismatch("tx_root"));
+    }
+    let mut state = parent_state.clone();
+    let outcome = apply_block(&mut state, &txs, &block.header.env())
+        .map_err(|e| ReplayError::Block(Box::new(e)))?;
+    if outcome.receipts_root() != block.header.receipts_root {
+        return Err(ReplayError::Mismatch("receipts_root"));
+    }
+    if outcome.state_root != block.header.state_root {
+        return Err(ReplayError::Mismatch("state_root"));
+    }
+    Ok(Built {
+        header: block.header.clone(),
+        txs,
+        receipts: outcome.receipts,
+        changes: outcome.changes,
+        state,
+        dropped: Vec::new(),
+    })
+}
+
 /// A running chain.
 pub struct Chain {
     store: Store,
@@ -65,7 +144,16 @@ pub struct Chain {
     producing: Mutex<()>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Passes transactions admitted from this node's API on to the other validators.
+    relay: OnceLock<Relay>,
+    /// More Prometheus text for `/metrics` (the consensus engine's).
+    extra_metrics: OnceLock<ExtraMetrics>,
 }
+
+/// Hands transactions admitted from clients to the rest of the network.
+pub type Relay = Box<dyn Fn(&[Transaction]) + Send + Sync>;
+/// Renders more Prometheus text.
+pub type ExtraMetrics = Box<dyn Fn() -> String + Send + Sync>;
 
 /// Milliseconds since the Unix epoch. The node is the only layer that reads the clock.
 pub fn now_ms() -> u64 {
@@ -81,6 +169,13 @@ impl Chain {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         let store = Store::open(&data_dir.join("chain.redb"))?;
+        Chain::from_store(store, genesis, dev_proposer().address())
+    }
+
+    /// Opens the chain kept in `store` (writing `genesis` first if it is empty), with
+    /// `proposer` as the account that collects the fees of the blocks this node produces
+    /// itself. Rebuilds the state and checks it against the head's state root.
+    pub fn from_store(store: Store, genesis: &Genesis, proposer: Address) -> anyhow::Result<Chain> {
         let genesis = match store.genesis()? {
             Some(bytes) => serde_json::from_slice::<Genesis>(&bytes)
                 .context("genesis stored in the data dir does not parse")?,
@@ -108,13 +203,15 @@ impl Chain {
         Ok(Chain {
             store,
             params: genesis.params,
-            proposer: dev_proposer().address(),
+            proposer,
             committed: RwLock::new(Committed { state, head }),
             mempool: Mutex::new(Mempool::new(Limits::default())),
             work: Condvar::new(),
             height_tx,
             producing: Mutex::new(()),
             metrics,
+            relay: OnceLock::new(),
+            extra_metrics: OnceLock::new(),
         })
     }
 
@@ -146,6 +243,59 @@ impl Chain {
     /// Whether a transaction is waiting in the mempool.
     pub fn is_pending(&self, hash: &Hash) -> bool {
         self.mempool.lock().expect("mempool lock").contains(hash)
+    }
+
+    /// Sets where transactions submitted by clients go after admission (once).
+    pub fn set_relay(&self, relay: Relay) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// Sets a source of more Prometheus text for `/metrics` (once).
+    pub fn set_extra_metrics(&self, extra: ExtraMetrics) {
+        let _ = self.extra_metrics.set(extra);
+    }
+
+    /// The Prometheus text of the node and of the engine that drives it.
+    pub fn render_metrics(&self) -> String {
+        let mut out = self.metrics.render();
+        if let Some(extra) = self.extra_metrics.get() {
+            out.push_str(&extra());
+        }
+        out
+    }
+
+    /// Number of transactions waiting in the mempool.
+    pub fn pending_count(&self) -> usize {
+        self.mempool.lock().expect("mempool lock").len()
+    }
+
+    /// [`Chain::submit`] for transactions from this node's clients: the admitted ones are
+    /// timed to finality and passed to the relay, if one is set.
+    pub fn submit_from_client(&self, txs: Vec<Transaction>) -> Vec<Result<Hash, SubmitError>> {
+        let relay = self.relay.get();
+        let copies: Vec<Transaction> = if relay.is_some() {
+            txs.clone()
+        } else {
+            Vec::new()
+        };
+        let results = self.submit(txs);
+        let admitted: Vec<Hash> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().copied())
+            .collect();
+        self.metrics.submitted(&admitted);
+        if let Some(relay) = relay {
+            let fresh: Vec<Transaction> = copies
+                .into_iter()
+                .zip(&results)
+                .filter(|(_, r)| r.is_ok())
+                .map(|(t, _)| t)
+                .collect();
+            if !fresh.is_empty() {
+                relay(&fresh);
+            }
+        }
+        results
     }
 
     /// Checks, verifies (batched on all cores) and admits transactions; one result each.
@@ -250,7 +400,6 @@ impl Chain {
     /// new height and the number of transactions included.
     pub fn produce_block(&self, timestamp_ms: u64) -> (u64, usize) {
         let _producing = self.producing.lock().expect("producer lock");
-        let started = Instant::now();
         let Committed { state, head } = self.committed();
         let env = BlockEnv {
             chain_id: self.params.chain_id,
@@ -258,12 +407,40 @@ impl Chain {
             timestamp_ms: timestamp_ms.max(head.timestamp_ms + 1),
             proposer: self.proposer,
         };
-        let candidates = self.mempool.lock().expect("mempool lock").candidates(
+        let built = self.build_block(
+            &state,
+            &head,
+            env,
             MAX_BLOCK_TXS,
             MAX_BLOCK_BYTES - BLOCK_HEADER_ALLOWANCE,
-            |a| machina_bank::account(&state, a).nonce,
         );
-        let mut exec = BlockExecutor::begin(&state, env);
+        self.forget(&built.dropped);
+        let included = built.txs.len();
+        self.commit(&built);
+        (env.height, included)
+    }
+
+    /// Builds and executes a block in `env` on top of `parent` (whose state is
+    /// `parent_state`) from the transactions waiting in the mempool, leaving out those that
+    /// cannot be included, taking at most `max_txs` transactions of at most `max_bytes` in
+    /// all. Changes nothing: [`Chain::commit`] makes the block final.
+    pub fn build_block(
+        &self,
+        parent_state: &SparseMerkleTree,
+        parent: &BlockHeader,
+        env: BlockEnv,
+        max_txs: usize,
+        max_bytes: usize,
+    ) -> Built {
+        let started = Instant::now();
+        let candidates =
+            self.mempool
+                .lock()
+                .expect("mempool lock")
+                .candidates(max_txs, max_bytes, |a| {
+                    machina_bank::account(parent_state, a).nonce
+                });
+        let mut exec = BlockExecutor::begin(parent_state, env);
         let mut included = Vec::with_capacity(candidates.len());
         let mut dropped = Vec::new();
         for tx in candidates {
@@ -281,66 +458,100 @@ impl Chain {
             }
         }
         let (receipts, changes) = exec.finish();
-        let executed = started.elapsed();
-        let mut new_state = state.clone();
-        let state_root = new_state.apply(&changes);
-        let rooted = started.elapsed();
+        let mut state = parent_state.clone();
+        let state_root = state.apply(&changes);
         let ids: Vec<Hash> = included.iter().map(|t| t.hash()).collect();
         let header = BlockHeader {
             chain_id: env.chain_id,
             height: env.height,
-            parent_hash: head.hash(),
+            parent_hash: parent.hash(),
             timestamp_ms: env.timestamp_ms,
             proposer: env.proposer,
             tx_root: merkle_root(&ids),
             receipts_root: machina_stf::receipts_root(&receipts),
             state_root,
         };
+        tracing::debug!(
+            height = env.height,
+            txs = included.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "block built"
+        );
+        Built {
+            header,
+            txs: included,
+            receipts,
+            changes,
+            state,
+            dropped,
+        }
+    }
+
+    /// Removes transactions that can never be included from the mempool.
+    pub fn forget(&self, dropped: &[VerifiedTx]) {
+        if dropped.is_empty() {
+            return;
+        }
+        let mut pool = self.mempool.lock().expect("mempool lock");
+        for tx in dropped {
+            pool.remove_from(&tx.tx().body.sender, tx.tx().body.nonce);
+        }
+        self.metrics.set_mempool(pool.len());
+    }
+
+    /// Makes a built block final: writes it to the store in one transaction, swaps the
+    /// committed state and prunes the mempool. The block must extend the committed head.
+    pub fn commit(&self, built: &Built) {
+        let started = Instant::now();
+        let Built {
+            header,
+            txs: included,
+            receipts,
+            changes,
+            state,
+            dropped: _,
+        } = built;
+        let head = self.committed().head;
+        assert_eq!(
+            (header.height, header.parent_hash),
+            (head.height + 1, head.hash()),
+            "a committed block must extend the head"
+        );
         let txs: Vec<(Hash, &Transaction)> = included.iter().map(|t| (t.hash(), t.tx())).collect();
         // If the disk refuses a block we cannot know what reached it: stop, and let the
         // restart recover the last committed block.
         self.store
             .commit_block(&CommittedBlock {
-                header: &header,
+                header,
                 txs: &txs,
-                receipts: &receipts,
-                changes: &changes,
+                receipts,
+                changes,
             })
             .expect("committing a block to the store");
         let stored = started.elapsed();
+        let height = header.height;
+        let state_root = header.state_root;
         *self.committed.write().expect("committed lock") = Committed {
-            state: new_state.clone(),
-            head: header,
+            state: state.clone(),
+            head: header.clone(),
         };
-        self.update_mempool(&new_state, &included, &dropped, env.height + 1);
+        self.update_mempool(state, included, height + 1);
+        let ids: Vec<Hash> = txs.iter().map(|(h, _)| *h).collect();
+        self.metrics.finalized(&ids, header.timestamp_ms);
         self.metrics
-            .block_committed(env.height, included.len(), started.elapsed());
-        self.height_tx.send_replace(env.height);
+            .block_committed(height, included.len(), started.elapsed());
+        self.height_tx.send_replace(height);
         tracing::info!(
-            height = env.height,
+            height,
             txs = included.len(),
-            dropped = dropped.len(),
-            ms = started.elapsed().as_millis() as u64,
-            exec_ms = executed.as_millis() as u64,
-            root_ms = (rooted - executed).as_millis() as u64,
-            store_ms = (stored - rooted).as_millis() as u64,
+            store_ms = stored.as_millis() as u64,
             root = %state_root,
             "block committed"
         );
-        (env.height, included.len())
     }
 
-    fn update_mempool(
-        &self,
-        state: &SparseMerkleTree,
-        included: &[machina_stf::VerifiedTx],
-        dropped: &[machina_stf::VerifiedTx],
-        next_height: u64,
-    ) {
+    fn update_mempool(&self, state: &SparseMerkleTree, included: &[VerifiedTx], next_height: u64) {
         let mut pool = self.mempool.lock().expect("mempool lock");
-        for tx in dropped {
-            pool.remove_from(&tx.tx().body.sender, tx.tx().body.nonce);
-        }
         let mut senders: Vec<Address> = included.iter().map(|t| t.tx().body.sender).collect();
         senders.dedup();
         for s in senders {

@@ -9,7 +9,9 @@ pub mod api;
 pub mod chain;
 pub mod metrics;
 
-pub use chain::{dev_proposer, now_ms, Chain, SubmitError};
+pub use chain::{
+    dev_proposer, now_ms, replay_block, Built, Chain, Committed, ReplayError, SubmitError,
+};
 
 use anyhow::Context;
 use machina_bank::Allocation;

@@ -1,8 +1,17 @@
 //! Prometheus metrics of the node, rendered as text at `GET /metrics`.
 
+use machina_primitives::Hash;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Transactions whose submission time is remembered, to measure the time to finality; beyond
+/// this (a flood, or transactions that never commit) the oldest record is forgotten.
+pub const MAX_TRACKED_SUBMISSIONS: usize = 200_000;
+/// Latest samples kept for each latency summary.
+pub const MAX_LATENCY_SAMPLES: usize = 65_536;
 
 /// Counters and gauges, updated by the producer and the API.
 #[derive(Default)]
@@ -14,7 +23,48 @@ pub struct Metrics {
     exec_micros_sum: AtomicU64,
     exec_micros_last: AtomicU64,
     txs_rejected: AtomicU64,
+    submitted: Mutex<Submitted>,
+    finality: Mutex<Samples>,
+    block_interval: Mutex<Samples>,
+    last_block_ms: AtomicU64,
 }
+
+/// When each transaction submitted through this node's API was admitted, oldest first.
+#[derive(Default)]
+struct Submitted {
+    at: HashMap<Hash, Instant>,
+    order: VecDeque<Hash>,
+}
+
+/// A window of the latest latency samples, in microseconds.
+#[derive(Default)]
+struct Samples(VecDeque<u64>);
+
+impl Samples {
+    fn push(&mut self, micros: u64) {
+        if self.0.len() == MAX_LATENCY_SAMPLES {
+            self.0.pop_front();
+        }
+        self.0.push_back(micros);
+    }
+
+    /// The nearest-rank quantiles `qs` (in seconds) and the number of samples.
+    fn quantiles(&self, qs: &[f64]) -> (Vec<f64>, usize) {
+        let mut v: Vec<u64> = self.0.iter().copied().collect();
+        v.sort_unstable();
+        let at = |q: f64| {
+            if v.is_empty() {
+                return f64::NAN;
+            }
+            let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+            v[rank - 1] as f64 / 1e6
+        };
+        (qs.iter().map(|&q| at(q)).collect(), v.len())
+    }
+}
+
+/// Quantiles reported for latency summaries.
+const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 
 impl Metrics {
     /// Sets the height (on start).
@@ -35,6 +85,53 @@ impl Metrics {
     /// Transactions committed since start.
     pub fn txs_committed(&self) -> u64 {
         self.txs_committed.load(Relaxed)
+    }
+
+    /// Remembers when transactions submitted through this node were admitted.
+    pub fn submitted(&self, hashes: &[Hash]) {
+        let now = Instant::now();
+        let mut s = self.submitted.lock().expect("metrics lock");
+        for h in hashes {
+            if s.order.len() == MAX_TRACKED_SUBMISSIONS {
+                if let Some(old) = s.order.pop_front() {
+                    s.at.remove(&old);
+                }
+            }
+            if s.at.insert(*h, now).is_none() {
+                s.order.push_back(*h);
+            }
+        }
+    }
+
+    /// Records the time from submission to commit (finality, under consensus) of the
+    /// transactions of a committed block that were submitted here, and the block interval.
+    pub fn finalized(&self, hashes: &[Hash], block_timestamp_ms: u64) {
+        let now = Instant::now();
+        let mut s = self.submitted.lock().expect("metrics lock");
+        let mut f = self.finality.lock().expect("metrics lock");
+        for h in hashes {
+            if let Some(t) = s.at.remove(h) {
+                f.push(u64::try_from((now - t).as_micros()).unwrap_or(u64::MAX));
+            }
+        }
+        if s.order.len() > 2 * s.at.len() + 1024 {
+            let Submitted { at, order } = &mut *s;
+            order.retain(|h| at.contains_key(h));
+        }
+        drop((s, f));
+        let last = self.last_block_ms.swap(block_timestamp_ms, Relaxed);
+        if last != 0 && block_timestamp_ms > last {
+            let interval = (block_timestamp_ms - last).saturating_mul(1000);
+            self.block_interval
+                .lock()
+                .expect("metrics lock")
+                .push(interval);
+        }
+    }
+
+    /// Quantiles (seconds) of the time from submission to commit, and the sample count.
+    pub fn finality_quantiles(&self, qs: &[f64]) -> (Vec<f64>, usize) {
+        self.finality.lock().expect("metrics lock").quantiles(qs)
     }
 
     /// Sets the mempool size.
@@ -100,6 +197,26 @@ impl Metrics {
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
+        }
+        let summaries = [
+            (
+                "machina_finality_seconds",
+                "Time from admission through this node's API to commit (finalization under consensus), latest samples.",
+                &self.finality,
+            ),
+            (
+                "machina_block_interval_seconds",
+                "Chain time between consecutive committed blocks, latest samples.",
+                &self.block_interval,
+            ),
+        ];
+        for (name, help, samples) in summaries {
+            let (values, count) = samples.lock().expect("metrics lock").quantiles(&QUANTILES);
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
+            for (q, v) in QUANTILES.iter().zip(values) {
+                let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {v}");
+            }
+            let _ = writeln!(out, "{name}_count {count}");
         }
         out
     }

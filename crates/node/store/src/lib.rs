@@ -11,6 +11,7 @@ use machina_primitives::{BlockHeader, Hash, Receipt, Transaction};
 use machina_state::ChangeSet;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
+use std::sync::Arc;
 use thiserror::Error;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -92,15 +93,26 @@ pub struct CommittedBlock<'a> {
     pub changes: &'a ChangeSet,
 }
 
-/// The node's database.
+/// The node's database. Clones share it: a validator simulation keeps one clone across a
+/// simulated crash, as the disk outlives the process.
+#[derive(Clone)]
 pub struct Store {
-    db: Database,
+    db: Arc<Database>,
 }
 
 impl Store {
     /// Opens or creates the database at `path`.
     pub fn open(path: &Path) -> Result<Store> {
-        let db = Database::create(path)?;
+        Store::with_tables(Database::create(path)?)
+    }
+
+    /// A database in memory, for simulations and tests.
+    pub fn in_memory() -> Result<Store> {
+        let db = redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Store::with_tables(db)
+    }
+
+    fn with_tables(db: Database) -> Result<Store> {
         let w = db.begin_write()?;
         // Create every table so that readers never see a missing one.
         w.open_table(META)?;
@@ -110,7 +122,7 @@ impl Store {
         w.open_table(TXS)?;
         w.open_table(STATE)?;
         w.commit()?;
-        Ok(Store { db })
+        Ok(Store { db: Arc::new(db) })
     }
 
     /// Height of the last committed block, or `None` before genesis was written.

@@ -1,0 +1,152 @@
+//! `machina validator`: one validator process on tokio, with authenticated TCP p2p to the
+//! validators named in the genesis and the dev chain's HTTP API.
+
+use crate::devnet::{MAX_VALIDATORS, NetworkGenesis, ValidatorConfig};
+use crate::engine::{self, CHANNEL_QUOTA, CHANNELS};
+use crate::{BlockLimits, Pacing, Setup, Timeouts, address_of};
+use anyhow::{Context as _, bail};
+use commonware_codec::DecodeExt as _;
+use commonware_cryptography::{ChaCha20Poly1305, Signer as _, ed25519};
+use commonware_p2p::authenticated::lookup;
+use commonware_p2p::{Address as PeerAddress, AddressableManager as _};
+use commonware_runtime::{Metrics as _, Runner as _, Supervisor as _};
+use commonware_stream::cups::{self, Cups};
+use commonware_stream::sake::{self, Sake};
+use commonware_utils::NZUsize;
+use commonware_utils::ordered::{Map, Set};
+use machina_node::Chain;
+use machina_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest clock difference between peers accepted in a p2p handshake.
+const SYNCHRONY_BOUND: Duration = Duration::from_secs(5);
+/// Oldest p2p handshake accepted.
+const MAX_HANDSHAKE_AGE: Duration = Duration::from_secs(10);
+/// Messages queued inside the p2p layer's actors.
+const P2P_MAILBOX: usize = 4096;
+
+/// Runs the validator described by `config` until the process is stopped. Must not be
+/// called inside a tokio runtime: it starts its own.
+pub fn run(config: &ValidatorConfig) -> anyhow::Result<()> {
+    let genesis = NetworkGenesis::load(&config.genesis)?;
+    let me = config.keypair()?;
+    if genesis.validators.len() > MAX_VALIDATORS {
+        bail!(
+            "genesis names {} validators, at most {MAX_VALIDATORS} are supported",
+            genesis.validators.len()
+        );
+    }
+    if !genesis
+        .validators
+        .iter()
+        .any(|v| v.public_key == me.public())
+    {
+        bail!(
+            "this validator's key {} is not in the genesis validator set",
+            me.public().address()
+        );
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let store = Store::open(&config.data_dir.join("chain.redb"))?;
+    let chain = Arc::new(Chain::from_store(store, &genesis.chain, me.address())?);
+    let key = ed25519::PrivateKey::decode(me.seed().to_vec())
+        .map_err(|e| anyhow::anyhow!("key_seed is not an ed25519 seed: {e}"))?;
+    let mut peers = Vec::with_capacity(genesis.validators.len());
+    for v in &genesis.validators {
+        let pk = ed25519::PublicKey::decode(v.public_key.0.to_vec()).map_err(|e| {
+            anyhow::anyhow!(
+                "validator key {} is not a valid ed25519 key: {e:?}",
+                v.address
+            )
+        })?;
+        peers.push((pk, v.p2p));
+    }
+    let validators = Set::from_iter_dedup(peers.iter().map(|(k, _)| k.clone()));
+    let limits = BlockLimits::default();
+    let max_message = engine::max_message_size(validators.len(), &limits);
+    let cfg = commonware_runtime::tokio::Config::new()
+        .with_worker_threads(4)
+        .with_tcp_nodelay(Some(true))
+        .with_catch_panics(false)
+        .with_storage_directory(config.data_dir.join("consensus"));
+    let http = config.http;
+    let p2p_listen = config.p2p_listen;
+    let chain_id = genesis.chain.chain_id;
+    commonware_runtime::tokio::Runner::new(cfg).start(|ctx| async move {
+        let p2p_cfg = lookup::Config::local(
+            Cups::<_, ChaCha20Poly1305>::new(
+                Sake {
+                    signer: key.clone(),
+                    synchrony_bound: SYNCHRONY_BOUND,
+                    max_handshake_age: MAX_HANDSHAKE_AGE,
+                    version: sake::Version::V1,
+                },
+                cups::Version::V1,
+            ),
+            &[engine::namespace(chain_id).as_slice(), b"/p2p"].concat(),
+            p2p_listen,
+            NZUsize!(MAX_VALIDATORS),
+            max_message,
+            NZUsize!(P2P_MAILBOX),
+        );
+        let (mut network, mut oracle) = lookup::Network::new(ctx.child("network"), p2p_cfg);
+        let book: Map<ed25519::PublicKey, PeerAddress> = peers
+            .into_iter()
+            .map(|(k, a)| (k, PeerAddress::from(a)))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("validator keys are distinct");
+        let _ = oracle.track(0, book);
+        let channels: Vec<_> = CHANNELS
+            .iter()
+            .map(|(c, _)| network.register(*c, CHANNEL_QUOTA))
+            .collect();
+        network.start();
+
+        let metrics_ctx = ctx.child("metrics");
+        chain.set_extra_metrics(Box::new(move || metrics_ctx.encode()));
+        serve_api(chain.clone(), http).await;
+
+        let setup = Setup {
+            chain: chain.clone(),
+            key,
+            validators,
+            namespace: engine::namespace(chain_id),
+            partition: "machina".to_string(),
+            limits,
+            timeouts: Timeouts::default(),
+            pacing: Pacing::default(),
+        };
+        tracing::info!(
+            address = %address_of(&setup.key.public_key()),
+            %p2p_listen,
+            %http,
+            height = chain.committed().head.height,
+            "validator starting"
+        );
+        let handle =
+            engine::start(ctx.child("engine"), setup, channels, oracle.clone(), oracle).await;
+        let _ = handle.await;
+        tracing::error!("consensus stopped");
+    });
+    Ok(())
+}
+
+/// Serves the `/v1` API on `addr` from a task of the current tokio runtime.
+async fn serve_api(chain: Arc<Chain>, addr: std::net::SocketAddr) {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("machina: cannot bind the HTTP API to {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let app = machina_node::api::router(chain);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+}
