@@ -21,12 +21,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const MAX_EXECUTED_BLOCKS: usize = 256;
 /// How far ahead of the local clock a block's time may be before the vote waits for it.
 pub const SYNCHRONY_BOUND_MS: u64 = 500;
+/// Most ancestors executed again to find a parent's state; a validator further behind its
+/// peers waits for its finalizer to catch up.
+pub const MAX_REPLAY_DEPTH: usize = 64;
+/// How often a validator that is far behind checks whether it caught up.
+const CATCH_UP_POLL: Duration = Duration::from_millis(100);
 
 /// When a leader proposes.
 #[derive(Clone, Copy, Debug)]
 pub struct Pacing {
-    /// Least chain time between a parent and its child.
-    pub min_block_interval: Duration,
     /// With an empty mempool, how long the leader waits for transactions before proposing
     /// an empty block (which still moves chain time, for clearing and settlement). Must stay
     /// well under the leader timeout.
@@ -38,7 +41,6 @@ pub struct Pacing {
 impl Default for Pacing {
     fn default() -> Self {
         Pacing {
-            min_block_interval: Duration::from_millis(20),
             idle_wait: Duration::from_millis(400),
             poll: Duration::from_millis(5),
         }
@@ -105,29 +107,20 @@ impl App {
     /// The state after `parent`, from the committed head, the executed blocks, or by
     /// executing the ancestors between the committed head and `parent` again (after a
     /// restart). `None` when `parent` is not on the committed chain: nothing can extend it.
-    async fn parent_state<E: Spawner>(
+    /// More than [`MAX_REPLAY_DEPTH`] blocks behind, it waits for the finalizer to catch up
+    /// instead of executing a long chain of ancestors for every request.
+    async fn parent_state<E: Spawner + Clock>(
         &self,
         ctx: &E,
         parent: &Digested<ConsensusBlock>,
-        ancestry: &mut (impl Ancestry<ConsensusBlock> + 'static),
+        ancestry: impl Ancestry<ConsensusBlock>,
     ) -> Option<SparseMerkleTree> {
-        let Committed { state, head } = self.chain.committed();
-        let mut pending = vec![parent.clone()];
-        let mut base = loop {
-            let b = pending.last().expect("not empty").inner().header().clone();
-            let h = b.hash();
-            if h == head.hash() {
-                pending.pop();
-                break state;
+        let (mut base, mut pending) = loop {
+            match self.walk(parent, &mut ancestry.clone()).await {
+                Walk::Found(base, pending) => break (base, pending),
+                Walk::Dead => return None,
+                Walk::TooDeep => ctx.sleep(CATCH_UP_POLL).await,
             }
-            if let Some(built) = self.executed.get(&h) {
-                pending.pop();
-                break built.state.clone();
-            }
-            if b.height <= head.height {
-                return None;
-            }
-            pending.push(ancestry.next().await?);
         };
         // Execute forward from the base, parent last.
         while let Some(b) = pending.pop() {
@@ -142,6 +135,54 @@ impl App {
         }
         Some(base)
     }
+
+    /// Walks back from `parent` to a block whose state is known.
+    async fn walk(
+        &self,
+        parent: &Digested<ConsensusBlock>,
+        ancestry: &mut impl Ancestry<ConsensusBlock>,
+    ) -> Walk {
+        let Committed { state, head } = self.chain.committed();
+        let mut pending = vec![parent.clone()];
+        loop {
+            let b = pending.last().expect("not empty").inner().header().clone();
+            let h = b.hash();
+            if h == head.hash() {
+                pending.pop();
+                return Walk::Found(state, pending);
+            }
+            if let Some(built) = self.executed.get(&h) {
+                pending.pop();
+                return Walk::Found(built.state.clone(), pending);
+            }
+            if b.height <= head.height {
+                return Walk::Dead;
+            }
+            if pending.len() > MAX_REPLAY_DEPTH {
+                return Walk::TooDeep;
+            }
+            match ancestry.next().await {
+                Some(a) => pending.push(a),
+                None => return Walk::Dead,
+            }
+        }
+    }
+
+    /// Whether `header` is the committed block at its height.
+    fn is_committed(&self, header: &machina_primitives::BlockHeader) -> bool {
+        matches!(self.chain.store().header(header.height), Ok(Some(h)) if h == *header)
+    }
+}
+
+/// Where a walk back through the ancestors ended.
+enum Walk {
+    /// At a block with known state: that state, and the blocks to execute on it (the
+    /// parent first).
+    Found(SparseMerkleTree, Vec<Digested<ConsensusBlock>>),
+    /// Below the committed head without meeting it: a dead fork.
+    Dead,
+    /// Further than [`MAX_REPLAY_DEPTH`] from a known state.
+    TooDeep,
 }
 
 /// Runs CPU work (execution, signature checks) off the async workers.
@@ -181,20 +222,12 @@ impl<E: Spawner + Metrics + Clock> Application<E> for App {
         _input: (),
     ) -> Option<Digested<ConsensusBlock>> {
         let parent = ancestry.next().await?;
-        let parent_state = self.parent_state(&ctx, &parent, &mut ancestry).await?;
+        let parent_state = self.parent_state(&ctx, &parent, ancestry).await?;
         let parent_header = parent.inner().header().clone();
-        // Wait for transactions (or the idle deadline), and no less than the least block
-        // interval after the parent: a leader proposes as soon as there is work.
-        let waited_since = millis(ctx.current());
-        let earliest =
-            parent_header.timestamp_ms + self.pacing.min_block_interval.as_millis() as u64;
-        let idle_ms = self.pacing.idle_wait.as_millis() as u64;
-        loop {
-            let now = millis(ctx.current());
-            let ready = self.chain.pending_count() > 0 || now >= waited_since + idle_ms;
-            if now >= earliest && ready {
-                break;
-            }
+        // Propose as soon as a transaction can be included, or once the idle wait is over
+        // (an empty block still moves chain time for clearing and settlement).
+        let idle_until = millis(ctx.current()) + self.pacing.idle_wait.as_millis() as u64;
+        while millis(ctx.current()) < idle_until && !self.chain.has_candidates(&parent_state) {
             ctx.sleep(self.pacing.poll).await;
         }
         let env = BlockEnv {
@@ -214,7 +247,8 @@ impl<E: Spawner + Metrics + Clock> Application<E> for App {
             )
         })
         .await;
-        self.chain.forget(&built.dropped);
+        // Transactions left out stay in the mempool: they failed against this parent, which
+        // may not be the block that is finalized; commits prune what became invalid.
         let block = ConsensusBlock::new(context, parent.digest(), built.block());
         let digest = block.digest();
         tracing::debug!(height = env.height, txs = built.txs.len(), "proposed");
@@ -237,9 +271,8 @@ impl<E: Spawner + Metrics + Clock> Application<E> for App {
             return false;
         }
         // A block at or below the committed head is valid only if it is the committed one.
-        let head = self.chain.committed().head;
-        if header.height <= head.height {
-            return matches!(self.chain.store().header(header.height), Ok(Some(h)) if h == header);
+        if header.height <= self.chain.committed().head.height {
+            return self.is_committed(&header);
         }
         let Some(parent) = ancestry.next().await else {
             return abstain().await;
@@ -261,8 +294,9 @@ impl<E: Spawner + Metrics + Clock> Application<E> for App {
         if self.executed.get(&header.hash()).is_some() {
             return true;
         }
-        let Some(parent_state) = self.parent_state(&ctx, &parent, &mut ancestry).await else {
-            return false;
+        let Some(parent_state) = self.parent_state(&ctx, &parent, ancestry).await else {
+            // The head may have moved past the parent meanwhile, with this very block.
+            return self.is_committed(&header);
         };
         let b = block.inner().block.clone();
         match blocking(&ctx, move || replay_block(&parent_state, &b)).await {

@@ -29,12 +29,15 @@ const HEADER_ALLOWANCE: usize = 4096;
 pub struct BlockLimits {
     /// Bytes of the encoded Machina block.
     pub max_block_bytes: usize,
+    /// Transactions in the block.
+    pub max_txs: usize,
 }
 
 impl Default for BlockLimits {
     fn default() -> Self {
         BlockLimits {
             max_block_bytes: MAX_CONSENSUS_BLOCK_BYTES,
+            max_txs: MAX_CONSENSUS_BLOCK_TXS,
         }
     }
 }
@@ -47,8 +50,9 @@ impl BlockLimits {
 }
 
 /// A Machina block in consensus: the context it was proposed in, the digest of its parent
-/// consensus block, and the block itself. Its digest commits to all three (the header commits
-/// to the transactions, and decoding checks that it does).
+/// consensus block, and the block itself. Its digest commits to all three, down to the exact
+/// bytes of every transaction and signature: a transaction's id leaves its signatures out,
+/// so the header alone would let a peer swap them without changing the digest.
 #[derive(Clone, Debug)]
 pub struct ConsensusBlock {
     /// Round, leader and parent the block was proposed for.
@@ -57,6 +61,8 @@ pub struct ConsensusBlock {
     pub parent: sha256::Digest,
     /// The Machina block.
     pub block: Arc<Block>,
+    /// Its canonical encoding, kept so that it is encoded once.
+    bytes: Arc<[u8]>,
     digest: sha256::Digest,
 }
 
@@ -71,12 +77,29 @@ impl Eq for ConsensusBlock {}
 impl ConsensusBlock {
     /// Wraps `block`, computing the digest.
     pub fn new(context: BlockContext, parent: sha256::Digest, block: Block) -> Self {
-        let digest = digest_of(&context, &parent, &block.header);
+        let bytes: Arc<[u8]> = Encode::encode(&block).into();
+        Self::with_bytes(context, parent, Arc::new(block), bytes)
+    }
+
+    fn with_bytes(
+        context: BlockContext,
+        parent: sha256::Digest,
+        block: Arc<Block>,
+        bytes: Arc<[u8]>,
+    ) -> Self {
+        use commonware_codec::Encode as _;
+        let h: Hash = machina_sha256(&[
+            b"machina/consensus-block/v1",
+            &context.encode(),
+            parent.as_ref(),
+            machina_sha256(&[&bytes]).as_bytes(),
+        ]);
         ConsensusBlock {
             context,
             parent,
-            block: Arc::new(block),
-            digest,
+            block,
+            bytes,
+            digest: sha256::Digest::from(h.0),
         }
     }
 
@@ -111,38 +134,19 @@ fn genesis_leader() -> ed25519::PublicKey {
     ed25519::PrivateKey::from_seed(0).public_key()
 }
 
-fn digest_of(
-    context: &BlockContext,
-    parent: &sha256::Digest,
-    header: &BlockHeader,
-) -> sha256::Digest {
-    use commonware_codec::Encode as _;
-    let h: Hash = machina_sha256(&[
-        b"machina/consensus-block/v1",
-        &context.encode(),
-        parent.as_ref(),
-        header.hash().as_bytes(),
-    ]);
-    sha256::Digest::from(h.0)
-}
-
 impl Write for ConsensusBlock {
     fn write(&self, buf: &mut impl BufMut) {
         self.context.write(buf);
         self.parent.write(buf);
-        let bytes = Encode::encode(&*self.block);
-        let len = u32::try_from(bytes.len()).expect("block sizes are bounded far below 4 GiB");
+        let len = u32::try_from(self.bytes.len()).expect("block sizes are bounded far below 4 GiB");
         buf.put_u32(len);
-        buf.put_slice(&bytes);
+        buf.put_slice(&self.bytes);
     }
 }
 
 impl EncodeSize for ConsensusBlock {
     fn encode_size(&self) -> usize {
-        self.context.encode_size()
-            + self.parent.encode_size()
-            + 4
-            + Encode::encode(&*self.block).len()
+        self.context.encode_size() + self.parent.encode_size() + 4 + self.bytes.len()
     }
 }
 
@@ -166,8 +170,14 @@ impl Read for ConsensusBlock {
         let bytes = bytes::Buf::copy_to_bytes(buf, len);
         let block = Block::decode_exact(&bytes, limits.max_block_bytes)
             .map_err(|_| CodecError::Invalid("ConsensusBlock", "malformed Machina block"))?;
-        // The digest covers the header only: a block whose transactions are not the ones
-        // its header commits to would otherwise pass under a finalized digest.
+        if block.txs.len() > limits.max_txs {
+            return Err(CodecError::Invalid(
+                "ConsensusBlock",
+                "too many transactions",
+            ));
+        }
+        // The header must commit to these transactions: a block's transactions are then
+        // fixed by its (finalized) header as well as by its digest.
         let ids: Vec<Hash> = block.txs.iter().map(|t| t.hash()).collect();
         if merkle_root(&ids) != block.header.tx_root {
             return Err(CodecError::Invalid(
@@ -175,7 +185,12 @@ impl Read for ConsensusBlock {
                 "transactions do not match tx_root",
             ));
         }
-        Ok(ConsensusBlock::new(context, parent, block))
+        Ok(ConsensusBlock::with_bytes(
+            context,
+            parent,
+            Arc::new(block),
+            bytes.as_ref().into(),
+        ))
     }
 }
 
@@ -276,10 +291,38 @@ mod tests {
     }
 
     #[test]
+    fn other_signatures_change_the_digest() {
+        let b = block_with(vec![tx(0)]);
+        let mut swapped = (*b.block).clone();
+        swapped.txs[0].signatures[0].signature.0[0] ^= 1;
+        assert_eq!(
+            swapped.txs[0].hash(),
+            b.block.txs[0].hash(),
+            "ids leave signatures out"
+        );
+        let c = ConsensusBlock::new(b.context.clone(), b.parent, swapped);
+        assert_ne!(c.digest(), b.digest());
+        let decoded =
+            ConsensusBlock::decode_cfg(c.encode(), &BlockLimits::default()).expect("decodes");
+        assert_eq!(decoded.digest(), c.digest());
+    }
+
+    #[test]
+    fn more_transactions_than_the_limit_are_refused() {
+        let b = block_with(vec![tx(0), tx(1), tx(2)]);
+        let limits = BlockLimits {
+            max_txs: 2,
+            ..BlockLimits::default()
+        };
+        assert!(ConsensusBlock::decode_cfg(b.encode(), &limits).is_err());
+    }
+
+    #[test]
     fn transactions_other_than_the_headers_are_refused() {
-        let mut b = block_with(vec![tx(0)]);
-        Arc::make_mut(&mut b.block).txs = vec![tx(1)];
-        let bytes = b.encode();
+        let b = block_with(vec![tx(0)]);
+        let mut other = (*b.block).clone();
+        other.txs = vec![tx(1)];
+        let bytes = ConsensusBlock::new(b.context.clone(), b.parent, other).encode();
         assert!(ConsensusBlock::decode_cfg(bytes, &BlockLimits::default()).is_err());
     }
 
@@ -289,6 +332,7 @@ mod tests {
         let bytes = b.encode();
         let small = BlockLimits {
             max_block_bytes: 100,
+            ..BlockLimits::default()
         };
         assert!(ConsensusBlock::decode_cfg(bytes.clone(), &small).is_err());
         for cut in 0..bytes.len() {

@@ -34,17 +34,19 @@ use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The p2p channels of a validator, in this order.
-pub const CHANNELS: [(u64, &str); 6] = [
-    (0, "votes"),
-    (1, "certificates"),
-    (2, "simplex resolver"),
-    (3, "marshal backfill"),
-    (4, "block broadcast"),
-    (5, "transaction gossip"),
+/// Messages per second each peer may send on a consensus channel before it is throttled.
+const CONSENSUS_QUOTA: Quota = Quota::per_second(NZU32!(4096));
+/// Gossip messages per second from each peer (each up to 4,096 transactions).
+const GOSSIP_QUOTA: Quota = Quota::per_second(NZU32!(128));
+/// The p2p channels of a validator, in this order, with what each peer may send on each.
+pub const CHANNELS: [(u64, &str, Quota); 6] = [
+    (0, "votes", CONSENSUS_QUOTA),
+    (1, "certificates", CONSENSUS_QUOTA),
+    (2, "simplex resolver", CONSENSUS_QUOTA),
+    (3, "marshal backfill", CONSENSUS_QUOTA),
+    (4, "block broadcast", CONSENSUS_QUOTA),
+    (5, "transaction gossip", GOSSIP_QUOTA),
 ];
-/// Messages per second each peer may send on each channel before it is throttled.
-pub const CHANNEL_QUOTA: Quota = Quota::per_second(NZU32!(4096));
 /// Queued messages per actor mailbox.
 const MAILBOX_SIZE: NonZeroUsize = NZUsize!(1024);
 /// Finalized blocks marshal hands over before waiting for their commit.

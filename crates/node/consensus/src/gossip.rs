@@ -29,9 +29,10 @@ where
     R: Receiver,
 {
     let (queue, mut outbox) = mpsc::channel::<Vec<Transaction>>(MAX_QUEUED_BATCHES);
+    let queue = std::sync::Mutex::new(queue);
     chain.set_relay(Box::new(move |txs| {
         // Full or closed: the batch stays local, which delays it but loses nothing.
-        let _ = queue.clone().try_send(txs.to_vec());
+        let _ = queue.lock().expect("gossip queue").try_send(txs.to_vec());
     }));
     ctx.child("send").spawn(move |_| async move {
         while let Some(txs) = outbox.next().await {
@@ -42,15 +43,25 @@ where
     });
     ctx.child("receive").spawn(move |ctx| async move {
         while let Ok((peer, msg)) = receiver.recv().await {
-            let txs = match decode_batch(msg.as_ref()) {
+            let mut txs = match decode_batch(msg.as_ref()) {
                 Ok(txs) => txs,
                 Err(e) => {
                     tracing::debug!(?peer, error = %e, "undecodable gossip");
                     continue;
                 }
             };
+            // Signature checks are the expensive part: transactions already waiting here or
+            // already committed are dropped before them, so repeating a batch costs a peer
+            // more than it costs us.
+            let state = chain.committed().state;
+            txs.retain(|t| {
+                !chain.is_pending(&t.hash())
+                    && machina_bank::account(&state, &t.body.sender).nonce <= t.body.nonce
+            });
+            if txs.is_empty() {
+                continue;
+            }
             let chain = chain.clone();
-            // Verification is CPU work; known transactions are refused cheaply as duplicates.
             let _ = ctx
                 .child("admit")
                 .shared(true)

@@ -2,7 +2,7 @@
 //! validators named in the genesis and the dev chain's HTTP API.
 
 use crate::devnet::{MAX_VALIDATORS, NetworkGenesis, ValidatorConfig};
-use crate::engine::{self, CHANNEL_QUOTA, CHANNELS};
+use crate::engine::{self, CHANNELS};
 use crate::{BlockLimits, Pacing, Setup, Timeouts, address_of};
 use anyhow::{Context as _, bail};
 use commonware_codec::DecodeExt as _;
@@ -101,7 +101,7 @@ pub fn run(config: &ValidatorConfig) -> anyhow::Result<()> {
         let _ = oracle.track(0, book);
         let channels: Vec<_> = CHANNELS
             .iter()
-            .map(|(c, _)| network.register(*c, CHANNEL_QUOTA))
+            .map(|(c, _, quota)| network.register(*c, *quota))
             .collect();
         network.start();
 

@@ -18,7 +18,7 @@ use commonware_p2p::simulated::Link;
 use commonware_runtime::{Clock, Handle, Quota, Spawner};
 use commonware_utils::{Probability, ordered::Set};
 use machina_bank::Allocation;
-use machina_consensus::engine::{self, CHANNEL_QUOTA, CHANNELS};
+use machina_consensus::engine::{self, CHANNELS};
 use machina_consensus::{BlockLimits, Pacing, Setup, Timeouts, address_of};
 use machina_node::Chain;
 use machina_primitives::{Action as TxAction, Address, Amount, Keypair, TxBody};
@@ -107,7 +107,7 @@ impl EngineDefinition for Sim {
     }
 
     fn channels(&self) -> Vec<(u64, Quota)> {
-        CHANNELS.iter().map(|(c, _)| (*c, CHANNEL_QUOTA)).collect()
+        CHANNELS.iter().map(|(c, _, q)| (*c, *q)).collect()
     }
 
     fn max_message_size(&self) -> u32 {
@@ -292,7 +292,7 @@ fn four_validators_lossy_links_and_crashes() {
     let crashes = run(4, &[], |p| {
         p.link(lossy())
             .crash(Crash::Random {
-                frequency: Duration::from_secs(2),
+                frequency: Duration::from_secs(1),
                 downtime: Duration::from_secs(1),
                 count: 1,
             })
@@ -335,16 +335,22 @@ fn seven_validators_partition_heals() {
         p.link(lossy())
             .crash(Crash::Schedule(schedule.clone()))
             .exit_condition(HonestHeight(40))
-            .property(ChainTimePast(10_000))
+            .property(BlocksAfter {
+                after_ms: 8_000,
+                count: 5,
+            })
     });
 }
 
-/// Every honest validator finalized a block with a chain time past this: progress resumed
-/// after the partition healed.
+/// Every honest validator finalized `count` blocks with a chain time past `after_ms`:
+/// progress resumed after the partition healed.
 #[derive(Clone)]
-struct ChainTimePast(u64);
+struct BlocksAfter {
+    after_ms: u64,
+    count: u64,
+}
 
-impl Property<ed25519::PublicKey, Node> for ChainTimePast {
+impl Property<ed25519::PublicKey, Node> for BlocksAfter {
     fn name(&self) -> &str {
         "finalizing resumed after the partition healed"
     }
@@ -356,9 +362,16 @@ impl Property<ed25519::PublicKey, Node> for ChainTimePast {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             for c in states.iter().filter_map(|s| s.chain.as_ref()) {
-                let t = c.committed().head.timestamp_ms;
-                if t <= self.0 {
-                    return Err(format!("last finalized block has chain time {t} ms"));
+                let head = c.committed().head.height;
+                let after = (1..=head)
+                    .filter_map(|h| c.store().header(h).ok().flatten())
+                    .filter(|h| h.timestamp_ms > self.after_ms)
+                    .count() as u64;
+                if after < self.count {
+                    return Err(format!(
+                        "{after} blocks finalized after {} ms, expected {}",
+                        self.after_ms, self.count
+                    ));
                 }
             }
             Ok(())
@@ -414,8 +427,8 @@ fn seven_validators_crash_and_recover() {
     let crashes = run(7, &[], |p| {
         p.link(lossy())
             .crash(Crash::Random {
-                frequency: Duration::from_secs(3),
-                downtime: Duration::from_secs(2),
+                frequency: Duration::from_secs(2),
+                downtime: Duration::from_secs(1),
                 count: 2,
             })
             .required_finalizations(40)
@@ -431,11 +444,11 @@ fn a_seed_replays_identically() {
     let plan = |p: PlanBuilder<Sim>| {
         p.link(lossy())
             .crash(Crash::Random {
-                frequency: Duration::from_secs(3),
-                downtime: Duration::from_secs(1),
+                frequency: Duration::from_secs(1),
+                downtime: Duration::from_millis(500),
                 count: 1,
             })
-            .required_finalizations(15)
+            .required_finalizations(20)
     };
     let seed = seeds()[0];
     let once = |_: ()| {

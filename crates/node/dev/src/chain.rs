@@ -264,9 +264,16 @@ impl Chain {
         out
     }
 
-    /// Number of transactions waiting in the mempool.
-    pub fn pending_count(&self) -> usize {
-        self.mempool.lock().expect("mempool lock").len()
+    /// Whether a transaction waiting in the mempool could go into a block on `state` (its
+    /// nonce is the sender's next one there).
+    pub fn has_candidates(&self, state: &SparseMerkleTree) -> bool {
+        let pool = self.mempool.lock().expect("mempool lock");
+        !pool.is_empty()
+            && !pool
+                .candidates(1, MAX_BLOCK_BYTES, |a| {
+                    machina_bank::account(state, a).nonce
+                })
+                .is_empty()
     }
 
     /// [`Chain::submit`] for transactions from this node's clients: the admitted ones are
