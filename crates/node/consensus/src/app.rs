@@ -8,7 +8,7 @@ use commonware_consensus::simplex::scheme::ed25519::Scheme;
 use commonware_cryptography::{Digested, Digestible, ed25519};
 use commonware_runtime::{Clock, Metrics, Spawner};
 use futures::StreamExt;
-use machina_node::{Built, Chain, Committed, replay_block};
+use machina_node::{Built, Chain, Committed};
 use machina_primitives::{Address, BlockEnv, Hash};
 use machina_state::SparseMerkleTree;
 use std::collections::BTreeMap;
@@ -126,7 +126,8 @@ impl App {
         while let Some(b) = pending.pop() {
             let block = b.inner().block.clone();
             let parent_state = base;
-            let built = blocking(ctx, move || replay_block(&parent_state, &block))
+            let chain = self.chain.clone();
+            let built = blocking(ctx, move || chain.replay(&parent_state, &block))
                 .await
                 .ok()?;
             let built = Arc::new(built);
@@ -299,7 +300,8 @@ impl<E: Spawner + Metrics + Clock> Application<E> for App {
             return self.is_committed(&header);
         };
         let b = block.inner().block.clone();
-        match blocking(&ctx, move || replay_block(&parent_state, &b)).await {
+        let chain = self.chain.clone();
+        match blocking(&ctx, move || chain.replay(&parent_state, &b)).await {
             Ok(built) => {
                 self.executed.insert(Arc::new(built));
                 true

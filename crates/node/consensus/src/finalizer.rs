@@ -10,7 +10,7 @@ use commonware_runtime::Spawner;
 use commonware_utils::acknowledgement::{Acknowledgement, Exact};
 use futures::StreamExt;
 use futures::channel::mpsc;
-use machina_node::{Chain, replay_block};
+use machina_node::Chain;
 use std::sync::Arc;
 
 /// Finalized blocks handed over by marshal and not yet committed. Marshal waits for an
@@ -86,7 +86,7 @@ fn commit(chain: &Chain, executed: &Executed, block: &ConsensusBlock) {
     let built =
         match executed.take(&header.hash()) {
             Some(b) => b,
-            None => Arc::new(replay_block(&head.state, &block.block).unwrap_or_else(|e| {
+            None => Arc::new(chain.replay(&head.state, &block.block).unwrap_or_else(|e| {
                 panic!("finalized block {} does not execute: {e}", header.height)
             })),
         };

@@ -100,8 +100,17 @@ pub enum ReplayError {
 /// before voting for a block it did not build, and checks the header against the outcome.
 /// Pure: the same block and state give the same answer everywhere.
 pub fn replay_block(parent_state: &SparseMerkleTree, block: &Block) -> Result<Built, ReplayError> {
+    replay_verified(parent_state, block, verify_txs(block.txs.clone()))
+}
+
+/// [`replay_block`] with the block's transactions already verified, one result each.
+fn replay_verified(
+    parent_state: &SparseMerkleTree,
+    block: &Block,
+    verified: Vec<Result<VerifiedTx, TxError>>,
+) -> Result<Built, ReplayError> {
     let mut txs = Vec::with_capacity(block.txs.len());
-    for (index, r) in verify_txs(block.txs.clone()).into_iter().enumerate() {
+    for (index, r) in verified.into_iter().enumerate() {
         txs.push(r.map_err(|e| ReplayError::Tx {
             index,
             error: Box::new(e),
@@ -262,6 +271,47 @@ impl Chain {
             out.push_str(&extra());
         }
         out
+    }
+
+    /// [`replay_block`], taking the signature checks of transactions this node already
+    /// verified when it admitted them (the same bytes, signatures included, verify the same
+    /// way) from the mempool: under consensus most of a block's transactions were gossiped
+    /// here before the block was.
+    pub fn replay(
+        &self,
+        parent_state: &SparseMerkleTree,
+        block: &Block,
+    ) -> Result<Built, ReplayError> {
+        let mut known: Vec<Option<VerifiedTx>> = {
+            let pool = self.mempool.lock().expect("mempool lock");
+            block
+                .txs
+                .iter()
+                .map(|t| {
+                    pool.get(&t.body.sender, t.body.nonce)
+                        .filter(|v| v.tx() == t)
+                        .cloned()
+                })
+                .collect()
+        };
+        let unknown: Vec<Transaction> = block
+            .txs
+            .iter()
+            .zip(&known)
+            .filter(|(_, k)| k.is_none())
+            .map(|(t, _)| t.clone())
+            .collect();
+        let mut fresh = verify_txs(unknown).into_iter();
+        let verified = known
+            .iter_mut()
+            .map(|k| match k.take() {
+                Some(v) => Ok(v),
+                None => fresh
+                    .next()
+                    .expect("one verification per unknown transaction"),
+            })
+            .collect();
+        replay_verified(parent_state, block, verified)
     }
 
     /// Whether a transaction waiting in the mempool could go into a block on `state` (its

@@ -142,6 +142,11 @@ impl Mempool {
         self.known.contains(hash)
     }
 
+    /// The waiting transaction of `sender` with `nonce`, if any.
+    pub fn get(&self, sender: &Address, nonce: u64) -> Option<&VerifiedTx> {
+        self.by_sender.get(sender)?.get(&nonce)
+    }
+
     /// Admits `tx`, given its sender's next nonce in the committed state.
     pub fn insert(&mut self, tx: VerifiedTx, account_nonce: u64) -> Result<(), MempoolError> {
         let body = &tx.tx().body;
