@@ -1,15 +1,16 @@
 //! ed25519 keys and signatures, with batch verification spread over all cores.
 //!
-//! Verification follows ZIP-215 (the `ed25519-consensus` crate): single and batch verification
-//! accept exactly the same signatures, so whether a signature is valid never depends on what
-//! it was batched with or on how many cores shared the work. (Plain ed25519 batch equations
+//! Verification follows ZIP-215 (the `ed25519-zebra` crate, whose rules `ed25519-consensus` and
+//! Commonware share): single and batch verification accept exactly the same signatures, so
+//! whether a signature is valid never depends on what it was batched with or on how many cores
+//! shared the work. It runs on curve25519-dalek 5, which picks its AVX2 backend at run time. (Plain ed25519 batch equations
 //! can accept a signature that strict single verification refuses, which would make a replay
 //! on another machine reach another state.)
 
 use crate::hash::sha256;
 use crate::hex_serde::hex_bytes_serde;
 use crate::Address;
-use ed25519_consensus::{batch, SigningKey, VerificationKey, VerificationKeyBytes};
+use ed25519_zebra::{batch, SigningKey, VerificationKey, VerificationKeyBytes};
 use sha2::{Digest, Sha512};
 use std::fmt;
 
@@ -36,7 +37,7 @@ impl PublicKey {
         let Ok(vk) = VerificationKey::try_from(self.0) else {
             return false;
         };
-        vk.verify(&ed25519_consensus::Signature::from(sig.0), msg)
+        vk.verify(&ed25519_zebra::Signature::from_bytes(&sig.0), msg)
             .is_ok()
     }
 }
@@ -60,7 +61,9 @@ pub struct Keypair(SigningKey);
 impl Keypair {
     /// A new key from the operating system's random source.
     pub fn generate() -> Keypair {
-        Keypair(SigningKey::new(rand_core::OsRng))
+        let mut seed = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+        Keypair::from_seed(seed)
     }
 
     /// The key with this 32-byte secret seed.
@@ -76,12 +79,14 @@ impl Keypair {
 
     /// The secret seed (for the keystore).
     pub fn seed(&self) -> [u8; 32] {
-        self.0.to_bytes()
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(self.0.as_ref());
+        seed
     }
 
     /// The public key.
     pub fn public(&self) -> PublicKey {
-        PublicKey(self.0.verification_key().to_bytes())
+        PublicKey(VerificationKeyBytes::from(&self.0).into())
     }
 
     /// The address of the plain account this key authorises.
@@ -143,7 +148,7 @@ fn verify_share(checks: &[SigCheck<'_>]) -> Vec<bool> {
     for c in checks {
         verifier.queue((
             VerificationKeyBytes::from(c.key.0),
-            ed25519_consensus::Signature::from(c.sig.0),
+            ed25519_zebra::Signature::from_bytes(&c.sig.0),
             c.msg,
         ));
     }
@@ -185,20 +190,22 @@ impl BatchRng {
     }
 }
 
-impl rand_core::RngCore for BatchRng {
-    fn next_u32(&mut self) -> u32 {
+impl rand_core_010::TryRng for BatchRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
         let mut b = [0u8; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
     }
 
-    fn next_u64(&mut self) -> u64 {
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
         let mut b = [0u8; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
     }
 
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
         for byte in dest {
             if self.used == 64 {
                 let mut h = Sha512::new();
@@ -211,15 +218,11 @@ impl rand_core::RngCore for BatchRng {
             *byte = self.block[self.used];
             self.used += 1;
         }
-    }
-
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
         Ok(())
     }
 }
 
-impl rand_core::CryptoRng for BatchRng {}
+impl rand_core_010::TryCryptoRng for BatchRng {}
 
 #[cfg(test)]
 mod tests {

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 const CHAIN_ID: u64 = 77;
 /// Seeds per case in CI; each simulates tens of seconds of network time.
-const SEEDS: u64 = 4;
+const SEEDS: u64 = 8;
 
 /// One simulated validator network.
 #[derive(Clone)]
