@@ -131,8 +131,13 @@ pub fn verify_many(checks: &[SigCheck<'_>]) -> Vec<bool> {
     if checks.len() <= per {
         return verify_share(checks);
     }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = checks
+    // Signatures by the same key go to the same share: a batch decompresses each distinct
+    // key once (a gateway's batch often holds several readings of each device).
+    let mut order: Vec<usize> = (0..checks.len()).collect();
+    order.sort_by_key(|&i| checks[i].key.0);
+    let sorted: Vec<SigCheck<'_>> = order.iter().map(|&i| checks[i]).collect();
+    let verdicts: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = sorted
             .chunks(per)
             .map(|share| s.spawn(move || verify_share(share)))
             .collect();
@@ -140,7 +145,12 @@ pub fn verify_many(checks: &[SigCheck<'_>]) -> Vec<bool> {
             .into_iter()
             .flat_map(|h| h.join().expect("signature verification thread panicked"))
             .collect()
-    })
+    });
+    let mut out = vec![false; checks.len()];
+    for (&i, ok) in order.iter().zip(verdicts) {
+        out[i] = ok;
+    }
+    out
 }
 
 fn verify_share(checks: &[SigCheck<'_>]) -> Vec<bool> {
