@@ -9,7 +9,7 @@ use machina_consensus::devnet;
 use machina_primitives::codec::put_vec;
 use machina_primitives::{Keypair, Transaction};
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// Longest a phase may take before the bench gives up.
@@ -62,19 +62,14 @@ pub fn run(
         machina_node::now_ms(),
         allocations(&keys),
     )?;
-    let exe = std::env::current_exe()?;
     let mut children = Vec::with_capacity(n);
     for (i, w) in written.iter().enumerate() {
         let log = std::fs::File::create(dir.path().join(format!("v{i}.log")))?;
-        children.push(
-            Command::new(&exe)
-                .args(["validator", "--config"])
-                .arg(&w.config)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .context("starting a validator")?,
-        );
+        children.push(crate::devnet::spawn_validator(
+            &w.config,
+            Stdio::null(),
+            log.into(),
+        )?);
     }
     let _network = Network(children);
     let clients: Vec<Client> = written

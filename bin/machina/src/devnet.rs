@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use machina_consensus::devnet::{self, ValidatorConfig, Written};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// First port of a devnet when none is given: validator i uses this + 2i (p2p) and + 2i + 1
@@ -109,16 +109,9 @@ fn run_network(args: NetworkArgs, json: bool) -> anyhow::Result<()> {
         machina_node::now_ms(),
     )?;
     print_written(&written, json);
-    let exe = std::env::current_exe().context("locating the machina binary")?;
     let mut children: Vec<Child> = Vec::with_capacity(written.len());
     for (i, w) in written.iter().enumerate() {
-        let mut child = Command::new(&exe)
-            .arg("validator")
-            .arg("--config")
-            .arg(&w.config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+        let mut child = spawn_validator(&w.config, Stdio::piped(), Stdio::piped())
             .with_context(|| format!("starting validator {i}"))?;
         let prefix = format!("[v{i}] ");
         if let Some(o) = child.stdout.take() {
@@ -138,6 +131,22 @@ fn run_network(args: NetworkArgs, json: bool) -> anyhow::Result<()> {
         let _ = c.wait();
     }
     Ok(())
+}
+
+/// Starts `machina validator --config CONFIG` as a child process of this binary.
+pub(crate) fn spawn_validator(
+    config: &Path,
+    stdout: Stdio,
+    stderr: Stdio,
+) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe().context("locating the machina binary")?;
+    Ok(Command::new(exe)
+        .arg("validator")
+        .arg("--config")
+        .arg(config)
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()?)
 }
 
 fn prefix_lines(stream: impl Read + Send + 'static, prefix: String) {

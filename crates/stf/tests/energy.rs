@@ -2,8 +2,8 @@
 //! closure, settlement against readings, conservation of every micro-unit.
 
 use machina_primitives::action::{
-    device_pop_message, MachineKind, MachineMetadata, MachineRegistration, MarketRule,
-    MeterReading, Side, ZoneConfig,
+    device_pop_message, MachineKind, MachineMetadata, MachineRegistration, MarketRule, Side,
+    ZoneConfig,
 };
 use machina_primitives::{Action, Address, Amount, Keypair};
 use proptest::prelude::*;
@@ -92,15 +92,7 @@ fn reading(
     export_wh: u64,
 ) {
     c.now = t;
-    let r = MeterReading {
-        machine_id: id,
-        channel: 0,
-        seq,
-        timestamp_ms: t,
-        import_wh,
-        export_wh,
-    }
-    .sign(CHAIN, dev);
+    let r = common::reading(id, seq, t, import_wh, export_wh).sign(CHAIN, dev);
     let rec = c.ok(
         &key("bob"),
         vec![Action::SubmitReadings { readings: vec![r] }],

@@ -2,14 +2,14 @@
 
 use machina_primitives::action::{
     device_pop_message, FeedConfig, FeedReport, MachineKind, MachineMetadata, MachineRegistration,
-    MeterReading, SignedReading,
+    SignedReading,
 };
 use machina_primitives::{Action, Address, Amount, BlockEnv, Event, Keypair, TxBody};
 use machina_stf::{verify_txs, BlockExecutor, TxError};
 use proptest::prelude::*;
 
 mod common;
-use common::{key, Chain, FEE};
+use common::{key, reading, Chain, FEE};
 
 const CHAIN: u64 = 11;
 const T0: u64 = 1_800_000_000_000;
@@ -63,17 +63,6 @@ impl Oracle for Chain {
 
     fn reputation(&self, id: u64) -> machina_oracle::ReadingStats {
         machina_oracle::stats(&self.state, id)
-    }
-}
-
-fn reading(id: u64, seq: u64, t: u64, import_wh: u64, export_wh: u64) -> MeterReading {
-    MeterReading {
-        machine_id: id,
-        channel: 0,
-        seq,
-        timestamp_ms: t,
-        import_wh,
-        export_wh,
     }
 }
 

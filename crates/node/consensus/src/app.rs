@@ -1,7 +1,7 @@
 //! The application consensus drives: proposing blocks from the mempool and verifying the
 //! blocks of others by re-executing them against their parent's state.
 
-use crate::block::{BlockContext, BlockLimits, ConsensusBlock, MAX_CONSENSUS_BLOCK_TXS};
+use crate::block::{BlockContext, BlockLimits, ConsensusBlock};
 use commonware_consensus::Application;
 use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_consensus::simplex::scheme::ed25519::Scheme;
@@ -144,11 +144,12 @@ impl App {
         ancestry: &mut impl Ancestry<ConsensusBlock>,
     ) -> Walk {
         let Committed { state, head } = self.chain.committed();
+        let head_hash = head.hash();
         let mut pending = vec![parent.clone()];
         loop {
             let b = pending.last().expect("not empty").inner().header().clone();
             let h = b.hash();
-            if h == head.hash() {
+            if h == head_hash {
                 pending.pop();
                 return Walk::Found(state, pending);
             }
@@ -243,7 +244,7 @@ impl<E: Spawner + Metrics + Clock> Application<E> for App {
                 &parent_state,
                 &parent_header,
                 env,
-                MAX_CONSENSUS_BLOCK_TXS,
+                limits.max_txs,
                 limits.tx_bytes(),
             )
         })

@@ -117,27 +117,9 @@ pub fn namespace(chain_id: u64) -> Vec<u8> {
 
 /// Builds and starts one validator's stack; the returned handle ends if consensus stops.
 /// `channels` are registered in the order of [`CHANNELS`]; `peers` tells which peers exist
-/// and `blocker` cuts off a peer that misbehaves.
-pub async fn start<E, S, R, P, B>(
-    ctx: E,
-    setup: Setup,
-    channels: Vec<(S, R)>,
-    peers: P,
-    blocker: B,
-) -> Handle<()>
-where
-    E: Spawner + Metrics + Clock + Storage + CryptoRng,
-    S: Sender<PublicKey = ed25519::PublicKey>,
-    R: Receiver<PublicKey = ed25519::PublicKey>,
-    P: Provider<PublicKey = ed25519::PublicKey> + Clone,
-    B: Blocker<PublicKey = ed25519::PublicKey> + Clone,
-{
-    start_with_reporter(ctx, setup, channels, peers, blocker, |f| f).await
-}
-
-/// [`start`], with marshal's reporter wrapped by `wrap` (a simulation observes finalized
-/// blocks this way).
-pub async fn start_with_reporter<E, S, R, P, B, W>(
+/// and `blocker` cuts off a peer that misbehaves. Marshal reports finalized blocks to the
+/// finalizer through `wrap` (`|f| f` in a validator; a simulation observes them this way).
+pub async fn start<E, S, R, P, B, W>(
     ctx: E,
     setup: Setup,
     channels: Vec<(S, R)>,

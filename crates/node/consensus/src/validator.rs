@@ -126,8 +126,15 @@ pub fn run(config: &ValidatorConfig) -> anyhow::Result<()> {
             height = chain.committed().head.height,
             "validator starting"
         );
-        let handle =
-            engine::start(ctx.child("engine"), setup, channels, oracle.clone(), oracle).await;
+        let handle = engine::start(
+            ctx.child("engine"),
+            setup,
+            channels,
+            oracle.clone(),
+            oracle,
+            |f| f,
+        )
+        .await;
         let _ = handle.await;
         tracing::error!("consensus stopped");
     });

@@ -9,7 +9,7 @@ use commonware_cryptography::{Sha256, Signer as _, ed25519};
 use commonware_glue::simulate::action::{Action, Crash, Schedule};
 use commonware_glue::simulate::engine::{EngineDefinition, InitContext};
 use commonware_glue::simulate::exit::ExitCondition;
-use commonware_glue::simulate::plan::PlanBuilder;
+use commonware_glue::simulate::plan::{PlanBuilder, PlanResult};
 use commonware_glue::simulate::processed::ProcessedHeight;
 use commonware_glue::simulate::property::{FinalizationProperty, Property};
 use commonware_glue::simulate::reporter::MonitorReporter;
@@ -148,7 +148,7 @@ impl EngineDefinition for Sim {
             pacing: Pacing::default(),
         };
         spawn_workload(&context, chain.clone(), index, self.keys.len());
-        let handle = engine::start_with_reporter(
+        let handle = engine::start(
             context,
             setup,
             channels,
@@ -257,8 +257,27 @@ fn lossy() -> Link {
     }
 }
 
-/// Runs `plan` on fresh disks for each seed (printing the seed first, so that a panic
-/// names it too) and returns the number of crashes in each run.
+/// Runs `plan` for one seed on fresh disks, with the agreement and transfer properties.
+fn run_seed(
+    n: usize,
+    byzantine: &[usize],
+    seed: u64,
+    plan: &impl Fn(PlanBuilder<Sim>) -> PlanBuilder<Sim>,
+) -> PlanResult<Sim> {
+    let sim = Sim::new(n, byzantine);
+    let accounts = sim.accounts();
+    plan(PlanBuilder::new(sim))
+        .seed(seed)
+        .finalization_property(Agreement { accounts })
+        .property(TransfersFinalized)
+        .timeout(Duration::from_secs(600))
+        .run()
+        .unwrap_or_else(|e| panic!("{e} (replay with MACHINA_SIM_SEED={seed})"))
+        .remove(0)
+}
+
+/// Runs `plan` for each seed (printing the seed first, so that a panic names it too) and
+/// returns the number of crashes in each run.
 fn run(
     n: usize,
     byzantine: &[usize],
@@ -268,16 +287,7 @@ fn run(
         .into_iter()
         .map(|seed| {
             eprintln!("simulating {n} validators (byzantine {byzantine:?}), seed {seed}");
-            let sim = Sim::new(n, byzantine);
-            let accounts = sim.accounts();
-            let results = plan(PlanBuilder::new(sim))
-                .seed(seed)
-                .finalization_property(Agreement { accounts })
-                .property(TransfersFinalized)
-                .timeout(Duration::from_secs(600))
-                .run()
-                .unwrap_or_else(|e| panic!("{e} (replay with MACHINA_SIM_SEED={seed})"));
-            let r = results.into_iter().next().expect("one result");
+            let r = run_seed(n, byzantine, seed, &plan);
             eprintln!(
                 "seed {seed}: {} crashes, {} scheduled actions",
                 r.crashes, r.scheduled_actions
@@ -287,21 +297,38 @@ fn run(
         .collect()
 }
 
-#[test]
-fn four_validators_lossy_links_and_crashes() {
-    let crashes = run(4, &[], |p| {
+/// Lossy links, `count` random validators crashing every `every` for `downtime`, until
+/// `finalizations` blocks are final.
+fn crashing(
+    every: Duration,
+    downtime: Duration,
+    count: usize,
+    finalizations: u64,
+) -> impl Fn(PlanBuilder<Sim>) -> PlanBuilder<Sim> {
+    move |p| {
         p.link(lossy())
             .crash(Crash::Random {
-                frequency: Duration::from_secs(1),
-                downtime: Duration::from_secs(1),
-                count: 1,
+                frequency: every,
+                downtime,
+                count,
             })
-            .required_finalizations(40)
-    });
+            .required_finalizations(finalizations)
+    }
+}
+
+/// Runs a crashing plan for each seed and checks that every run crashed validators.
+fn run_crashing(n: usize, plan: impl Fn(PlanBuilder<Sim>) -> PlanBuilder<Sim>) {
+    let crashes = run(n, &[], plan);
     assert!(
         crashes.iter().all(|&c| c > 0),
-        "every run crashed a validator: {crashes:?}"
+        "every run crashed validators: {crashes:?}"
     );
+}
+
+#[test]
+fn four_validators_lossy_links_and_crashes() {
+    let second = Duration::from_secs(1);
+    run_crashing(4, crashing(second, second, 1, 40));
 }
 
 #[test]
@@ -424,45 +451,18 @@ fn one_byzantine_of_four_and_two_of_seven() {
 
 #[test]
 fn seven_validators_crash_and_recover() {
-    let crashes = run(7, &[], |p| {
-        p.link(lossy())
-            .crash(Crash::Random {
-                frequency: Duration::from_secs(2),
-                downtime: Duration::from_secs(1),
-                count: 2,
-            })
-            .required_finalizations(40)
-    });
-    assert!(
-        crashes.iter().all(|&c| c > 0),
-        "every run crashed validators: {crashes:?}"
+    run_crashing(
+        7,
+        crashing(Duration::from_secs(2), Duration::from_secs(1), 2, 40),
     );
 }
 
 #[test]
 fn a_seed_replays_identically() {
-    let plan = |p: PlanBuilder<Sim>| {
-        p.link(lossy())
-            .crash(Crash::Random {
-                frequency: Duration::from_secs(1),
-                downtime: Duration::from_millis(500),
-                count: 1,
-            })
-            .required_finalizations(20)
-    };
+    let plan = crashing(Duration::from_secs(1), Duration::from_millis(500), 1, 20);
     let seed = seeds()[0];
-    let once = |_: ()| {
-        let sim = Sim::new(4, &[]);
-        let accounts = sim.accounts();
-        plan(PlanBuilder::new(sim))
-            .seed(seed)
-            .finalization_property(Agreement { accounts })
-            .run()
-            .unwrap_or_else(|e| panic!("{e}"))
-            .remove(0)
-            .state
-    };
-    assert_eq!(once(()), once(()), "seed {seed} did not replay identically");
+    let once = || run_seed(4, &[], seed, &plan).state;
+    assert_eq!(once(), once(), "seed {seed} did not replay identically");
 }
 
 /// At the end, transactions submitted to validators were finalized: the workload moved value.

@@ -97,13 +97,9 @@ pub enum ReplayError {
 }
 
 /// Re-executes `block` on `parent_state` (the state after its parent), as every validator does
-/// before voting for a block it did not build, and checks the header against the outcome.
-/// Pure: the same block and state give the same answer everywhere.
-pub fn replay_block(parent_state: &SparseMerkleTree, block: &Block) -> Result<Built, ReplayError> {
-    replay_verified(parent_state, block, verify_txs(block.txs.clone()))
-}
-
-/// [`replay_block`] with the block's transactions already verified, one result each.
+/// before voting for a block it did not build, and checks the header against the outcome;
+/// `verified` holds one signature check per transaction. Pure: the same block and state give
+/// the same answer everywhere.
 fn replay_verified(
     parent_state: &SparseMerkleTree,
     block: &Block,
@@ -273,10 +269,10 @@ impl Chain {
         out
     }
 
-    /// [`replay_block`], taking the signature checks of transactions this node already
-    /// verified when it admitted them (the same bytes, signatures included, verify the same
-    /// way) from the mempool: under consensus most of a block's transactions were gossiped
-    /// here before the block was.
+    /// Re-executes `block` on `parent_state` and checks its header, as every validator does
+    /// before voting for a block it did not build. Signature checks of transactions this node
+    /// admitted (the same bytes, signatures included, verify the same way) come from the
+    /// mempool: under consensus most of a block's transactions were gossiped here first.
     pub fn replay(
         &self,
         parent_state: &SparseMerkleTree,
@@ -317,13 +313,10 @@ impl Chain {
     /// Whether a transaction waiting in the mempool could go into a block on `state` (its
     /// nonce is the sender's next one there).
     pub fn has_candidates(&self, state: &SparseMerkleTree) -> bool {
-        let pool = self.mempool.lock().expect("mempool lock");
-        !pool.is_empty()
-            && !pool
-                .candidates(1, MAX_BLOCK_BYTES, |a| {
-                    machina_bank::account(state, a).nonce
-                })
-                .is_empty()
+        self.mempool
+            .lock()
+            .expect("mempool lock")
+            .has_candidate(|a| machina_bank::account(state, a).nonce)
     }
 
     /// [`Chain::submit`] for transactions from this node's clients: the admitted ones are
@@ -515,8 +508,10 @@ impl Chain {
             }
         }
         let (receipts, changes) = exec.finish();
+        let executed = started.elapsed();
         let mut state = parent_state.clone();
         let state_root = state.apply(&changes);
+        let rooted = started.elapsed();
         let ids: Vec<Hash> = included.iter().map(|t| t.hash()).collect();
         let header = BlockHeader {
             chain_id: env.chain_id,
@@ -531,7 +526,8 @@ impl Chain {
         tracing::debug!(
             height = env.height,
             txs = included.len(),
-            ms = started.elapsed().as_millis() as u64,
+            exec_ms = executed.as_millis() as u64,
+            root_ms = (rooted - executed).as_millis() as u64,
             "block built"
         );
         Built {
@@ -545,7 +541,7 @@ impl Chain {
     }
 
     /// Removes transactions that can never be included from the mempool.
-    pub fn forget(&self, dropped: &[VerifiedTx]) {
+    fn forget(&self, dropped: &[VerifiedTx]) {
         if dropped.is_empty() {
             return;
         }

@@ -9,9 +9,7 @@ pub mod api;
 pub mod chain;
 pub mod metrics;
 
-pub use chain::{
-    dev_proposer, now_ms, replay_block, Built, Chain, Committed, ReplayError, SubmitError,
-};
+pub use chain::{dev_proposer, now_ms, Built, Chain, Committed, ReplayError, SubmitError};
 
 use anyhow::Context;
 use machina_bank::Allocation;

@@ -8,8 +8,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Transactions whose submission time is remembered, to measure the time to finality; beyond
-/// this (a flood, or transactions that never commit) the oldest record is forgotten.
+/// this (a flood, or transactions that never commit) records older than
+/// [`SUBMISSION_MEMORY`] are forgotten, and if that is not enough, all.
 pub const MAX_TRACKED_SUBMISSIONS: usize = 200_000;
+/// How long a submission is remembered once the tracker is full.
+pub const SUBMISSION_MEMORY: Duration = Duration::from_secs(60);
 /// Latest samples kept for each latency summary.
 pub const MAX_LATENCY_SAMPLES: usize = 65_536;
 
@@ -23,17 +26,10 @@ pub struct Metrics {
     exec_micros_sum: AtomicU64,
     exec_micros_last: AtomicU64,
     txs_rejected: AtomicU64,
-    submitted: Mutex<Submitted>,
+    submitted: Mutex<HashMap<Hash, Instant>>,
     finality: Mutex<Samples>,
     block_interval: Mutex<Samples>,
     last_block_ms: AtomicU64,
-}
-
-/// When each transaction submitted through this node's API was admitted, oldest first.
-#[derive(Default)]
-struct Submitted {
-    at: HashMap<Hash, Instant>,
-    order: VecDeque<Hash>,
 }
 
 /// A window of the latest latency samples, in microseconds.
@@ -91,16 +87,13 @@ impl Metrics {
     pub fn submitted(&self, hashes: &[Hash]) {
         let now = Instant::now();
         let mut s = self.submitted.lock().expect("metrics lock");
-        for h in hashes {
-            if s.order.len() == MAX_TRACKED_SUBMISSIONS {
-                if let Some(old) = s.order.pop_front() {
-                    s.at.remove(&old);
-                }
-            }
-            if s.at.insert(*h, now).is_none() {
-                s.order.push_back(*h);
+        if s.len() + hashes.len() > MAX_TRACKED_SUBMISSIONS {
+            s.retain(|_, t| now.duration_since(*t) < SUBMISSION_MEMORY);
+            if s.len() + hashes.len() > MAX_TRACKED_SUBMISSIONS {
+                s.clear();
             }
         }
+        s.extend(hashes.iter().map(|h| (*h, now)));
     }
 
     /// Records the time from submission to commit (finality, under consensus) of the
@@ -110,13 +103,9 @@ impl Metrics {
         let mut s = self.submitted.lock().expect("metrics lock");
         let mut f = self.finality.lock().expect("metrics lock");
         for h in hashes {
-            if let Some(t) = s.at.remove(h) {
+            if let Some(t) = s.remove(h) {
                 f.push(u64::try_from((now - t).as_micros()).unwrap_or(u64::MAX));
             }
-        }
-        if s.order.len() > 2 * s.at.len() + 1024 {
-            let Submitted { at, order } = &mut *s;
-            order.retain(|h| at.contains_key(h));
         }
         drop((s, f));
         let last = self.last_block_ms.swap(block_timestamp_ms, Relaxed);

@@ -223,6 +223,14 @@ impl Mempool {
         out
     }
 
+    /// Whether some sender's next nonce (by `nonce_of`) is waiting: whether a block built now
+    /// would include anything.
+    pub fn has_candidate(&self, nonce_of: impl Fn(&Address) -> u64) -> bool {
+        self.by_sender
+            .iter()
+            .any(|(sender, queue)| queue.contains_key(&nonce_of(sender)))
+    }
+
     /// Removes one transaction, for example one that could not be included.
     pub fn remove(&mut self, sender: &Address, nonce: u64) {
         let Some(queue) = self.by_sender.get_mut(sender) else {
@@ -322,6 +330,23 @@ mod tests {
             max_bytes: 1 << 20,
             max_per_sender: 3,
         })
+    }
+
+    #[test]
+    fn a_candidate_is_a_waiting_next_nonce() {
+        let k = Keypair::dev("alice");
+        let mut p = small();
+        assert!(!p.has_candidate(|_| 0));
+        p.insert(tx(&k, 0), 0).expect("admitted");
+        assert!(p.has_candidate(|_| 0));
+        // A parent block already included nonce 0: nothing left to include on it.
+        assert!(!p.has_candidate(|_| 1), "nonce 1 is not waiting");
+        for n in 0..2 {
+            assert_eq!(
+                p.has_candidate(|_| n),
+                !p.candidates(1, 1 << 20, |_| n).is_empty()
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,24 @@ pub fn outcome(r: Result<Receipt, TxError>) -> String {
     }
 }
 
+/// A reading of machine `id` on channel 0, unsigned.
+pub fn reading(
+    id: u64,
+    seq: u64,
+    t: u64,
+    import_wh: u64,
+    export_wh: u64,
+) -> machina_primitives::action::MeterReading {
+    machina_primitives::action::MeterReading {
+        machine_id: id,
+        channel: 0,
+        seq,
+        timestamp_ms: t,
+        import_wh,
+        export_wh,
+    }
+}
+
 /// A chain from a dev genesis.
 pub struct Chain {
     /// Its state.
