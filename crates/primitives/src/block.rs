@@ -87,21 +87,21 @@ impl Decode for BlockHeader {
 
 /// A block: a header and the transactions it orders.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Block {
+pub struct Block<A> {
     /// The header.
     pub header: BlockHeader,
     /// Transactions in execution order.
-    pub txs: Vec<Transaction>,
+    pub txs: Vec<Transaction<A>>,
 }
 
-impl Encode for Block {
+impl<A: Encode> Encode for Block<A> {
     fn encode_to(&self, out: &mut Vec<u8>) {
         self.header.encode_to(out);
         put_vec(out, &self.txs);
     }
 }
 
-impl Decode for Block {
+impl<A: Decode> Decode for Block<A> {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Block {
             header: BlockHeader::decode_from(r)?,
@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn blocks_round_trip_and_hash_changes_with_the_header() {
-        let mut b = Block {
+        let mut b: Block<u8> = Block {
             header: BlockHeader {
                 chain_id: 1,
                 height: 3,
@@ -131,7 +131,7 @@ mod tests {
             txs: vec![],
         };
         assert_eq!(
-            Block::decode_exact(&b.encode(), MAX_BLOCK_BYTES),
+            Block::<u8>::decode_exact(&b.encode(), MAX_BLOCK_BYTES),
             Ok(b.clone())
         );
         let h = b.header.hash();

@@ -5,6 +5,7 @@
 //! encodings are well defined. Decoding never panics: every read is bounds checked and every
 //! failure is a [`CodecError`].
 
+pub use machina_codec_derive::{Decode, Encode};
 use thiserror::Error;
 
 /// Why bytes could not be decoded.
@@ -141,6 +142,17 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
+    /// The next byte, without reading it (to route an enum by its tag).
+    pub fn peek_u8(&self) -> Result<u8> {
+        self.buf
+            .get(self.pos)
+            .copied()
+            .ok_or(CodecError::UnexpectedEnd {
+                offset: self.pos,
+                needed: 1,
+            })
+    }
+
     /// Reads one byte.
     pub fn u8(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
@@ -255,6 +267,29 @@ macro_rules! int_codec {
     )*};
 }
 int_codec!(u8 => u8, u16 => u16, u32 => u32, u64 => u64, u128 => u128);
+
+impl Encode for i64 {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_be_bytes());
+    }
+}
+
+impl Decode for i64 {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        r.array().map(i64::from_be_bytes)
+    }
+}
+
+/// An enum whose variants are told apart by an explicit one-byte tag: module actions, kinds.
+/// `#[derive(Encode)]` implements it for every enum.
+pub trait Tagged {
+    /// Every variant's tag and snake_case name, in declaration order.
+    const TAGS: &'static [(u8, &'static str)];
+    /// This value's tag.
+    fn tag(&self) -> u8;
+    /// This value's name, as JSON and session grants spell it.
+    fn name(&self) -> &'static str;
+}
 
 impl<T: Encode> Encode for Option<T> {
     fn encode_to(&self, out: &mut Vec<u8>) {

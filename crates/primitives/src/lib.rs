@@ -5,7 +5,9 @@
 //! callers ask for explicitly. Everything that crosses a trust boundary is decoded here with
 //! explicit limits (see [`limits`]) and decoding never panics.
 
-pub mod action;
+// The codec derive names this crate by its path, inside it as everywhere else.
+extern crate self as machina_primitives;
+
 pub mod address;
 pub mod amount;
 pub mod block;
@@ -17,7 +19,6 @@ pub mod limits;
 pub mod receipt;
 pub mod tx;
 
-pub use action::Action;
 pub use address::Address;
 pub use amount::Amount;
 pub use block::{Block, BlockEnv, BlockHeader};

@@ -54,3 +54,20 @@ pub const MAX_MULTISIG_MEMBERS: usize = MAX_SIGNATURES_PER_TX;
 
 /// Most action kinds a session key may be granted.
 pub const MAX_SESSION_ACTIONS: usize = 16;
+
+/// Most bytes of user input an error message quotes: a 10 MB bad string must not come back as
+/// a 10 MB error.
+pub const MAX_QUOTED_BYTES: usize = 64;
+
+/// `s` in quotes, cut to at most [`MAX_QUOTED_BYTES`] (on a character boundary) with the full
+/// length said when it was cut.
+pub fn quote_prefix(s: &str) -> String {
+    if s.len() <= MAX_QUOTED_BYTES {
+        return format!("{s:?}");
+    }
+    let mut end = MAX_QUOTED_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}… ({} bytes)", &s[..end], s.len())
+}

@@ -1,6 +1,8 @@
 //! Transactions: what a sender signs, and the actions it asks for.
+//!
+//! Generic over the action type: the state transition function owns the list of modules and
+//! so the action enum (`machina_stf::Action`); this layer only frames, signs and hashes.
 
-use crate::action::Action;
 use crate::codec::{put_vec, Decode, Encode, Reader, Result};
 use crate::crypto::{Keypair, PublicKey, SigCheck, Signature};
 use crate::limits::{MAX_ACTIONS_PER_TX, MAX_SIGNATURES_PER_TX};
@@ -16,7 +18,7 @@ const SIGNING_DOMAIN: &[u8] = b"machina/tx/v1";
 /// The signed part of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TxBody {
+pub struct TxBody<A> {
     /// The chain this transaction is for; other chains reject it.
     pub chain_id: u64,
     /// The account that pays the fee and whose nonce advances.
@@ -32,10 +34,10 @@ pub struct TxBody {
     #[serde(default)]
     pub fee_payer: Option<Address>,
     /// What to do, executed in order, all or nothing.
-    pub actions: Vec<Action>,
+    pub actions: Vec<A>,
 }
 
-impl Encode for TxBody {
+impl<A: Encode> Encode for TxBody<A> {
     fn encode_to(&self, out: &mut Vec<u8>) {
         out.push(TX_VERSION);
         self.chain_id.encode_to(out);
@@ -48,7 +50,7 @@ impl Encode for TxBody {
     }
 }
 
-impl Decode for TxBody {
+impl<A: Decode> Decode for TxBody<A> {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
         let version = r.u8()?;
         if version != TX_VERSION {
@@ -63,7 +65,7 @@ impl Decode for TxBody {
             nonce: r.u64()?,
             fee: Amount::decode_from(r)?,
             expiry_height: r.u64()?,
-            fee_payer: Option::<Address>::decode_from(r)?,
+            fee_payer: Decode::decode_from(r)?,
             actions: r.vec("actions", MAX_ACTIONS_PER_TX)?,
         })
     }
@@ -102,21 +104,21 @@ impl Decode for TxSignature {
 /// from, and later account kinds (rotating machine keys, multisig) keep their address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Transaction {
+pub struct Transaction<A> {
     /// What was signed.
-    pub body: TxBody,
+    pub body: TxBody<A>,
     /// One or more signatures over the body.
     pub signatures: Vec<TxSignature>,
 }
 
-impl Encode for Transaction {
+impl<A: Encode> Encode for Transaction<A> {
     fn encode_to(&self, out: &mut Vec<u8>) {
         self.body.encode_to(out);
         put_vec(out, &self.signatures);
     }
 }
 
-impl Decode for Transaction {
+impl<A: Decode> Decode for Transaction<A> {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Transaction {
             body: TxBody::decode_from(r)?,
@@ -125,7 +127,7 @@ impl Decode for Transaction {
     }
 }
 
-impl TxBody {
+impl<A: Encode> TxBody<A> {
     /// The bytes each signer signs: a domain prefix and the canonical body.
     pub fn signing_message(&self) -> Vec<u8> {
         let mut m = SIGNING_DOMAIN.to_vec();
@@ -134,7 +136,7 @@ impl TxBody {
     }
 
     /// Signs the body with each of `keys`.
-    pub fn sign(self, keys: &[&Keypair]) -> Transaction {
+    pub fn sign(self, keys: &[&Keypair]) -> Transaction<A> {
         let msg = self.signing_message();
         let signatures = keys
             .iter()
@@ -150,7 +152,7 @@ impl TxBody {
     }
 }
 
-impl Transaction {
+impl<A: Encode> Transaction<A> {
     /// The transaction id: SHA-256 of a domain prefix and the canonical body, what the
     /// signers signed. Signatures are left out so that nobody can change a transaction's id
     /// by reordering, repeating or adding signatures; one body (one sender and nonce) is one
@@ -161,7 +163,7 @@ impl Transaction {
 
     /// Checks every signature on each of `txs` (batched, on all cores). A transaction is valid
     /// when it has at least one signature and all of its signatures verify.
-    pub fn verify_signatures(txs: &[Transaction]) -> Vec<bool> {
+    pub fn verify_signatures(txs: &[Transaction<A>]) -> Vec<bool> {
         let msgs: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_message()).collect();
         let mut checks = Vec::with_capacity(txs.len());
         let mut owner = Vec::with_capacity(txs.len());
@@ -188,6 +190,17 @@ mod tests {
     use super::*;
     use crate::limits::MAX_TX_BYTES;
     use proptest::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// A stand-in for the stf's action enum.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum TestAction {
+        #[codec(tag = 1)]
+        Transfer { to: Address, amount: Amount },
+    }
+
+    type Transaction = super::Transaction<TestAction>;
 
     fn transfer(nonce: u64, amount: u128) -> Transaction {
         let alice = Keypair::dev("alice");
@@ -198,7 +211,7 @@ mod tests {
             fee: Amount(10),
             expiry_height: 100,
             fee_payer: None,
-            actions: vec![Action::Transfer {
+            actions: vec![TestAction::Transfer {
                 to: Keypair::dev("bob").address(),
                 amount: Amount(amount),
             }],

@@ -2,11 +2,11 @@
 //! block execution share.
 
 use crate::params::Params;
-use crate::TxError;
-use machina_primitives::action::EmbeddedSig;
+use crate::{modules, Action, Transaction, TxError};
+use machina_module::{SigRole, StatelessCtx};
 use machina_primitives::crypto::{verify_many, SigCheck};
 use machina_primitives::limits::MAX_TX_BYTES;
-use machina_primitives::{Encode, Hash, PublicKey, Signature, Transaction};
+use machina_primitives::{Encode, Hash, PublicKey, Signature};
 
 /// A transaction whose signatures verified. Only [`verify_txs`] makes one, so holding one is
 /// proof that the expensive check was done (once, in a batch).
@@ -63,7 +63,7 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
         /// The transaction's own signature.
         Tx,
         /// A signature inside an action, which the whole transaction depends on.
-        Embedded(usize, EmbeddedSig),
+        Embedded(usize, SigRole),
         /// A reading's or report's signature, which only its item depends on.
         Item(usize, usize),
     }
@@ -89,20 +89,18 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
             });
         }
         for (a, action) in tx.body.actions.iter().enumerate() {
-            for (kind, msg, key, sig) in
-                action.embedded_signatures(tx.body.chain_id, &tx.body.sender)
-            {
-                msgs.push((msg, key, sig));
+            for e in modules::embedded_signatures(action, tx.body.chain_id, &tx.body.sender) {
+                msgs.push((e.message, e.key, e.signature));
                 items.push(Item {
                     tx: i,
-                    kind: Kind::Embedded(a, kind),
+                    kind: Kind::Embedded(a, e.role),
                 });
             }
-            for (item, msg, key, sig) in action.item_signatures(tx.body.chain_id) {
-                msgs.push((msg, key, sig));
+            for s in modules::item_signatures(action, tx.body.chain_id) {
+                msgs.push((s.message, s.key, s.signature));
                 items.push(Item {
                     tx: i,
-                    kind: Kind::Item(a, item),
+                    kind: Kind::Item(a, s.item),
                 });
             }
         }
@@ -122,9 +120,9 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
         }
         let error = match item.kind {
             Kind::Tx => TxError::BadSignature,
-            Kind::Embedded(a, EmbeddedSig::Attestation) => TxError::BadAttestation(a),
-            Kind::Embedded(a, EmbeddedSig::Report) => TxError::BadEvidence(a),
-            Kind::Embedded(a, _) => TxError::BadProofOfPossession(a),
+            Kind::Embedded(a, SigRole::Attestation) => TxError::BadAttestation(a),
+            Kind::Embedded(a, SigRole::Evidence) => TxError::BadEvidence(a),
+            Kind::Embedded(a, SigRole::ProofOfPossession) => TxError::BadProofOfPossession(a),
             Kind::Item(a, i) => {
                 bad_items[item.tx].push((a, i));
                 continue;
@@ -161,7 +159,7 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
 pub const MAX_TX_TTL_BLOCKS: u64 = 100_000;
 
 /// Checks that need no state: chain, fee, expiry against the `height` the transaction would be
-/// included at, and that there is something to do.
+/// included at, that there is something to do, and each action's own stateless rules.
 pub fn check_stateless(tx: &Transaction, params: &Params, height: u64) -> Result<(), TxError> {
     let b = &tx.body;
     if b.chain_id != params.chain_id {
@@ -190,6 +188,13 @@ pub fn check_stateless(tx: &Transaction, params: &Params, height: u64) -> Result
             expiry_height: b.expiry_height,
             max: height.saturating_add(MAX_TX_TTL_BLOCKS),
         });
+    }
+    let cx = StatelessCtx {
+        chain_id: params.chain_id,
+        is_action_name: Action::is_action_name,
+    };
+    for (index, action) in b.actions.iter().enumerate() {
+        modules::check_stateless(action, &cx).map_err(|error| TxError::Invalid { index, error })?;
     }
     Ok(())
 }

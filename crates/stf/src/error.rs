@@ -1,9 +1,7 @@
 //! Why a transaction was rejected. Each variant has a stable code that is part of the protocol.
 
-use machina_bank::BankError;
-use machina_identity::IdentityError;
+use crate::ModuleError;
 use machina_primitives::{Amount, CodecError, TxFailure};
-use machina_wallet::WalletError;
 use thiserror::Error;
 
 /// A transaction rejection: before execution (nothing charged) or by an action (fee charged,
@@ -68,6 +66,14 @@ pub enum TxError {
     /// No actions.
     #[error("transaction has no actions")]
     NoActions,
+    /// An action breaks a rule that needs no state to check; refused before any fee.
+    #[error("action {index} is invalid: {error}")]
+    Invalid {
+        /// Which action.
+        index: usize,
+        /// Why.
+        error: ModuleError,
+    },
     /// The signatures do not authorise the sender.
     #[error("the signatures do not authorise account {0}")]
     Unauthorized(machina_primitives::Address),
@@ -87,39 +93,6 @@ pub enum TxError {
     },
 }
 
-/// An error from a module.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ModuleError {
-    /// From the bank.
-    #[error(transparent)]
-    Bank(#[from] BankError),
-    /// From the identity module.
-    #[error(transparent)]
-    Identity(#[from] IdentityError),
-    /// From the wallet module.
-    #[error(transparent)]
-    Wallet(#[from] WalletError),
-    /// From the oracle module.
-    #[error(transparent)]
-    Oracle(#[from] machina_oracle::OracleError),
-    /// From the energy module.
-    #[error(transparent)]
-    Energy(#[from] machina_energy::EnergyError),
-}
-
-impl ModuleError {
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ModuleError::Bank(e) => e.code(),
-            ModuleError::Identity(e) => e.code(),
-            ModuleError::Wallet(e) => e.code(),
-            ModuleError::Oracle(e) => e.code(),
-            ModuleError::Energy(e) => e.code(),
-        }
-    }
-}
-
 impl TxError {
     /// The stable code of this rejection.
     pub fn code(&self) -> &'static str {
@@ -137,7 +110,19 @@ impl TxError {
             TxError::ExpiryTooFar { .. } => "expiry_too_far",
             TxError::FeeTooLow { .. } => "fee_too_low",
             TxError::NoActions => "no_actions",
-            TxError::Sender(e) | TxError::Action { error: e, .. } => e.code(),
+            TxError::Sender(e)
+            | TxError::Action { error: e, .. }
+            | TxError::Invalid { error: e, .. } => e.code(),
+        }
+    }
+
+    /// The module that raised it, when a module did.
+    pub fn module(&self) -> Option<&'static str> {
+        match self {
+            TxError::Sender(e)
+            | TxError::Action { error: e, .. }
+            | TxError::Invalid { error: e, .. } => Some(e.module()),
+            _ => None,
         }
     }
 

@@ -1,17 +1,17 @@
 //! Block execution: begin-block hooks, each transaction, end-block hooks.
 
 use crate::check::{check_stateless, VerifiedTx};
-use crate::error::ModuleError;
+use crate::host::TxHost;
 use crate::params::{self, Params};
-use crate::{BlockError, TxError};
+use crate::{modules, Action, BlockError, TxBody, TxError};
 use machina_bank::Authorization;
+use machina_module::ActionCtx;
 use machina_primitives::limits::{MAX_BLOCK_TXS, MAX_EVENTS_PER_RECEIPT};
 use machina_primitives::{
-    hash::merkle_root, sha256, Action, Address, BlockEnv, Encode, Event, Hash, PublicKey, Receipt,
-    TxBody,
+    hash::merkle_root, sha256, Address, BlockEnv, Encode, Event, Hash, PublicKey, Receipt,
 };
 use machina_state::{AuthenticatedState, ChangeSet, Overlay, StateRead, StateWrite};
-use machina_wallet::{SpendCtx, WalletError};
+use machina_wallet::WalletError;
 
 /// What executing a block produced.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct BlockOutcome {
     pub receipts: Vec<Receipt>,
     /// The state writes of the block, to persist with it.
     pub changes: ChangeSet,
+    /// Events of the modules' begin- and end-block hooks (clearing, settlement, ...).
+    pub events: Vec<Event>,
     /// The state root after the block.
     pub state_root: Hash,
 }
@@ -44,6 +46,18 @@ pub struct BlockExecutor<'a, S: StateRead> {
     env: BlockEnv,
     params: Params,
     receipts: Vec<Receipt>,
+    events: Vec<Event>,
+}
+
+/// What a finished block produced besides its state root.
+#[derive(Debug, Clone)]
+pub struct BlockParts {
+    /// One receipt per transaction, in block order.
+    pub receipts: Vec<Receipt>,
+    /// The state writes of the block.
+    pub changes: ChangeSet,
+    /// Events of the modules' block hooks.
+    pub events: Vec<Event>,
 }
 
 impl<'a, S: StateRead> BlockExecutor<'a, S> {
@@ -55,12 +69,13 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
             "block env is for another chain than the state"
         );
         let mut overlay = Overlay::new(state);
-        begin_block(&mut overlay, &env);
+        let events = modules::begin_block(&mut overlay, &env);
         BlockExecutor {
             overlay,
             env,
             params,
             receipts: Vec::new(),
+            events,
         }
     }
 
@@ -93,11 +108,15 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
             &vtx.signers(),
             self.env.height,
         )?;
-        let ctx = SpendCtx {
+        let ctx = ActionCtx {
             sender: body.sender,
-            height: self.env.height,
+            machine: sender.auth.machine_id(),
+            env: self.env,
             tx_index: self.receipts.len() as u64,
+            tx_nonce: body.nonce,
+            action_index: 0,
             session,
+            bad_items: Vec::new(),
         };
         // Fee and nonce are settled in a scratch overlay first: if the fee cannot be paid the
         // transaction is not included and leaves no trace.
@@ -115,7 +134,7 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
         self.overlay.merge(fee_changes);
 
         let mut tx_overlay = Overlay::new(&self.overlay);
-        let outcome = execute_actions(&mut tx_overlay, &ctx, &self.env, vtx);
+        let outcome = execute_actions(&mut tx_overlay, &ctx, vtx);
         let mut events = vec![fee_event];
         let error = match outcome {
             Ok(evs) => {
@@ -140,10 +159,15 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
         Ok(self.receipts.last().expect("a receipt was just pushed"))
     }
 
-    /// Runs the end-block hooks and returns the receipts and the block's writes.
-    pub fn finish(mut self) -> (Vec<Receipt>, ChangeSet) {
-        end_block(&mut self.overlay, &self.env);
-        (self.receipts, self.overlay.into_changes())
+    /// Runs the end-block hooks and returns the receipts, the block's writes and its events.
+    pub fn finish(mut self) -> BlockParts {
+        let end = modules::end_block(&mut self.overlay, &self.env);
+        self.events.extend(end);
+        BlockParts {
+            receipts: self.receipts,
+            changes: self.overlay.into_changes(),
+            events: self.events,
+        }
     }
 }
 
@@ -164,23 +188,14 @@ pub fn apply_block<S: AuthenticatedState>(
         exec.execute(tx)
             .map_err(|error| BlockError::InvalidTx { index, error })?;
     }
-    let (receipts, changes) = exec.finish();
-    let state_root = state.apply(&changes);
+    let parts = exec.finish();
+    let state_root = state.apply(&parts.changes);
     Ok(BlockOutcome {
-        receipts,
-        changes,
+        receipts: parts.receipts,
+        changes: parts.changes,
+        events: parts.events,
         state_root,
     })
-}
-
-/// Modules' begin-block hooks, in module order. The bank has no per-block work; modules with
-/// scheduled work (energy gate closures, lease payments) add theirs here, bounded per block.
-fn begin_block(_state: &mut impl StateWrite, _env: &BlockEnv) {}
-
-/// Modules' end-block hooks, in module order: the energy market clears intervals whose gate
-/// closed and settles intervals whose readings are in, a bounded amount per block.
-fn end_block(state: &mut impl StateWrite, env: &BlockEnv) {
-    machina_energy::end_block(state, env.timestamp_ms);
 }
 
 /// Checks against `state` whether a verified transaction could be included at `height`:
@@ -212,11 +227,20 @@ pub fn check_admission(
         return Ok(());
     }
     let session = authorize(state, body, &sender.auth, &signers, height)?;
-    let ctx = SpendCtx {
+    let ctx = ActionCtx {
         sender: body.sender,
-        height,
+        machine: sender.auth.machine_id(),
+        env: BlockEnv {
+            chain_id: body.chain_id,
+            height,
+            timestamp_ms: 0,
+            proposer: Address::default(),
+        },
         tx_index: 0,
+        tx_nonce: body.nonce,
+        action_index: 0,
         session,
+        bad_items: Vec::new(),
     };
     // The fee goes nowhere real: this overlay is dropped.
     let mut scratch = Overlay::new(state);
@@ -279,12 +303,8 @@ fn cap_events(events: &mut Vec<Event>) {
 
 /// Writes that stay although the actions failed: a refused spend counts against the machine.
 fn record_failure(state: &mut impl StateWrite, sender: &Address, e: &TxError) {
-    if let TxError::Action {
-        error: ModuleError::Wallet(w),
-        ..
-    } = e
-    {
-        if w.is_policy_breach() {
+    if let TxError::Action { error, .. } = e {
+        if error.is_policy_breach() {
             machina_wallet::record_breach(state, sender);
         }
     }
@@ -293,14 +313,19 @@ fn record_failure(state: &mut impl StateWrite, sender: &Address, e: &TxError) {
 /// Runs the actions in order; the first failure stops the rest.
 fn execute_actions(
     state: &mut impl StateWrite,
-    ctx: &SpendCtx,
-    env: &BlockEnv,
+    tx_ctx: &ActionCtx,
     vtx: &VerifiedTx,
 ) -> Result<Vec<Event>, TxError> {
     let actions = &vtx.tx().body.actions;
     let mut events = Vec::with_capacity(actions.len());
+    let mut host = TxHost(state);
     for (index, action) in actions.iter().enumerate() {
-        let evs = crate::dispatch::execute(state, ctx, env, vtx, index, action)
+        let ctx = ActionCtx {
+            action_index: index as u64,
+            bad_items: vtx.bad_items(index),
+            ..tx_ctx.clone()
+        };
+        let evs = modules::execute(&mut host, &ctx, action)
             .map_err(|error| TxError::Action { index, error })?;
         events.extend(evs);
     }

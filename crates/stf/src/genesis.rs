@@ -1,6 +1,7 @@
 //! Genesis: the chain's parameters and initial allocations.
 
 use crate::params::{self, Params};
+use crate::{ModuleError, ModuleGenesis};
 use machina_bank::Allocation;
 use machina_primitives::{Amount, Keypair};
 use machina_state::{ChangeSet, Overlay};
@@ -22,11 +23,9 @@ pub struct Genesis {
     pub genesis_time_ms: u64,
     /// Protocol parameters.
     pub params: Params,
-    /// Initial balances.
-    pub allocations: Vec<Allocation>,
-    /// Plausibility and retention bounds of meter readings.
-    #[serde(default)]
-    pub oracle: machina_oracle::OracleParams,
+    /// Each module's section, under the module's name (`bank`, `oracle`, ...).
+    #[serde(flatten)]
+    pub modules: ModuleGenesis,
 }
 
 impl Genesis {
@@ -40,22 +39,27 @@ impl Genesis {
             })
             .collect();
         allocations.extend(extra);
+        let mut modules = ModuleGenesis::default();
+        modules.bank.allocations = allocations;
         Genesis {
             chain_id,
             genesis_time_ms,
             params: Params::default_for(chain_id),
-            allocations,
-            oracle: machina_oracle::OracleParams::default(),
+            modules,
         }
     }
 
+    /// The initial balances (the bank's section).
+    pub fn allocations(&self) -> &[Allocation] {
+        &self.modules.bank.allocations
+    }
+
     /// The state writes of this genesis.
-    pub fn changes(&self) -> Result<ChangeSet, machina_bank::BankError> {
+    pub fn changes(&self) -> Result<ChangeSet, ModuleError> {
         let empty: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut o = Overlay::new(&empty);
         params::store(&mut o, &self.params);
-        machina_bank::init_genesis(&mut o, &self.allocations)?;
-        machina_oracle::init_genesis(&mut o, &self.oracle);
+        crate::modules::init_genesis(&mut o, &self.modules)?;
         Ok(o.into_changes())
     }
 }

@@ -7,14 +7,25 @@
 //! fee, then its actions all-or-nothing), then end-block hooks.
 
 mod check;
-mod dispatch;
 mod error;
 mod exec;
 pub mod genesis;
+mod host;
+pub mod modules;
 pub mod params;
 
 pub use check::{check_stateless, verify_txs, VerifiedTx, MAX_TX_TTL_BLOCKS};
-pub use error::{BlockError, ModuleError, TxError};
-pub use exec::{apply_block, check_admission, receipts_root, BlockExecutor, BlockOutcome};
+pub use error::{BlockError, TxError};
+pub use modules::{Action, ModuleError, ModuleGenesis, MODULES};
+
+/// A transaction of this chain: the primitives' frame around this chain's [`Action`].
+pub type Transaction = machina_primitives::Transaction<Action>;
+/// The signed body of a [`Transaction`].
+pub type TxBody = machina_primitives::TxBody<Action>;
+/// A block of this chain.
+pub type Block = machina_primitives::Block<Action>;
+pub use exec::{
+    apply_block, check_admission, receipts_root, BlockExecutor, BlockOutcome, BlockParts,
+};
 pub use genesis::{Genesis, DEV_ACCOUNTS, DEV_BALANCE};
 pub use params::Params;

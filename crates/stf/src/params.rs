@@ -1,14 +1,13 @@
 //! Protocol parameters, stored in the state so that every validator reads the same ones.
 
-use machina_primitives::codec::{Decode, Encode, Reader, Result};
-use machina_primitives::Amount;
+use machina_primitives::{Amount, Decode, Encode};
 use machina_state::{StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
 
 const KEY: &[u8] = b"stf/params";
 
 /// Parameters of the state transition function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct Params {
     /// The chain id every transaction must carry.
     pub chain_id: u64,
@@ -26,22 +25,6 @@ impl Params {
             chain_id,
             min_fee: DEFAULT_MIN_FEE,
         }
-    }
-}
-
-impl Encode for Params {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        self.chain_id.encode_to(out);
-        self.min_fee.encode_to(out);
-    }
-}
-
-impl Decode for Params {
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
-        Ok(Params {
-            chain_id: r.u64()?,
-            min_fee: Amount::decode_from(r)?,
-        })
     }
 }
 

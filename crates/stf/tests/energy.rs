@@ -1,11 +1,14 @@
 //! The energy market through the whole transaction path: zones, orders, clearing at gate
 //! closure, settlement against readings, conservation of every micro-unit.
 
-use machina_primitives::action::{
-    device_pop_message, MachineKind, MachineMetadata, MachineRegistration, MarketRule, Side,
-    ZoneConfig,
+use machina_bank::BankAction;
+use machina_energy::{EnergyAction, MarketRule, Side, ZoneConfig};
+use machina_identity::{
+    device_pop_message, IdentityAction, MachineKind, MachineMetadata, MachineRegistration,
 };
-use machina_primitives::{Action, Address, Amount, Keypair};
+use machina_oracle::OracleAction;
+use machina_primitives::{Address, Amount, Keypair};
+use machina_stf::Action;
 use proptest::prelude::*;
 
 mod common;
@@ -39,10 +42,11 @@ fn market(n: usize, import_limit_w: u64, export_limit_w: u64) -> (Chain, Vec<Key
     let alice = key("alice");
     c.ok(
         &alice,
-        vec![Action::CreateZone {
+        vec![EnergyAction::CreateZone {
             config: Box::new(zone_config(import_limit_w, export_limit_w)),
             grid_float: Amount(1_000_000_000),
-        }],
+        }
+        .into()],
     );
     let devices: Vec<Keypair> = (0..n).map(|i| key(&format!("dev{i}"))).collect();
     let mut ids = Vec::new();
@@ -57,15 +61,19 @@ fn market(n: usize, import_limit_w: u64, export_limit_w: u64) -> (Chain, Vec<Key
             metadata: MachineMetadata::default(),
             attestation: None,
         };
-        let r = c.ok(&alice, vec![Action::RegisterMachine(Box::new(reg))]);
+        let r = c.ok(
+            &alice,
+            vec![IdentityAction::RegisterMachine(Box::new(reg)).into()],
+        );
         let id: u64 = r.events[1].attrs["machine_id"].parse().expect("id");
         let addr = machina_identity::machine(&c.state, id).expect("m").address;
         c.ok(
             &alice,
-            vec![Action::Transfer {
+            vec![BankAction::Transfer {
                 to: addr,
                 amount: Amount(10_000_000_000),
-            }],
+            }
+            .into()],
         );
         ids.push(id);
     }
@@ -73,13 +81,14 @@ fn market(n: usize, import_limit_w: u64, export_limit_w: u64) -> (Chain, Vec<Key
 }
 
 fn order(id: u64, side: Side, price: u64, qty_wh: u64) -> Action {
-    Action::PlaceOrder {
+    EnergyAction::PlaceOrder {
         machine_id: id,
         side,
         interval_start_ms: T0,
         price,
         qty_wh,
     }
+    .into()
 }
 
 fn reading(
@@ -95,7 +104,7 @@ fn reading(
     let r = common::reading(id, seq, t, import_wh, export_wh).sign(CHAIN, dev);
     let rec = c.ok(
         &key("bob"),
-        vec![Action::SubmitReadings { readings: vec![r] }],
+        vec![OracleAction::SubmitReadings { readings: vec![r] }.into()],
     );
     assert_eq!(rec.events[1].attrs["accepted"], "1", "{:?}", rec.events);
 }
@@ -125,10 +134,11 @@ fn bids_above_retail_asks_below_feed_in_and_late_cancels_are_refused() {
     assert_eq!(c.balance(&addr), before - 200_000);
     c.ok(
         &alice,
-        vec![Action::CancelOrder {
+        vec![EnergyAction::CancelOrder {
             zone: ZONE.into(),
             order_id: oid,
-        }],
+        }
+        .into()],
     );
     assert_eq!(c.balance(&addr), before);
     let r = c.ok(&alice, vec![order(ids[0], Side::Bid, 200_000, 1_000)]);
@@ -137,10 +147,11 @@ fn bids_above_retail_asks_below_feed_in_and_late_cancels_are_refused() {
     assert_eq!(
         c.code(
             &alice,
-            vec![Action::CancelOrder {
+            vec![EnergyAction::CancelOrder {
                 zone: ZONE.into(),
                 order_id: oid
-            }]
+            }
+            .into()]
         ),
         "gate_closed"
     );

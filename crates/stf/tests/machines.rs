@@ -1,11 +1,14 @@
 //! Machine identities and agent wallets through the whole transaction path: signatures,
 //! authorisation, fees and actions.
 
-use machina_primitives::action::{
-    device_pop_message, MachineKind, MachineMetadata, MachineRegistration, SpendPolicy,
+use machina_bank::BankAction;
+use machina_identity::{
+    device_pop_message, IdentityAction, MachineKind, MachineMetadata, MachineRegistration,
 };
-use machina_primitives::{Action, Address, Amount, Keypair};
+use machina_primitives::{Address, Amount, Keypair};
 use machina_state::StateRead;
+use machina_stf::Action;
+use machina_wallet::{SpendPolicy, WalletAction};
 use proptest::prelude::*;
 
 mod common;
@@ -31,7 +34,7 @@ impl Machines for Chain {
 }
 
 fn registration(owner: Address, device: &Keypair) -> Action {
-    Action::RegisterMachine(Box::new(MachineRegistration {
+    IdentityAction::RegisterMachine(Box::new(MachineRegistration {
         device_key: device.public(),
         device_signature: device.sign(&device_pop_message(CHAIN, &owner)),
         kind: MachineKind::Solar,
@@ -41,13 +44,15 @@ fn registration(owner: Address, device: &Keypair) -> Action {
         metadata: MachineMetadata::default(),
         attestation: None,
     }))
+    .into()
 }
 
 fn transfer(to: Address, amount: u128) -> Action {
-    Action::Transfer {
+    BankAction::Transfer {
         to,
         amount: Amount(amount),
     }
+    .into()
 }
 
 /// A funded machine: alice owns it, `device` signs for it.
@@ -62,11 +67,13 @@ fn funded_machine(c: &mut Chain, device: &Keypair, amount: u128) -> (u64, Addres
 fn a_device_key_cannot_be_registered_without_its_own_signature() {
     let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, device, other) = (key("alice"), key("d1"), key("other"));
-    let Action::RegisterMachine(mut reg) = registration(alice.address(), &device) else {
+    let Action::Identity(IdentityAction::RegisterMachine(mut reg)) =
+        registration(alice.address(), &device)
+    else {
         unreachable!()
     };
     reg.device_signature = other.sign(&device_pop_message(CHAIN, &alice.address()));
-    let forged = Action::RegisterMachine(reg);
+    let forged = IdentityAction::RegisterMachine(reg).into();
     assert_eq!(
         code(c.send(&alice, vec![forged])),
         "bad_proof_of_possession"
@@ -113,43 +120,50 @@ fn nobody_but_the_owner_changes_a_machine() {
     let before = c.machine(id);
     let new_key = key("d2");
     let attempts = vec![
-        Action::SetMachineMetadata {
+        IdentityAction::SetMachineMetadata {
             machine_id: id,
             metadata: MachineMetadata {
                 serial: "x".into(),
                 ..Default::default()
             },
-        },
-        Action::SetMachineZone {
+        }
+        .into(),
+        IdentityAction::SetMachineZone {
             machine_id: id,
             zone: None,
-        },
-        Action::RotateDeviceKey {
+        }
+        .into(),
+        IdentityAction::RotateDeviceKey {
             machine_id: id,
             new_key: new_key.public(),
             signature: new_key.sign(&device_pop_message(CHAIN, &bob.address())),
-        },
-        Action::RevokeMachine { machine_id: id },
-        Action::TransferMachine {
+        }
+        .into(),
+        IdentityAction::RevokeMachine { machine_id: id }.into(),
+        IdentityAction::TransferMachine {
             machine_id: id,
             new_owner: bob.address(),
-        },
-        Action::SetSpendPolicy {
+        }
+        .into(),
+        WalletAction::SetSpendPolicy {
             machine_id: id,
             policy: SpendPolicy::default(),
-        },
-        Action::SetWalletFrozen {
+        }
+        .into(),
+        WalletAction::SetWalletFrozen {
             machine_id: id,
             frozen: true,
-        },
-        Action::SweepMachine { machine_id: id },
-        Action::GrantSession {
+        }
+        .into(),
+        WalletAction::SweepMachine { machine_id: id }.into(),
+        WalletAction::GrantSession {
             machine_id: id,
             key: bob.public(),
             actions: vec!["transfer".into()],
             spend_cap: Amount(1),
             expiry_height: 99,
-        },
+        }
+        .into(),
     ];
     for a in attempts {
         assert_eq!(code(c.send(&bob, vec![a])), "not_owner");
@@ -160,7 +174,7 @@ fn nobody_but_the_owner_changes_a_machine() {
         &[&device],
         addr,
         Some(key("alice").address()),
-        vec![Action::RevokeMachine { machine_id: id }],
+        vec![IdentityAction::RevokeMachine { machine_id: id }.into()],
     );
     assert!(matches!(code(r).as_str(), "no_fee_allowance" | "not_owner"));
     assert_eq!(c.machine(id), before);
@@ -181,27 +195,30 @@ fn an_account_with_some_right_over_a_machine_cannot_edit_its_identity() {
     };
     c.ok(
         &alice,
-        vec![Action::SetMachineMetadata {
+        vec![IdentityAction::SetMachineMetadata {
             machine_id: id,
             metadata: meta.clone(),
-        }],
+        }
+        .into()],
     );
     c.ok(
         &alice,
-        vec![Action::GrantSession {
+        vec![WalletAction::GrantSession {
             machine_id: id,
             key: bob.public(),
             actions: vec!["transfer".into()],
             spend_cap: Amount(10_000),
             expiry_height: 1_000,
-        }],
+        }
+        .into()],
     );
     let addr = c.machine(id).address;
     c.ok(&alice, vec![transfer(addr, 100_000)]);
-    let wipe = Action::SetMachineMetadata {
+    let wipe: Action = IdentityAction::SetMachineMetadata {
         machine_id: id,
         metadata: MachineMetadata::default(),
-    };
+    }
+    .into();
     // As the machine, with the session key: the action is not granted.
     assert_eq!(
         code(c.send_as(&[&bob], addr, None, vec![wipe.clone()])),
@@ -220,11 +237,12 @@ fn after_rotation_the_old_key_is_refused_and_the_address_stays() {
     let alice = key("alice");
     c.ok(
         &alice,
-        vec![Action::RotateDeviceKey {
+        vec![IdentityAction::RotateDeviceKey {
             machine_id: id,
             new_key: new.public(),
             signature: new.sign(&device_pop_message(CHAIN, &alice.address())),
-        }],
+        }
+        .into()],
     );
     assert_eq!(c.machine(id).address, addr);
     assert_eq!(
@@ -248,7 +266,10 @@ fn a_revoked_machine_cannot_act_but_its_owner_can_sweep_it() {
     let device = key("d1");
     let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
     let alice = key("alice");
-    c.ok(&alice, vec![Action::RevokeMachine { machine_id: id }]);
+    c.ok(
+        &alice,
+        vec![IdentityAction::RevokeMachine { machine_id: id }.into()],
+    );
     assert_eq!(
         code(c.send_as(&[&device], addr, None, vec![transfer(alice.address(), 1)])),
         "machine_revoked"
@@ -256,15 +277,18 @@ fn a_revoked_machine_cannot_act_but_its_owner_can_sweep_it() {
     assert_eq!(
         code(c.send(
             &alice,
-            vec![Action::SetMachineZone {
+            vec![IdentityAction::SetMachineZone {
                 machine_id: id,
                 zone: None
-            }]
+            }.into()]
         )),
         "machine_revoked"
     );
     let before = c.balance(&alice.address());
-    c.ok(&alice, vec![Action::SweepMachine { machine_id: id }]);
+    c.ok(
+        &alice,
+        vec![WalletAction::SweepMachine { machine_id: id }.into()],
+    );
     assert_eq!(c.balance(&addr), 0);
     assert_eq!(c.balance(&alice.address()), before + 1_000_000 - FEE);
     assert_eq!(c.machine(id).status, machina_identity::Status::Revoked);
@@ -277,13 +301,14 @@ fn an_ownership_transfer_keeps_identity_and_reputation() {
     let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
     c.ok(
         &alice,
-        vec![Action::SetSpendPolicy {
+        vec![WalletAction::SetSpendPolicy {
             machine_id: id,
             policy: SpendPolicy {
                 max_per_tx: Some(Amount(10)),
                 ..Default::default()
             },
-        }],
+        }
+        .into()],
     );
     assert_eq!(
         code(c.send_as(&[&device], addr, None, vec![transfer(bob.address(), 11)])),
@@ -293,10 +318,11 @@ fn an_ownership_transfer_keeps_identity_and_reputation() {
     assert_eq!(before.reputation.policy_breaches, 1);
     c.ok(
         &alice,
-        vec![Action::TransferMachine {
+        vec![IdentityAction::TransferMachine {
             machine_id: id,
             new_owner: bob.address(),
-        }],
+        }
+        .into()],
     );
     let after = c.machine(id);
     assert_eq!(
@@ -305,7 +331,10 @@ fn an_ownership_transfer_keeps_identity_and_reputation() {
     );
     assert_eq!(after.owner, bob.address());
     assert_eq!(
-        code(c.send(&alice, vec![Action::RevokeMachine { machine_id: id }])),
+        code(c.send(
+            &alice,
+            vec![IdentityAction::RevokeMachine { machine_id: id }.into()]
+        )),
         "not_owner"
     );
     assert_eq!(
@@ -327,10 +356,11 @@ fn machines_of_an_owner_page_and_survive_transfers_out_of_the_middle() {
         .collect();
     c.ok(
         &alice,
-        vec![Action::TransferMachine {
+        vec![IdentityAction::TransferMachine {
             machine_id: ids[1],
             new_owner: key("bob").address(),
-        }],
+        }
+        .into()],
     );
     let (page1, total) = machina_identity::machines_of(&c.state, &alice.address(), 0, 2);
     let (page2, _) = machina_identity::machines_of(&c.state, &alice.address(), 2, 2);
@@ -345,15 +375,20 @@ fn unknown_machines_and_bad_registrations_get_their_own_codes_and_change_nothing
     let mut c = Chain::new(CHAIN, 1_000_000);
     let alice = key("alice");
     assert_eq!(
-        code(c.send(&alice, vec![Action::RevokeMachine { machine_id: 42 }])),
+        code(c.send(
+            &alice,
+            vec![IdentityAction::RevokeMachine { machine_id: 42 }.into()]
+        )),
         "unknown_machine"
     );
-    let Action::RegisterMachine(mut reg) = registration(alice.address(), &key("d1")) else {
+    let Action::Identity(IdentityAction::RegisterMachine(mut reg)) =
+        registration(alice.address(), &key("d1"))
+    else {
         unreachable!()
     };
     reg.kind = MachineKind::Battery;
     assert_eq!(
-        code(c.send(&alice, vec![Action::RegisterMachine(reg)])),
+        code(c.send(&alice, vec![IdentityAction::RegisterMachine(reg).into()])),
         "invalid_machine"
     );
     assert!(machina_identity::machine(&c.state, 1).is_none());
@@ -366,10 +401,11 @@ fn a_frozen_wallet_moves_nothing_and_the_owner_can_unfreeze_it() {
     let (id, addr) = funded_machine(&mut c, &device, 1_000_000);
     c.ok(
         &alice,
-        vec![Action::SetWalletFrozen {
+        vec![WalletAction::SetWalletFrozen {
             machine_id: id,
             frozen: true,
-        }],
+        }
+        .into()],
     );
     let before = c.balance(&addr);
     // The machine cannot even pay a fee.
@@ -380,10 +416,11 @@ fn a_frozen_wallet_moves_nothing_and_the_owner_can_unfreeze_it() {
     assert_eq!(c.balance(&addr), before);
     c.ok(
         &alice,
-        vec![Action::SetWalletFrozen {
+        vec![WalletAction::SetWalletFrozen {
             machine_id: id,
             frozen: false,
-        }],
+        }
+        .into()],
     );
     assert_eq!(
         code(c.send_as(&[&device], addr, None, vec![transfer(alice.address(), 5)])),
@@ -404,10 +441,11 @@ fn the_allowlist_and_cooldown_hold_and_each_breach_is_counted() {
     };
     c.ok(
         &alice,
-        vec![Action::SetSpendPolicy {
+        vec![WalletAction::SetSpendPolicy {
             machine_id: id,
             policy,
-        }],
+        }
+        .into()],
     );
     let send = |c: &mut Chain, to: Address, amount| {
         code(c.send_as(&[&device], addr, None, vec![transfer(to, amount)]))
@@ -428,13 +466,14 @@ fn a_session_key_works_within_its_rights_until_it_expires_or_is_revoked() {
     let expiry = c.height + 5;
     c.ok(
         &alice,
-        vec![Action::GrantSession {
+        vec![WalletAction::GrantSession {
             machine_id: id,
             key: session.public(),
             actions: vec!["transfer".into()],
             spend_cap: Amount(FEE * 2 + 500),
             expiry_height: expiry,
-        }],
+        }
+        .into()],
     );
     let pay = |c: &mut Chain, amount| {
         code(c.send_as(
@@ -452,10 +491,11 @@ fn a_session_key_works_within_its_rights_until_it_expires_or_is_revoked() {
     c.height = 0;
     c.ok(
         &alice,
-        vec![Action::RevokeSession {
+        vec![WalletAction::RevokeSession {
             machine_id: id,
             key: session.public(),
-        }],
+        }
+        .into()],
     );
     assert_eq!(pay(&mut c, 1), "unauthorized");
 }
@@ -466,10 +506,11 @@ fn a_multisig_needs_its_threshold_and_changing_members_needs_it_too() {
     let (a, b, d) = (key("alice"), key("bob"), key("dave"));
     let r = c.ok(
         &a,
-        vec![Action::CreateMultisig {
+        vec![WalletAction::CreateMultisig {
             members: vec![a.public(), b.public(), d.public()],
             threshold: 2,
-        }],
+        }
+        .into()],
     );
     let ms = Address::from_hex(&r.events[1].attrs["address"]).expect("address");
     c.ok(&a, vec![transfer(ms, 1_000_000)]);
@@ -481,10 +522,11 @@ fn a_multisig_needs_its_threshold_and_changing_members_needs_it_too() {
         code(c.send_as(&[&a, &b], ms, None, vec![transfer(a.address(), 5)])),
         "ok"
     );
-    let shrink = Action::UpdateMultisig {
+    let shrink: Action = WalletAction::UpdateMultisig {
         members: vec![a.public()],
         threshold: 1,
-    };
+    }
+    .into();
     assert_eq!(
         code(c.send_as(&[&a], ms, None, vec![shrink.clone()])),
         "unauthorized"
@@ -511,21 +553,22 @@ fn a_sponsored_machine_with_zero_balance_transacts_and_the_sponsor_cap_holds() {
     assert_eq!(c.balance(&addr), 0);
     c.ok(
         &sponsor,
-        vec![Action::GrantFeeAllowance {
+        vec![WalletAction::GrantFeeAllowance {
             grantee: addr,
             cap: Amount(FEE * 2),
             expiry_height: 1_000,
-        }],
+        }
+        .into()],
     );
     let zone = |c: &mut Chain| {
         code(c.send_as(
             &[&device],
             addr,
             Some(sponsor.address()),
-            vec![Action::RevokeSession {
+            vec![WalletAction::RevokeSession {
                 machine_id: id,
                 key: device.public(),
-            }],
+            }.into()],
         ))
     };
     // The action fails (the machine is not its own owner) but the transaction is included and
@@ -569,8 +612,8 @@ proptest! {
             allowlist: allowed.to_vec(),
             ..Default::default()
         };
-        c.ok(&alice, vec![Action::SetSpendPolicy { machine_id: id, policy }]);
-        c.ok(&alice, vec![Action::GrantSession { machine_id: id, key: session.public(), actions: vec!["transfer".into()], spend_cap: Amount(u128::MAX), expiry_height: u64::MAX }]);
+        c.ok(&alice, vec![WalletAction::SetSpendPolicy { machine_id: id, policy }.into()]);
+        c.ok(&alice, vec![WalletAction::GrantSession { machine_id: id, key: session.public(), actions: vec!["transfer".into()], spend_cap: Amount(u128::MAX), expiry_height: u64::MAX }.into()]);
         let recipients = [allowed[0], allowed[1], outsider];
         let mut outflow: Vec<(u64, u128)> = Vec::new();
         for (signer, to, amount, gap) in ops {
@@ -612,29 +655,32 @@ fn state_reads_see_the_machine_account_authorised_by_its_device_key() {
 
 #[test]
 fn a_manufacturer_attestation_is_recorded_and_checked() {
-    use machina_primitives::action::{attestation_message, manufacturer_pop_message, Attestation};
+    use machina_identity::{attestation_message, manufacturer_pop_message, Attestation};
     let mut c = Chain::new(CHAIN, 1_000_000);
     let (alice, maker, device) = (key("alice"), key("acme-key"), key("d1"));
     let with_attestation = |signer: &Keypair, device: &Keypair| {
-        let Action::RegisterMachine(mut reg) = registration(alice.address(), device) else {
+        let Action::Identity(IdentityAction::RegisterMachine(mut reg)) =
+            registration(alice.address(), device)
+        else {
             unreachable!()
         };
         reg.attestation = Some(Attestation {
             manufacturer_key: maker.public(),
             signature: signer.sign(&attestation_message(&device.public())),
         });
-        Action::RegisterMachine(reg)
+        IdentityAction::RegisterMachine(reg).into()
     };
     // Not yet a registered manufacturer.
     assert_eq!(
         code(c.send(&alice, vec![with_attestation(&maker, &device)])),
         "unknown_manufacturer"
     );
-    let reg_maker = Action::RegisterManufacturer {
+    let reg_maker = IdentityAction::RegisterManufacturer {
         name: "Acme".into(),
         public_key: maker.public(),
         signature: maker.sign(&manufacturer_pop_message(CHAIN, &alice.address())),
-    };
+    }
+    .into();
     c.ok(&alice, vec![reg_maker]);
     // Signed by someone else than the manufacturer key it names.
     assert_eq!(
@@ -659,25 +705,26 @@ fn a_session_key_dies_with_a_change_of_owner_and_names_are_bounded() {
     assert_eq!(
         code(c.send(
             &alice,
-            vec![Action::GrantSession {
+            vec![WalletAction::GrantSession {
                 machine_id: id,
                 key: session.public(),
                 actions: vec![long],
                 spend_cap: Amount(1),
                 expiry_height: 99
-            }]
+            }.into()]
         )),
         "invalid_session"
     );
     c.ok(
         &alice,
-        vec![Action::GrantSession {
+        vec![WalletAction::GrantSession {
             machine_id: id,
             key: session.public(),
             actions: vec!["transfer".into()],
             spend_cap: Amount(100_000),
             expiry_height: 1_000,
-        }],
+        }
+        .into()],
     );
     assert_eq!(
         code(c.send_as(&[&session], addr, None, vec![transfer(alice.address(), 1)])),
@@ -685,10 +732,11 @@ fn a_session_key_dies_with_a_change_of_owner_and_names_are_bounded() {
     );
     c.ok(
         &alice,
-        vec![Action::TransferMachine {
+        vec![IdentityAction::TransferMachine {
             machine_id: id,
             new_owner: bob.address(),
-        }],
+        }
+        .into()],
     );
     assert_eq!(
         code(c.send_as(&[&session], addr, None, vec![transfer(alice.address(), 1)])),
@@ -708,10 +756,11 @@ fn lengthening_the_window_keeps_the_spend_state_readable() {
     };
     c.ok(
         &alice,
-        vec![Action::SetSpendPolicy {
+        vec![WalletAction::SetSpendPolicy {
             machine_id: id,
             policy: policy(32),
-        }],
+        }
+        .into()],
     );
     for _ in 0..40 {
         assert_eq!(
@@ -721,10 +770,11 @@ fn lengthening_the_window_keeps_the_spend_state_readable() {
     }
     c.ok(
         &alice,
-        vec![Action::SetSpendPolicy {
+        vec![WalletAction::SetSpendPolicy {
             machine_id: id,
             policy: policy(64),
-        }],
+        }
+        .into()],
     );
     for _ in 0..3 {
         assert_eq!(

@@ -1,11 +1,12 @@
 //! Meter readings and data feeds through the whole transaction path.
 
-use machina_primitives::action::{
-    device_pop_message, FeedConfig, FeedReport, MachineKind, MachineMetadata, MachineRegistration,
-    SignedReading,
+use machina_bank::BankAction;
+use machina_identity::{
+    device_pop_message, IdentityAction, MachineKind, MachineMetadata, MachineRegistration,
 };
-use machina_primitives::{Action, Address, Amount, BlockEnv, Event, Keypair, TxBody};
-use machina_stf::{verify_txs, BlockExecutor, TxError};
+use machina_oracle::{FeedConfig, FeedReport, OracleAction, SignedReading};
+use machina_primitives::{Address, Amount, BlockEnv, Event, Keypair};
+use machina_stf::{verify_txs, Action, BlockExecutor, TxBody, TxError};
 use proptest::prelude::*;
 
 mod common;
@@ -45,7 +46,10 @@ impl Oracle for Chain {
             attestation: None,
         };
         let ev = self
-            .run(&owner, vec![Action::RegisterMachine(Box::new(reg))])
+            .run(
+                &owner,
+                vec![IdentityAction::RegisterMachine(Box::new(reg)).into()],
+            )
             .expect("registered");
         ev[1].attrs["machine_id"].parse().expect("id")
     }
@@ -53,7 +57,10 @@ impl Oracle for Chain {
     /// Submits readings from a gateway (bob); returns the code of each refused one, in order.
     fn readings(&mut self, readings: Vec<SignedReading>) -> Vec<String> {
         let ev = self
-            .run(&key("bob"), vec![Action::SubmitReadings { readings }])
+            .run(
+                &key("bob"),
+                vec![OracleAction::SubmitReadings { readings }.into()],
+            )
             .expect("included");
         ev.iter()
             .filter(|e| e.kind == "rejected")
@@ -147,11 +154,12 @@ fn a_revoked_machine_and_a_rotated_key_are_refused() {
     let alice = key("alice");
     c.run(
         &alice,
-        vec![Action::RotateDeviceKey {
+        vec![IdentityAction::RotateDeviceKey {
             machine_id: id,
             new_key: new.public(),
             signature: new.sign(&device_pop_message(CHAIN, &alice.address())),
-        }],
+        }
+        .into()],
     )
     .expect("rotated");
     assert_eq!(
@@ -161,8 +169,11 @@ fn a_revoked_machine_and_a_rotated_key_are_refused() {
     assert!(c
         .readings(vec![reading(id, 1, T0, 1, 0).sign(CHAIN, &new)])
         .is_empty());
-    c.run(&alice, vec![Action::RevokeMachine { machine_id: id }])
-        .expect("revoked");
+    c.run(
+        &alice,
+        vec![IdentityAction::RevokeMachine { machine_id: id }.into()],
+    )
+    .expect("revoked");
     assert_eq!(
         c.readings(vec![reading(id, 2, T0, 2, 0).sign(CHAIN, &new)]),
         vec!["machine_revoked".to_string()]
@@ -252,30 +263,34 @@ fn setup_feed(c: &mut Chain, reporters: &[Keypair], quorum: u16, super_quorum: u
     let alice = key("alice");
     let addrs: Vec<Action> = reporters
         .iter()
-        .map(|r| Action::Transfer {
-            to: r.address(),
-            amount: Amount(10_000_000),
+        .map(|r| {
+            BankAction::Transfer {
+                to: r.address(),
+                amount: Amount(10_000_000),
+            }
+            .into()
         })
         .collect();
     c.run(&alice, addrs).expect("funded");
     c.run(
         &alice,
-        vec![Action::CreateFeed(Box::new(feed_config(
-            reporters,
-            quorum,
-            super_quorum,
-        )))],
+        vec![
+            OracleAction::CreateFeed(Box::new(feed_config(reporters, quorum, super_quorum))).into(),
+        ],
     )
     .expect("created");
     for r in reporters {
-        c.run(r, vec![Action::BondFeed { feed: FEED.into() }])
+        c.run(r, vec![OracleAction::BondFeed { feed: FEED.into() }.into()])
             .expect("bonded");
     }
 }
 
 fn report(c: &mut Chain, reports: Vec<FeedReport>) -> Vec<String> {
     let ev = c
-        .run(&key("bob"), vec![Action::ReportFeed { reports }])
+        .run(
+            &key("bob"),
+            vec![OracleAction::ReportFeed { reports }.into()],
+        )
         .expect("included");
     ev.iter()
         .filter(|e| e.kind == "rejected")
@@ -357,10 +372,11 @@ fn equivocation_forfeits_the_bond_half_to_the_prover() {
     let supply = machina_bank::total_supply(&c.state);
     c.run(
         &prover,
-        vec![Action::ProveEquivocation {
+        vec![OracleAction::ProveEquivocation {
             a: a.clone(),
             b: b.clone(),
-        }],
+        }
+        .into()],
     )
     .expect("proved");
     assert_eq!(
@@ -390,7 +406,7 @@ fn equivocation_forfeits_the_bond_half_to_the_prover() {
         fee: Amount(FEE),
         expiry_height: 1000,
         fee_payer: None,
-        actions: vec![Action::ProveEquivocation { a: a.clone(), b }],
+        actions: vec![OracleAction::ProveEquivocation { a: a.clone(), b }.into()],
     }
     .sign(&[&prover]);
     let vtx = verify_txs(vec![vtx]).pop().expect("one").expect("valid");
@@ -421,7 +437,7 @@ fn equivocation_forfeits_the_bond_half_to_the_prover() {
         fee: Amount(FEE),
         expiry_height: 1000,
         fee_payer: None,
-        actions: vec![Action::ProveEquivocation { a, b: forged }],
+        actions: vec![OracleAction::ProveEquivocation { a, b: forged }.into()],
     }
     .sign(&[&prover]);
     assert_eq!(
@@ -470,10 +486,11 @@ fn old_evidence_cannot_take_a_new_bond() {
     let prover = key("charlie");
     c.run(
         &prover,
-        vec![Action::ProveEquivocation {
+        vec![OracleAction::ProveEquivocation {
             a: a.clone(),
             b: b.clone(),
-        }],
+        }
+        .into()],
     )
     .expect("proved");
     // Two honest reports finish round 1; the slashed reporter bonds again in round 2.
@@ -482,10 +499,16 @@ fn old_evidence_cannot_take_a_new_bond() {
         .map(|k| FeedReport::sign(CHAIN, FEED, 1, 100, k))
         .collect();
     assert!(report(&mut c, honest).is_empty());
-    c.run(&rs[0], vec![Action::BondFeed { feed: FEED.into() }])
-        .expect("bonded again");
+    c.run(
+        &rs[0],
+        vec![OracleAction::BondFeed { feed: FEED.into() }.into()],
+    )
+    .expect("bonded again");
     let replay = c
-        .send(&prover, vec![Action::ProveEquivocation { a, b }])
+        .send(
+            &prover,
+            vec![OracleAction::ProveEquivocation { a, b }.into()],
+        )
         .expect("included");
     assert_eq!(replay.error.map(|e| e.code), Some("not_bonded".to_string()));
     assert_eq!(

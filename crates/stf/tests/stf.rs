@@ -2,12 +2,14 @@
 //! rejection.
 
 use machina_bank::Allocation;
+use machina_bank::BankAction;
 use machina_primitives::limits::MAX_TX_BYTES;
-use machina_primitives::{
-    Action, Address, Amount, BlockEnv, Decode, Encode, Keypair, Transaction, TxBody,
-};
+use machina_primitives::{Address, Amount, BlockEnv, Decode, Encode, Keypair};
 use machina_state::{AuthenticatedState, SparseMerkleTree};
-use machina_stf::{apply_block, verify_txs, BlockExecutor, Genesis, TxError, VerifiedTx};
+use machina_stf::{
+    apply_block, verify_txs, Action, BlockExecutor, Genesis, Transaction, TxBody, TxError,
+    VerifiedTx,
+};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -38,7 +40,7 @@ fn genesis_state(balances: &[u128]) -> SparseMerkleTree {
         })
         .collect();
     let mut g = Genesis::dev(CHAIN, 0, vec![]);
-    g.allocations = allocations;
+    g.modules.bank.allocations = allocations;
     let mut s = SparseMerkleTree::from_entries(std::iter::empty());
     s.apply(&g.changes().expect("genesis"));
     s
@@ -52,10 +54,11 @@ fn body(from: &Keypair, nonce: u64, to: Address, amount: u128) -> TxBody {
         fee: Amount(MIN_FEE),
         expiry_height: 1_000,
         fee_payer: None,
-        actions: vec![Action::Transfer {
+        actions: vec![BankAction::Transfer {
             to,
             amount: Amount(amount),
-        }],
+        }
+        .into()],
     }
 }
 
@@ -147,7 +150,7 @@ proptest! {
                 };
                 prop_assert_eq!(got, expect);
             }
-            let (_, changes) = exec.finish();
+            let changes = exec.finish().changes;
             state.apply(&changes);
             prop_assert_eq!(total(&state), supply);
             for (a, b) in &model.balance {

@@ -1,19 +1,21 @@
 //! Account records and how an account authorises transactions.
 
-use machina_primitives::codec::{put_vec, Decode, Encode, Reader, Result};
 use machina_primitives::limits::MAX_MULTISIG_MEMBERS;
-use machina_primitives::{Address, Amount, CodecError, PublicKey};
+use machina_primitives::{Address, Amount, Decode, Encode, PublicKey};
 use serde::{Deserialize, Serialize};
 
 /// Who may sign for an account. Stored with the account so that the address never changes
 /// when the authorisation does (machine key rotation, multisig members).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, Encode, Decode)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[codec(what = "authorization")]
 pub enum Authorization {
     /// The key whose derived address is the account's address (every fresh account).
     #[default]
+    #[codec(tag = 0)]
     AddressKey,
     /// A machine's account: its current device key signs; its owner sets its spending policy.
+    #[codec(tag = 1)]
     Machine {
         /// The machine.
         machine_id: u64,
@@ -21,15 +23,18 @@ pub enum Authorization {
         device_key: PublicKey,
     },
     /// A revoked machine's account: nobody signs for it any more (its owner can still sweep).
+    #[codec(tag = 2)]
     Revoked {
         /// The machine.
         machine_id: u64,
     },
     /// An M-of-N multisig account.
+    #[codec(tag = 3)]
     Multisig {
         /// Signatures needed.
         threshold: u8,
         /// Member keys.
+        #[codec(max = MAX_MULTISIG_MEMBERS, what = "multisig members")]
         members: Vec<PublicKey>,
     },
 }
@@ -64,7 +69,7 @@ impl Authorization {
 }
 
 /// An account: balance, next nonce and authorisation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, Encode, Decode)]
 pub struct Account {
     /// Spendable micro-units.
     pub balance: Amount,
@@ -72,63 +77,4 @@ pub struct Account {
     pub nonce: u64,
     /// Who may sign for it.
     pub auth: Authorization,
-}
-
-impl Encode for Account {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        self.balance.encode_to(out);
-        self.nonce.encode_to(out);
-        match &self.auth {
-            Authorization::AddressKey => out.push(0),
-            Authorization::Machine {
-                machine_id,
-                device_key,
-            } => {
-                out.push(1);
-                machine_id.encode_to(out);
-                device_key.encode_to(out);
-            }
-            Authorization::Revoked { machine_id } => {
-                out.push(2);
-                machine_id.encode_to(out);
-            }
-            Authorization::Multisig { threshold, members } => {
-                out.push(3);
-                threshold.encode_to(out);
-                put_vec(out, members);
-            }
-        }
-    }
-}
-
-impl Decode for Account {
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
-        let balance = Amount::decode_from(r)?;
-        let nonce = r.u64()?;
-        let auth = match r.u8()? {
-            0 => Authorization::AddressKey,
-            1 => Authorization::Machine {
-                machine_id: r.u64()?,
-                device_key: PublicKey::decode_from(r)?,
-            },
-            2 => Authorization::Revoked {
-                machine_id: r.u64()?,
-            },
-            3 => Authorization::Multisig {
-                threshold: r.u8()?,
-                members: r.vec("multisig members", MAX_MULTISIG_MEMBERS)?,
-            },
-            tag => {
-                return Err(CodecError::BadTag {
-                    what: "authorization",
-                    tag,
-                })
-            }
-        };
-        Ok(Account {
-            balance,
-            nonce,
-            auth,
-        })
-    }
 }

@@ -5,8 +5,10 @@
 
 mod account;
 mod keys;
+mod module;
 
 pub use account::{Account, Authorization};
+pub use module::{Bank, BankAction, BankGenesis};
 
 use machina_primitives::{Address, Amount, Decode, Encode, Event};
 use machina_state::{StateRead, StateWrite};
@@ -53,6 +55,9 @@ pub enum BankError {
     /// Genesis lists an address twice or allocates more than fits.
     #[error("invalid genesis: {0}")]
     InvalidGenesis(String),
+    /// The spend path (the sender's wallet policy, its session key's cap) refused a payment.
+    #[error("{0}")]
+    Refused(machina_module::SpendRefusal),
 }
 
 impl BankError {
@@ -65,6 +70,7 @@ impl BankError {
             BankError::BalanceOverflow(_) => "balance_overflow",
             BankError::BadNonce { .. } => "bad_nonce",
             BankError::InvalidGenesis(_) => "invalid_genesis",
+            BankError::Refused(r) => r.code,
         }
     }
 }

@@ -7,16 +7,20 @@
 //! readings cover it or its deadline passed, each order settles against the energy its meter
 //! measured. Nobody has to call anything for money to move.
 
+pub mod action;
 pub mod clearing;
 mod keys;
 pub mod market;
+mod module;
 pub mod records;
 pub mod settle;
+
+pub use action::{EnergyAction, MarketRule, Side, ZoneConfig};
+pub use module::Energy;
 
 pub use clearing::{clear, Clearing, Order, PricingRule};
 pub use market::{cancel_order, create_zone, place_order, NewOrder};
 pub use records::{Interval, OrderRec, Status, Zone};
-pub use settle::end_block;
 
 use machina_bank::BankError;
 use machina_identity::IdentityError;

@@ -1,12 +1,12 @@
 //! Zones and orders: creation, placement with escrow, cancellation before gate closure.
 
+use crate::action::{MarketRule, Side, ZoneConfig};
 use crate::records::{Interval, OrderRec, Status, Zone};
 use crate::{keys, EnergyError, Result};
-use machina_primitives::action::{MarketRule, Side, ZoneConfig};
 use machina_primitives::limits::MAX_LABEL_BYTES;
 use machina_primitives::{Address, Amount, Decode, Encode, Event};
 use machina_state::{StateRead, StateWrite};
-use machina_wallet::SpendCtx;
+use machina_wallet::ActionCtx;
 
 /// Most zones: end-of-block work visits each zone (two reads when nothing is due), so their
 /// number bounds that work.
@@ -175,7 +175,7 @@ pub(crate) fn first_open_interval(c: &ZoneConfig, now_ms: u64) -> u64 {
 /// Creates a zone and moves `grid_float` from the creator into its grid account.
 pub fn create_zone(
     state: &mut impl StateWrite,
-    ctx: &SpendCtx,
+    ctx: &ActionCtx,
     config: &ZoneConfig,
     grid_float: Amount,
     now_ms: u64,
@@ -249,7 +249,7 @@ pub struct NewOrder {
 /// machine's account under its wallet policy.
 pub fn place_order(
     state: &mut impl StateWrite,
-    ctx: &SpendCtx,
+    ctx: &ActionCtx,
     new: NewOrder,
     now_ms: u64,
 ) -> Result<Event> {

@@ -1,11 +1,11 @@
 //! End-of-block work: clear intervals at gate closure, settle them against metered delivery.
 //! Each block does a bounded amount of it per zone; what is left continues in the next block.
 
+use crate::action::{MarketRule, Side};
 use crate::clearing::{clear, Order, PricingRule};
 use crate::market::{self, escrow_address, fee_address, grid_address};
 use crate::records::{Interval, OrderRec, Status, Zone};
-use machina_primitives::action::{MarketRule, Side};
-use machina_primitives::Amount;
+use machina_primitives::{Amount, Event};
 use machina_state::StateWrite;
 
 /// Most intervals cleared per zone per block (each up to `MAX_ORDERS_PER_INTERVAL` orders).
@@ -18,24 +18,27 @@ pub const MAX_SETTLEMENTS_PER_BLOCK: u64 = 4096;
 /// chain that was idle catches up over a few blocks instead of in one unbounded block.
 pub const MAX_INTERVAL_STEPS_PER_BLOCK: usize = 256;
 
-/// Runs the due clearing and settlement of every zone.
-pub fn end_block(state: &mut impl StateWrite, now_ms: u64) {
+/// Runs the due clearing and settlement of every zone; returns an event per interval cleared
+/// and per interval whose settlement finished, so both are visible as block events.
+pub fn end_block(state: &mut impl StateWrite, now_ms: u64) -> Vec<Event> {
+    let mut events = Vec::new();
     for name in market::zones(state) {
         let mut z = market::zone(state, &name).expect("listed zones exist");
-        clear_due(state, &mut z, now_ms);
-        settle_due(state, &mut z, now_ms);
+        clear_due(state, &mut z, now_ms, &mut events);
+        settle_due(state, &mut z, now_ms, &mut events);
         market::put_zone(state, &z);
     }
+    events
 }
 
-fn clear_due(state: &mut impl StateWrite, z: &mut Zone, now_ms: u64) {
+fn clear_due(state: &mut impl StateWrite, z: &mut Zone, now_ms: u64, events: &mut Vec<Event>) {
     let (mut steps, mut clears) = (0, 0);
     while now_ms.saturating_add(z.config.gate_closure_ms) >= z.clear_cursor
         && steps < MAX_INTERVAL_STEPS_PER_BLOCK
         && clears < MAX_CLEARINGS_PER_BLOCK
     {
         if market::interval(state, &z.config.name, z.clear_cursor).orders > 0 {
-            clear_interval(state, z, z.clear_cursor);
+            events.push(clear_interval(state, z, z.clear_cursor));
             clears += 1;
         }
         z.clear_cursor += z.config.interval_ms;
@@ -52,7 +55,7 @@ fn rule(r: MarketRule) -> PricingRule {
 
 /// Clears one interval: fills, prices, transformer curtailment, and immediate refunds for
 /// orders that got nothing.
-fn clear_interval(state: &mut impl StateWrite, z: &Zone, start: u64) {
+fn clear_interval(state: &mut impl StateWrite, z: &Zone, start: u64) -> Event {
     let name = &z.config.name;
     let mut orders: Vec<OrderRec> = market::orders_of(state, name, start)
         .into_iter()
@@ -114,6 +117,17 @@ fn clear_interval(state: &mut impl StateWrite, z: &Zone, start: u64) {
     iv.curtailed_import_wh = curtailed_import;
     iv.curtailed_export_wh = curtailed_export;
     market::put_interval(state, name, start, &iv);
+    Event::new(
+        "energy",
+        "interval_cleared",
+        &[
+            ("zone", name.clone()),
+            ("interval_start_ms", start.to_string()),
+            ("price", c.price.map_or_else(String::new, |p| p.to_string())),
+            ("volume_wh", c.volume_wh.to_string()),
+            ("orders", orders.len().to_string()),
+        ],
+    )
 }
 
 /// Keeps the residual grid flow of one side within the transformer: the unfilled quantity of
@@ -147,7 +161,7 @@ fn curtail(orders: &mut [OrderRec], side: Side, cap_wh: u64) -> u64 {
     total
 }
 
-fn settle_due(state: &mut impl StateWrite, z: &mut Zone, now_ms: u64) {
+fn settle_due(state: &mut impl StateWrite, z: &mut Zone, now_ms: u64, events: &mut Vec<Event>) {
     let name = z.config.name.clone();
     let (mut settled, mut steps) = (0u64, 0usize);
     while z.settle_cursor < z.clear_cursor && steps < MAX_INTERVAL_STEPS_PER_BLOCK {
@@ -179,6 +193,7 @@ fn settle_due(state: &mut impl StateWrite, z: &mut Zone, now_ms: u64) {
         if iv.orders > 0 {
             finish_interval(state, &name, &mut iv);
             market::put_interval(state, &name, start, &iv);
+            events.push(settled_event(&name, start, &iv));
         }
         z.settle_cursor += z.config.interval_ms;
         z.settle_pos = 0;
@@ -204,6 +219,23 @@ fn metered(
         Err(_) if now_ms < end.saturating_add(deadline_ms) => None,
         Err(_) => Some(0),
     }
+}
+
+fn settled_event(zone: &str, start: u64, iv: &Interval) -> Event {
+    Event::new(
+        "energy",
+        "interval_settled",
+        &[
+            ("zone", zone.to_owned()),
+            ("interval_start_ms", start.to_string()),
+            ("orders", iv.settled.to_string()),
+            ("buyers_paid", iv.buyers_paid.to_string()),
+            ("sellers_gross", iv.sellers_gross.to_string()),
+            ("fees", iv.fees.to_string()),
+            ("shortfall_charges", iv.shortfall_charges.to_string()),
+            ("unused_credits", iv.unused_credits.to_string()),
+        ],
+    )
 }
 
 fn pay(

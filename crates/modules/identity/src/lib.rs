@@ -5,13 +5,19 @@
 //! (derived from the id, not the key), so rotating the device key changes who signs, never the
 //! address. Only the owner changes a machine; every change checks that first.
 
+pub mod action;
 mod keys;
+mod module;
 mod record;
 
+pub use action::{
+    attestation_message, device_pop_message, manufacturer_pop_message, Attestation, IdentityAction,
+    MachineKind, MachineMetadata, MachineRegistration,
+};
+pub use module::Identity;
 pub use record::{Machine, Reputation, Status};
 
 use machina_bank::Authorization;
-use machina_primitives::action::{MachineKind, MachineMetadata, MachineRegistration};
 use machina_primitives::limits::MAX_LABEL_BYTES;
 use machina_primitives::{Address, Decode, Encode, Event, PublicKey};
 use machina_state::{StateRead, StateWrite};
@@ -150,7 +156,7 @@ fn check_label(what: &str, s: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_registration(reg: &MachineRegistration) -> Result<()> {
+pub(crate) fn check_registration(reg: &MachineRegistration) -> Result<()> {
     if reg.rated_power_w == 0 {
         return Err(IdentityError::InvalidMachine(
             "rated power must be at least 1 W".into(),

@@ -1,20 +1,19 @@
 //! Data feeds: bonded reporters, a median per round once a quorum reported, bounded moves,
 //! staleness, and equivocation that forfeits the bond.
 
+use crate::action::{FeedConfig, FeedReport};
 use crate::{keys, OracleError};
-use machina_primitives::action::{FeedConfig, FeedReport};
-use machina_primitives::codec::{put_len, put_vec, Decode, Encode, Reader, Result as CodecResult};
 use machina_primitives::limits::{MAX_FEED_REPORTERS, MAX_LABEL_BYTES};
-use machina_primitives::{Address, Amount, Event};
+use machina_primitives::{Address, Amount, Decode, Encode, Event};
 use machina_state::{StateRead, StateWrite};
-use machina_wallet::SpendCtx;
+use machina_wallet::ActionCtx;
 use serde::{Deserialize, Serialize};
 
 /// Most rejection events one report batch writes into its receipt.
 const MAX_REJECTION_EVENTS: usize = 200;
 
 /// A feed: its rules, its current value and its reporters' bonds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct Feed {
     /// The rules, fixed at creation.
     pub config: FeedConfig,
@@ -25,59 +24,17 @@ pub struct Feed {
     /// When that round finished, ms of chain time.
     pub updated_ms: u64,
     /// Bond posted by each reporter, in the order of `config.reporters`.
+    #[codec(max = MAX_FEED_REPORTERS)]
     pub bonds: Vec<Amount>,
     /// The open round when each reporter last bonded: evidence from before it cannot take
     /// the new bond.
+    #[codec(max = MAX_FEED_REPORTERS, what = "bonded rounds")]
     pub bonded_round: Vec<u64>,
 }
 
-impl Encode for Feed {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        self.config.encode_to(out);
-        self.round.encode_to(out);
-        self.value.map(|v| v as u64).encode_to(out);
-        self.updated_ms.encode_to(out);
-        put_vec(out, &self.bonds);
-        put_vec(out, &self.bonded_round);
-    }
-}
-
-impl Decode for Feed {
-    fn decode_from(r: &mut Reader<'_>) -> CodecResult<Self> {
-        Ok(Feed {
-            config: Decode::decode_from(r)?,
-            round: r.u64()?,
-            value: Option::<u64>::decode_from(r)?.map(|v| v as i64),
-            updated_ms: r.u64()?,
-            bonds: r.vec("bonds", MAX_FEED_REPORTERS)?,
-            bonded_round: r.vec("bonded rounds", MAX_FEED_REPORTERS)?,
-        })
-    }
-}
-
 /// Reports of the open round: `(reporter index, value)`.
-struct RoundReports(Vec<(u8, i64)>);
-
-impl Encode for RoundReports {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        put_len(out, self.0.len());
-        for (i, v) in &self.0 {
-            out.push(*i);
-            out.extend_from_slice(&v.to_be_bytes());
-        }
-    }
-}
-
-impl Decode for RoundReports {
-    fn decode_from(r: &mut Reader<'_>) -> CodecResult<Self> {
-        let n = r.len("round reports", MAX_FEED_REPORTERS)?;
-        let mut v = Vec::with_capacity(n);
-        for _ in 0..n {
-            v.push((r.u8()?, i64::from_be_bytes(r.array()?)));
-        }
-        Ok(RoundReports(v))
-    }
-}
+#[derive(Encode, Decode)]
+struct RoundReports(#[codec(max = MAX_FEED_REPORTERS, what = "round reports")] Vec<(u8, i64)>);
 
 const MAX_FEED_BYTES: usize = 4096;
 
@@ -186,7 +143,11 @@ fn reporter_index(f: &Feed, who: &Address) -> Result<usize, OracleError> {
 }
 
 /// Posts the sender's bond into the feed's escrow (through the sender's wallet policy).
-pub fn bond(state: &mut impl StateWrite, ctx: &SpendCtx, name: &str) -> Result<Event, OracleError> {
+pub fn bond(
+    state: &mut impl StateWrite,
+    ctx: &ActionCtx,
+    name: &str,
+) -> Result<Event, OracleError> {
     let mut f = feed(state, name).ok_or_else(|| OracleError::UnknownFeed(name.to_owned()))?;
     let i = reporter_index(&f, &ctx.sender)?;
     if f.bonds[i] > Amount::ZERO {

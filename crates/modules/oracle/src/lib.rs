@@ -6,10 +6,15 @@
 //! Feeds take the median of a quorum of bonded reporters; a reporter that signs two values for
 //! one round can be proven to have done so and loses its bond.
 
+pub mod action;
 pub mod feed;
 mod keys;
 pub mod meter;
+mod module;
 pub mod params;
+
+pub use action::{FeedConfig, FeedReport, MeterReading, OracleAction, SignedReading};
+pub use module::Oracle;
 
 pub use feed::{feed, feed_value, Feed};
 pub use meter::{
@@ -193,3 +198,6 @@ impl OracleError {
         }
     }
 }
+
+/// Result alias of the oracle.
+pub type Result<T> = std::result::Result<T, OracleError>;

@@ -1,9 +1,9 @@
 //! Meter readings: checks, a pruned log per machine and channel, and interval energy.
 
+use crate::action::SignedReading;
 use crate::{keys, params, OracleError};
 use machina_identity::Status;
-use machina_primitives::action::SignedReading;
-use machina_primitives::codec::{Decode, Encode, Reader, Result as CodecResult};
+use machina_primitives::codec::{Decode, Encode};
 use machina_primitives::Event;
 use machina_state::{StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ const MAX_PRUNE_PER_READING: u64 = 2;
 const MAX_REJECTION_EVENTS: usize = 200;
 
 /// One accepted reading as kept in the log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct Point {
     /// Sequence number.
     pub seq: u64,
@@ -29,28 +29,8 @@ pub struct Point {
     pub export_wh: u64,
 }
 
-impl Encode for Point {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        self.seq.encode_to(out);
-        self.timestamp_ms.encode_to(out);
-        self.import_wh.encode_to(out);
-        self.export_wh.encode_to(out);
-    }
-}
-
-impl Decode for Point {
-    fn decode_from(r: &mut Reader<'_>) -> CodecResult<Self> {
-        Ok(Point {
-            seq: r.u64()?,
-            timestamp_ms: r.u64()?,
-            import_wh: r.u64()?,
-            export_wh: r.u64()?,
-        })
-    }
-}
-
 /// The log of one machine's channel: slots `tail..head` hold readings in time order.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct MeterLog {
     /// Oldest slot still kept.
     pub tail: u64,
@@ -60,26 +40,6 @@ pub struct MeterLog {
     pub last: Option<Point>,
     /// Time of the slot after `tail`, if there is one: pruning checks it without a read.
     pub next_ts: Option<u64>,
-}
-
-impl Encode for MeterLog {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        self.tail.encode_to(out);
-        self.head.encode_to(out);
-        self.last.encode_to(out);
-        self.next_ts.encode_to(out);
-    }
-}
-
-impl Decode for MeterLog {
-    fn decode_from(r: &mut Reader<'_>) -> CodecResult<Self> {
-        Ok(MeterLog {
-            tail: r.u64()?,
-            head: r.u64()?,
-            last: Decode::decode_from(r)?,
-            next_ts: Decode::decode_from(r)?,
-        })
-    }
 }
 
 /// The log of a machine's channel.
@@ -283,29 +243,13 @@ pub fn submit_readings(
 }
 
 /// A machine's reading counters, part of its reputation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct ReadingStats {
     /// Readings accepted.
     pub readings_accepted: u64,
     /// Readings refused as evidence against the device (regressions, implausible power,
     /// timestamps in the future).
     pub readings_rejected: u64,
-}
-
-impl Encode for ReadingStats {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        self.readings_accepted.encode_to(out);
-        self.readings_rejected.encode_to(out);
-    }
-}
-
-impl Decode for ReadingStats {
-    fn decode_from(r: &mut Reader<'_>) -> CodecResult<Self> {
-        Ok(ReadingStats {
-            readings_accepted: r.u64()?,
-            readings_rejected: r.u64()?,
-        })
-    }
 }
 
 /// The reading counters of a machine.

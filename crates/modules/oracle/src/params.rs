@@ -1,12 +1,12 @@
 //! Parameters of the oracle, fixed at genesis and stored in the state.
 
 use crate::keys;
-use machina_primitives::codec::{Decode, Encode, Reader, Result};
+use machina_primitives::codec::{Decode, Encode};
 use machina_state::{StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
 
 /// Bounds of plausibility and retention for meter readings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct OracleParams {
     /// A reading may be at most this far ahead of the block time (device clocks drift).
     pub max_future_ms: u64,
@@ -26,26 +26,6 @@ impl Default for OracleParams {
             power_tolerance_pct: 10,
             retention_ms: 7 * 24 * 3_600_000,
         }
-    }
-}
-
-impl Encode for OracleParams {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        self.max_future_ms.encode_to(out);
-        self.max_age_ms.encode_to(out);
-        self.power_tolerance_pct.encode_to(out);
-        self.retention_ms.encode_to(out);
-    }
-}
-
-impl Decode for OracleParams {
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
-        Ok(OracleParams {
-            max_future_ms: r.u64()?,
-            max_age_ms: r.u64()?,
-            power_tolerance_pct: r.u64()?,
-            retention_ms: r.u64()?,
-        })
     }
 }
 

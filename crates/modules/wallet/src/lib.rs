@@ -6,14 +6,18 @@
 //! frozen wallets, allowlists, per-transaction and rolling-window caps, cooldowns, and the caps
 //! of session keys.
 
+pub mod action;
 mod keys;
+mod module;
 mod records;
 
-pub use records::{Allowance, Session, SpendState, Wallet, WINDOW_BUCKETS};
+pub use action::{SpendPolicy, WalletAction};
+pub use machina_module::ActionCtx;
+pub use module::Wallet;
+pub use records::{Allowance, Session, SpendState, WalletRecord, WINDOW_BUCKETS};
 
 use machina_bank::{Authorization, BankError};
 use machina_identity::IdentityError;
-use machina_primitives::action::SpendPolicy;
 use machina_primitives::limits::{MAX_ALLOWLIST, MAX_MULTISIG_MEMBERS, MAX_SESSION_ACTIONS};
 use machina_primitives::{Address, Amount, Decode, Encode, Event, PublicKey};
 use machina_state::{StateRead, StateWrite};
@@ -157,19 +161,6 @@ impl WalletError {
 /// Result alias of the wallet.
 pub type Result<T> = std::result::Result<T, WalletError>;
 
-/// The transaction a spend belongs to.
-#[derive(Clone, Copy, Debug)]
-pub struct SpendCtx {
-    /// The transaction's sender.
-    pub sender: Address,
-    /// Height of the block.
-    pub height: u64,
-    /// Position of the transaction in the block.
-    pub tx_index: u64,
-    /// The session key that authorised the transaction, if one did.
-    pub session: Option<PublicKey>,
-}
-
 fn read<T: Decode>(state: &impl StateRead, key: &[u8]) -> Option<T> {
     state
         .get(key)
@@ -177,7 +168,7 @@ fn read<T: Decode>(state: &impl StateRead, key: &[u8]) -> Option<T> {
 }
 
 /// A machine account's wallet record (policy and freeze), if its owner set one.
-pub fn wallet(state: &impl StateRead, account: &Address) -> Option<Wallet> {
+pub fn wallet(state: &impl StateRead, account: &Address) -> Option<WalletRecord> {
     read(state, &keys::policy(account))
 }
 
@@ -232,7 +223,7 @@ fn check_outflow(
     state: &mut impl StateWrite,
     account: &Address,
     machine_id: u64,
-    ctx: &SpendCtx,
+    ctx: &ActionCtx,
     to: Option<&Address>,
     amount: Amount,
 ) -> Result<()> {
@@ -248,11 +239,11 @@ fn check_outflow(
         if !p.allowlist.is_empty() && !p.allowlist.contains(to) {
             return Err(WalletError::NotAllowlisted(*to));
         }
-        if let Some(through) = s.cooldown_through.filter(|t| *t >= ctx.height) {
+        if let Some(through) = s.cooldown_through.filter(|t| *t >= ctx.height()) {
             return Err(WalletError::CoolingDown(through));
         }
-        if s.tx_marker != (ctx.height, ctx.tx_index) {
-            s.tx_marker = (ctx.height, ctx.tx_index);
+        if s.tx_marker != (ctx.height(), ctx.tx_index) {
+            s.tx_marker = (ctx.height(), ctx.tx_index);
             s.tx_spent = Amount::ZERO;
         }
         let would = s
@@ -264,11 +255,11 @@ fn check_outflow(
         }
         s.tx_spent = would;
         if p.cooldown_above.is_some_and(|above| amount > above) {
-            s.cooldown_through = Some(ctx.height.saturating_add(p.cooldown_blocks));
+            s.cooldown_through = Some(ctx.height().saturating_add(p.cooldown_blocks));
         }
     }
     if let Some(cap) = p.max_per_window {
-        let would = window_sum(&mut s, ctx.height, p.window_blocks)
+        let would = window_sum(&mut s, ctx.height(), p.window_blocks)
             .checked_add(amount)
             .ok_or(BankError::BalanceOverflow(*account))?;
         if would > cap {
@@ -278,7 +269,7 @@ fn check_outflow(
                 would,
             });
         }
-        add_to_window(&mut s, ctx.height, p.window_blocks, amount);
+        add_to_window(&mut s, ctx.height(), p.window_blocks, amount);
     }
     state.set(keys::spend(account), s.encode());
     Ok(())
@@ -311,7 +302,7 @@ fn charge_session(
 /// module moves value out of an account through here.
 pub fn pay(
     state: &mut impl StateWrite,
-    ctx: &SpendCtx,
+    ctx: &ActionCtx,
     from: &Address,
     to: &Address,
     amount: Amount,
@@ -330,14 +321,14 @@ pub fn pay(
 /// window cap; a session key's cap counts fees too.
 pub fn pay_fee(
     state: &mut impl StateWrite,
-    ctx: &SpendCtx,
+    ctx: &ActionCtx,
     fee_payer: Option<&Address>,
     fee: Amount,
     collector: &Address,
 ) -> Result<Event> {
     let payer = fee_payer.copied().unwrap_or(ctx.sender);
     if payer != ctx.sender {
-        use_allowance(state, &payer, &ctx.sender, fee, ctx.height)?;
+        use_allowance(state, &payer, &ctx.sender, fee, ctx.height())?;
     } else if let Some(key) = ctx.session {
         charge_session(state, &payer, &key, fee)?;
     }

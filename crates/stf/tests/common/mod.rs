@@ -3,9 +3,9 @@
 
 #![allow(dead_code)] // Each test file uses a part of the harness.
 
-use machina_primitives::{Action, Address, Amount, BlockEnv, Keypair, Receipt, TxBody};
+use machina_primitives::{Address, Amount, BlockEnv, Keypair, Receipt};
 use machina_state::{AuthenticatedState, SparseMerkleTree};
-use machina_stf::{verify_txs, BlockExecutor, Genesis, TxError};
+use machina_stf::{verify_txs, Action, BlockExecutor, Genesis, TxBody, TxError};
 
 /// The fee every test transaction offers.
 pub const FEE: u128 = machina_stf::params::DEFAULT_MIN_FEE.0;
@@ -30,8 +30,8 @@ pub fn reading(
     t: u64,
     import_wh: u64,
     export_wh: u64,
-) -> machina_primitives::action::MeterReading {
-    machina_primitives::action::MeterReading {
+) -> machina_oracle::MeterReading {
+    machina_oracle::MeterReading {
         machine_id: id,
         channel: 0,
         seq,
@@ -111,7 +111,7 @@ impl Chain {
         self.height += 1;
         let mut exec = BlockExecutor::begin(&self.state, self.env());
         let receipt = exec.execute(&vtx)?.clone();
-        let (_, changes) = exec.finish();
+        let changes = exec.finish().changes;
         self.state.apply(&changes);
         Ok(receipt)
     }
@@ -138,7 +138,7 @@ impl Chain {
         self.now = now;
         self.height += 1;
         let exec = BlockExecutor::begin(&self.state, self.env());
-        let (_, changes) = exec.finish();
+        let changes = exec.finish().changes;
         self.state.apply(&changes);
     }
 }
