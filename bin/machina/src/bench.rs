@@ -4,12 +4,12 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use machina_bank::Allocation;
+use machina_bank::BankAction;
 use machina_primitives::codec::put_vec;
-use machina_primitives::{
-    sha256, Action, Amount, BlockEnv, BlockHeader, Hash, Keypair, Transaction, TxBody, DEV_CHAIN_ID,
-};
+use machina_primitives::{sha256, Amount, BlockEnv, BlockHeader, Hash, Keypair, DEV_CHAIN_ID};
 use machina_state::{AuthenticatedState, ChangeSet, SparseMerkleTree};
 use machina_stf::{apply_block, verify_txs, Genesis};
+use machina_stf::{Transaction, TxBody};
 use machina_store::{CommittedBlock, Store};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -89,10 +89,11 @@ pub(crate) fn signed_transfers(keys: &[Keypair], n: usize) -> Vec<Transaction> {
             fee: machina_stf::params::DEFAULT_MIN_FEE,
             expiry_height: 50_000,
             fee_payer: None,
-            actions: vec![Action::Transfer {
+            actions: vec![BankAction::Transfer {
                 to: keys[(i + 1) % s].address(),
                 amount: Amount(1),
-            }],
+            }
+            .into()],
         }
         .sign(&[&keys[i % s]])
     };

@@ -1,8 +1,16 @@
 //! `machina bench --clearing`: the market's clearing on random books, one core.
 
 use crate::bench::median;
+use machina_bank::BankAction;
+use machina_energy::EnergyAction;
 use machina_energy::{clear, Order, PricingRule};
+use machina_energy::{MarketRule, Side, ZoneConfig};
+use machina_identity::IdentityAction;
+use machina_identity::{device_pop_message, MachineKind, MachineMetadata, MachineRegistration};
+use machina_oracle::MeterReading;
+use machina_oracle::OracleAction;
 use machina_primitives::sha256;
+use machina_stf::{Action, Transaction, TxBody};
 use serde_json::json;
 use std::time::Instant;
 
@@ -54,13 +62,7 @@ pub fn run(runs: usize, json: bool) -> anyhow::Result<()> {
 /// Settles one interval of a zone with `machines` machines (half asks, half bids, all with
 /// readings) in the stf, and times the end-of-block work that clears and settles it.
 pub fn run_settlement(machines: usize, json: bool) -> anyhow::Result<()> {
-    use machina_primitives::action::{
-        device_pop_message, MachineKind, MachineMetadata, MachineRegistration, MarketRule,
-        MeterReading, Side, ZoneConfig,
-    };
-    use machina_primitives::{
-        Action, Address, Amount, BlockEnv, Keypair, Transaction, TxBody, DEV_CHAIN_ID,
-    };
+    use machina_primitives::{Address, Amount, BlockEnv, Keypair, DEV_CHAIN_ID};
     use machina_state::{AuthenticatedState, SparseMerkleTree};
     use machina_stf::{apply_block, verify_txs, Genesis};
 
@@ -131,10 +133,11 @@ pub fn run_settlement(machines: usize, json: bool) -> anyhow::Result<()> {
         t0 - 3_600_000,
         vec![(
             owner.clone(),
-            vec![Action::CreateZone {
+            vec![EnergyAction::CreateZone {
                 config: Box::new(zone),
                 grid_float: Amount(100_000_000_000),
-            }],
+            }
+            .into()],
         )],
     )?;
     let devices: Vec<Keypair> = (0..machines)
@@ -144,7 +147,7 @@ pub fn run_settlement(machines: usize, json: bool) -> anyhow::Result<()> {
         let actions = chunk
             .iter()
             .map(|d| {
-                Action::RegisterMachine(Box::new(MachineRegistration {
+                IdentityAction::RegisterMachine(Box::new(MachineRegistration {
                     device_key: d.public(),
                     device_signature: d.sign(&device_pop_message(DEV_CHAIN_ID, &owner.address())),
                     kind: MachineKind::Solar,
@@ -154,6 +157,7 @@ pub fn run_settlement(machines: usize, json: bool) -> anyhow::Result<()> {
                     metadata: MachineMetadata::default(),
                     attestation: None,
                 }))
+                .into()
             })
             .collect();
         run(&mut state, t0 - 3_000_000, vec![(owner.clone(), actions)])?;
@@ -162,9 +166,12 @@ pub fn run_settlement(machines: usize, json: bool) -> anyhow::Result<()> {
     for chunk in ids.chunks(64) {
         let fund = chunk
             .iter()
-            .map(|id| Action::Transfer {
-                to: machina_identity::machine_address(*id),
-                amount: Amount(10_000_000),
+            .map(|id| {
+                BankAction::Transfer {
+                    to: machina_identity::machine_address(*id),
+                    amount: Amount(10_000_000),
+                }
+                .into()
             })
             .collect();
         run(&mut state, t0 - 2_000_000, vec![(owner.clone(), fund)])?;
@@ -176,13 +183,14 @@ pub fn run_settlement(machines: usize, json: bool) -> anyhow::Result<()> {
                 let bid = id % 2 == 0;
                 let side = if bid { Side::Bid } else { Side::Ask };
                 let price = 100_000 + (sha256(&[&id.to_be_bytes()]).0[0] as u64) * 700;
-                Action::PlaceOrder {
+                EnergyAction::PlaceOrder {
                     machine_id: *id,
                     side,
                     interval_start_ms: t0,
                     price,
                     qty_wh: 1_000,
                 }
+                .into()
             })
             .collect();
         run(&mut state, t0 - 1_000_000, vec![(owner.clone(), orders)])?;
@@ -211,9 +219,10 @@ pub fn run_settlement(machines: usize, json: bool) -> anyhow::Result<()> {
                 t - 1,
                 vec![(
                     gateway.clone(),
-                    vec![Action::SubmitReadings {
+                    vec![OracleAction::SubmitReadings {
                         readings: chunk.to_vec(),
-                    }],
+                    }
+                    .into()],
                 )],
             )?;
         }

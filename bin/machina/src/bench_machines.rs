@@ -3,12 +3,16 @@
 
 use crate::bench::{allocations, rate, sender_key, signed_transfers, stf_rate};
 use anyhow::{bail, Context};
-use machina_primitives::action::{
-    device_pop_message, MachineKind, MachineMetadata, MachineRegistration, SpendPolicy,
-};
-use machina_primitives::{
-    sha256, Action, Address, Amount, BlockEnv, Keypair, Transaction, TxBody, DEV_CHAIN_ID,
-};
+use machina_bank::BankAction;
+use machina_identity::IdentityAction;
+use machina_identity::{device_pop_message, MachineKind, MachineMetadata, MachineRegistration};
+use machina_oracle::MeterReading;
+use machina_oracle::OracleAction;
+use machina_stf::{Action, Transaction, TxBody};
+use machina_wallet::SpendPolicy;
+use machina_wallet::WalletAction;
+
+use machina_primitives::{sha256, Address, Amount, BlockEnv, Keypair, DEV_CHAIN_ID};
 use machina_state::{AuthenticatedState, SparseMerkleTree};
 use machina_stf::{apply_block, verify_txs, Genesis, VerifiedTx};
 use serde_json::json;
@@ -71,7 +75,7 @@ fn registrations(owners: &[Keypair], devices: &[Keypair]) -> Vec<Transaction> {
             body(
                 o.address(),
                 (i / owners.len()) as u64,
-                vec![Action::RegisterMachine(Box::new(reg))],
+                vec![IdentityAction::RegisterMachine(Box::new(reg)).into()],
             )
             .sign(&[o])
         })
@@ -115,14 +119,16 @@ pub fn run(transfers: usize, senders: usize, runs: usize, json: bool) -> anyhow:
                 ..SpendPolicy::default()
             };
             let actions = vec![
-                Action::Transfer {
+                BankAction::Transfer {
                     to: addr(i),
                     amount: Amount(1_000_000_000),
-                },
-                Action::SetSpendPolicy {
+                }
+                .into(),
+                WalletAction::SetSpendPolicy {
                     machine_id: i as u64 + 1,
                     policy,
-                },
+                }
+                .into(),
             ];
             body(
                 o.address(),
@@ -140,10 +146,11 @@ pub fn run(transfers: usize, senders: usize, runs: usize, json: bool) -> anyhow:
                 let tx = body(
                     addr(m),
                     (i / machines) as u64,
-                    vec![Action::Transfer {
+                    vec![BankAction::Transfer {
                         to: recipients[i % 2],
                         amount: Amount(10),
-                    }],
+                    }
+                    .into()],
                 );
                 tx.sign(&[&devices[m]])
             })
@@ -182,7 +189,6 @@ fn readings_once(
     devices: &[Keypair],
     per_machine: usize,
 ) -> anyhow::Result<(f64, u64)> {
-    use machina_primitives::action::MeterReading;
     use machina_primitives::codec::put_vec;
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Runtime::new()?;
@@ -251,9 +257,10 @@ fn readings_once(
             body(
                 gateway.address(),
                 base_nonce + i as u64,
-                vec![Action::SubmitReadings {
+                vec![OracleAction::SubmitReadings {
                     readings: c.to_vec(),
-                }],
+                }
+                .into()],
             )
             .sign(&[gateway])
         })

@@ -1,26 +1,12 @@
 //! A small blocking client for the node's HTTP API.
 
 use anyhow::{anyhow, Context};
-use machina_primitives::{Encode, Transaction};
+use machina_primitives::Encode;
+use machina_stf::Transaction;
 use serde_json::Value;
 use std::time::Duration;
 
-/// An error the node returned: its stable code and sentence.
-#[derive(Debug)]
-pub struct NodeError {
-    /// Stable code, e.g. `insufficient_funds`.
-    pub code: String,
-    /// The sentence.
-    pub message: String,
-}
-
-impl std::fmt::Display for NodeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for NodeError {}
+pub use machina_module_cli::NodeError;
 
 /// Talks to one node.
 pub struct Client {

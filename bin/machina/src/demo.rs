@@ -5,14 +5,18 @@ use crate::client::Client;
 use crate::gateway::Gateway;
 use anyhow::{bail, Context};
 use clap::Args;
-use machina_primitives::action::{
-    device_pop_message, MachineKind, MachineMetadata, MachineRegistration, MarketRule,
-    MeterReading, Side, SpendPolicy, ZoneConfig,
-};
+use machina_bank::BankAction;
+use machina_energy::EnergyAction;
+use machina_energy::{MarketRule, Side, ZoneConfig};
+use machina_identity::IdentityAction;
+use machina_identity::{device_pop_message, MachineKind, MachineMetadata, MachineRegistration};
+use machina_oracle::MeterReading;
+use machina_stf::{Action, Transaction, TxBody};
+use machina_wallet::SpendPolicy;
+use machina_wallet::WalletAction;
+
 use machina_primitives::codec::put_vec;
-use machina_primitives::{
-    sha256, Action, Address, Amount, Keypair, Transaction, TxBody, DEV_CHAIN_ID,
-};
+use machina_primitives::{sha256, Address, Amount, Keypair, DEV_CHAIN_ID};
 use machina_sim::rng::Rng;
 use machina_sim::{simulate, Community, Device, Options, INTERVAL_MIN};
 use serde_json::json;
@@ -251,15 +255,21 @@ fn setup(
     // Alice funds the owners and the sponsor, and creates the zones.
     let mut funding: Vec<Action> = owners
         .iter()
-        .map(|o| Action::Transfer {
-            to: o.address(),
-            amount: Amount(100_000_000),
+        .map(|o| {
+            BankAction::Transfer {
+                to: o.address(),
+                amount: Amount(100_000_000),
+            }
+            .into()
         })
         .collect();
-    funding.push(Action::Transfer {
-        to: sponsor.address(),
-        amount: Amount(100_000_000_000),
-    });
+    funding.push(
+        BankAction::Transfer {
+            to: sponsor.address(),
+            amount: Amount(100_000_000_000),
+        }
+        .into(),
+    );
     let mut txs = Vec::new();
     for chunk in funding.chunks(64) {
         txs.push(sim.tx(&alice, alice.address(), None, chunk.to_vec()));
@@ -281,10 +291,10 @@ fn setup(
             &alice,
             alice.address(),
             None,
-            vec![Action::CreateZone {
+            vec![EnergyAction::CreateZone {
                 config: Box::new(config),
                 grid_float: Amount(50_000_000_000),
-            }],
+            }.into()],
         ));
     }
     sim.include(txs, &mut t)?;
@@ -303,7 +313,7 @@ fn setup(
             .filter(|(_, m)| m.household == h)
             .map(|(i, m)| {
                 let d = &device_keys[i];
-                Action::RegisterMachine(Box::new(MachineRegistration {
+                IdentityAction::RegisterMachine(Box::new(MachineRegistration {
                     device_key: d.public(),
                     device_signature: d.sign(&device_pop_message(DEV_CHAIN_ID, &owner.address())),
                     kind: match m.device {
@@ -323,6 +333,7 @@ fn setup(
                     },
                     attestation: None,
                 }))
+                .into()
             })
             .collect();
         txs.push(sim.tx(owner, owner.address(), None, actions));
@@ -367,10 +378,13 @@ fn setup(
             if sim.community.machines[i].household != h {
                 continue;
             }
-            actions.push(Action::Transfer {
-                to: m.address,
-                amount: Amount(20_000_000),
-            });
+            actions.push(
+                BankAction::Transfer {
+                    to: m.address,
+                    amount: Amount(20_000_000),
+                }
+                .into(),
+            );
             let policy = SpendPolicy {
                 max_per_tx: Some(Amount(50_000_000)),
                 max_per_window: Some(Amount(500_000_000)),
@@ -378,20 +392,26 @@ fn setup(
                 allowlist: vec![escrow],
                 ..SpendPolicy::default()
             };
-            actions.push(Action::SetSpendPolicy {
-                machine_id: m.id,
-                policy,
-            });
+            actions.push(
+                WalletAction::SetSpendPolicy {
+                    machine_id: m.id,
+                    policy,
+                }
+                .into(),
+            );
         }
         txs.push(sim.tx(owner, owner.address(), None, actions));
     }
     let grants: Vec<Action> = sim
         .machines
         .iter()
-        .map(|m| Action::GrantFeeAllowance {
-            grantee: m.address,
-            cap: Amount(1_000_000_000),
-            expiry_height: u64::MAX,
+        .map(|m| {
+            WalletAction::GrantFeeAllowance {
+                grantee: m.address,
+                cap: Amount(1_000_000_000),
+                expiry_height: u64::MAX,
+            }
+            .into()
         })
         .collect();
     for chunk in grants.chunks(64) {
@@ -462,13 +482,14 @@ fn run_day(sim: &mut Sim, gateway: &str, json: bool) -> anyhow::Result<()> {
             for m in 0..sim.machines.len() {
                 if let Some((side, price, qty)) = order_for(sim, m, k + 1, &mut rng) {
                     let reg = &sim.machines[m];
-                    let action = Action::PlaceOrder {
+                    let action = EnergyAction::PlaceOrder {
                         machine_id: reg.id,
                         side,
                         interval_start_ms: t + INTERVAL_MS,
                         price,
                         qty_wh: qty,
-                    };
+                    }
+                    .into();
                     let (signer, sender, sponsor) =
                         (reg.key.clone(), reg.address, sim.sponsor.address());
                     txs.push(sim.tx(&signer, sender, Some(sponsor), vec![action]));
@@ -565,11 +586,12 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
         &sim.sponsor.clone(),
         sim.sponsor.address(),
         None,
-        vec![Action::GrantFeeAllowance {
+        vec![WalletAction::GrantFeeAllowance {
             grantee: gateway_key.address(),
             cap: Amount(1_000_000_000),
             expiry_height: u64::MAX,
-        }],
+        }
+        .into()],
     );
     let mut t = sim.now_ms + 1;
     sim.include(vec![grant], &mut t)?;

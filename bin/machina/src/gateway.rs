@@ -13,9 +13,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
-use machina_primitives::action::SignedReading;
+use machina_oracle::OracleAction;
+use machina_oracle::SignedReading;
+use machina_stf::TxBody;
+
 use machina_primitives::limits::MAX_READINGS_PER_TX;
-use machina_primitives::{Action, Address, Keypair, TxBody};
+use machina_primitives::{Address, Keypair};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -157,7 +160,7 @@ impl Gateway {
             fee: machina_stf::params::DEFAULT_MIN_FEE,
             expiry_height: health["height"].as_u64().context("height")? + 100,
             fee_payer: self.fee_payer,
-            actions: vec![Action::SubmitReadings { readings }],
+            actions: vec![OracleAction::SubmitReadings { readings }.into()],
         }
         .sign(&[&self.key]);
         let hash = self.client.submit(&tx)?;

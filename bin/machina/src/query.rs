@@ -2,8 +2,11 @@
 
 use crate::client::Client;
 use crate::keystore::Keystore;
-use crate::print;
+use anyhow::Context;
 use clap::{Args, Subcommand};
+use machina_module_cli::QueryHost;
+use machina_primitives::{Address, Keypair, PublicKey};
+use serde_json::Value;
 
 /// `machina query ...`.
 #[derive(Args)]
@@ -20,13 +23,9 @@ pub struct QueryArgs {
     cmd: QueryCmd,
 }
 
+/// Chain-level queries, then every module's, one line per module.
 #[derive(Subcommand)]
 enum QueryCmd {
-    /// An account's balance and nonce.
-    Account {
-        /// Address or key name.
-        address: String,
-    },
     /// A block by height, hash or `latest`.
     Block {
         /// Height, block hash or `latest`.
@@ -37,121 +36,65 @@ enum QueryCmd {
         /// Transaction hash.
         hash: String,
     },
-    /// A machine: identity, status, account and reputation.
-    Machine {
-        /// Machine id.
-        id: u64,
-    },
-    /// The machines of an owner, one page at a time.
-    Machines {
-        /// Owner: address or key name.
-        #[arg(long)]
-        owner: String,
-        /// First position to list.
-        #[arg(long, default_value_t = 0)]
-        offset: u64,
-        /// How many (at most 100).
-        #[arg(long, default_value_t = 100)]
-        limit: u64,
-    },
-    /// A machine's wallet: policy, freeze, recent spending.
-    Wallet {
-        /// Machine id.
-        machine: u64,
-    },
-    /// A machine's latest accepted meter reading, or its energy over a span.
-    Meter {
-        /// Machine id.
-        id: u64,
-        /// Meter channel.
-        #[arg(long, default_value_t = 0)]
-        channel: u16,
-        /// Start of the span, ms.
-        #[arg(long, requires = "to_ms")]
-        from_ms: Option<u64>,
-        /// End of the span, ms.
-        #[arg(long, requires = "from_ms")]
-        to_ms: Option<u64>,
-    },
-    /// A data feed: value, round, staleness, reporters' bonds.
-    Feed {
-        /// Feed name.
-        name: String,
-    },
-    /// The energy market: zones, intervals, orders, a machine's trades.
-    #[command(subcommand)]
-    Energy(EnergyQuery),
-    /// A fee allowance.
-    Allowance {
-        /// Sponsor: address or key name.
-        #[arg(long)]
-        sponsor: String,
-        /// Grantee: address or key name.
-        #[arg(long)]
-        grantee: String,
-    },
+    #[command(flatten)]
+    Bank(machina_bank::cli::BankQuery),
+    #[command(flatten)]
+    Identity(machina_identity::cli::IdentityQuery),
+    #[command(flatten)]
+    Wallet(machina_wallet::cli::WalletQuery),
+    #[command(flatten)]
+    Oracle(machina_oracle::cli::OracleQuery),
+    #[command(flatten)]
+    Energy(machina_energy::cli::EnergyQueryCmd),
 }
 
-#[derive(Subcommand)]
-enum EnergyQuery {
-    /// All zones.
-    Zones,
-    /// A zone's rules, cursors and accounts.
-    Zone {
-        /// Zone name.
-        name: String,
-    },
-    /// An interval's book, clearing result and settlement.
-    Interval {
-        /// Zone name.
-        #[arg(long)]
-        zone: String,
-        /// Interval start, ms.
-        #[arg(long)]
-        start: u64,
-    },
-    /// One order with its fill and settlement.
-    Order {
-        /// Zone name.
-        #[arg(long)]
-        zone: String,
-        /// Order id.
-        #[arg(long)]
-        id: u64,
-    },
-    /// A machine's orders, fills and bills over a span.
-    Trades {
-        /// Machine id.
-        #[arg(long)]
-        machine: u64,
-        /// Span start, ms.
-        #[arg(long)]
-        from_ms: u64,
-        /// Span end, ms.
-        #[arg(long)]
-        to_ms: u64,
-    },
+/// Reads for the modules' query subcommands.
+struct Reader<'a> {
+    client: Client,
+    ks: &'a Keystore,
+    json: bool,
+}
+
+impl QueryHost for Reader<'_> {
+    fn json(&self) -> bool {
+        self.json
+    }
+
+    fn key(&self, name: &str) -> anyhow::Result<Keypair> {
+        self.ks.get(name)
+    }
+
+    fn address_of(&self, name_or_hex: &str) -> anyhow::Result<Address> {
+        self.ks.address_of(name_or_hex)
+    }
+
+    fn public_key_of(&self, name_or_hex: &str) -> anyhow::Result<PublicKey> {
+        self.ks.public_key_of(name_or_hex)
+    }
+
+    fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.client.get(path)
+    }
+
+    fn chain_id(&self) -> anyhow::Result<u64> {
+        self.client.get("/v1/health")?["chain_id"]
+            .as_u64()
+            .context("health has chain_id")
+    }
 }
 
 /// Runs `machina query ...`.
 pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
-    let c = Client::new(&args.node);
-    let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+    let r = Reader {
+        client: Client::new(&args.node),
+        ks,
+        json,
+    };
+    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
     match args.cmd {
-        QueryCmd::Account { address } => {
-            let addr = ks.address_of(&address)?;
-            let v = c.get(&format!("/v1/account/{addr}"))?;
-            print(json, &v, || {
-                format!(
-                    "{addr}  balance {} micro  nonce {}",
-                    s(&v["balance"]),
-                    v["nonce"]
-                )
-            });
-        }
         QueryCmd::Block { id } => {
-            let v = c.get(&format!("/v1/block/{id}"))?;
-            print(json, &v, || {
+            let v = r.get(&format!("/v1/block/{id}"))?;
+            r.print(&v, &|| {
                 format!(
                     "block {}  {}\n  time {} ms  txs {}\n  state root {}",
                     v["height"],
@@ -162,120 +105,12 @@ pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
                 )
             });
         }
-        QueryCmd::Tx { hash } => {
-            let v = c.get(&format!("/v1/tx/{hash}"))?;
-            print(json, &v, || {
-                serde_json::to_string_pretty(&v).unwrap_or_default()
-            });
-        }
-        QueryCmd::Machine { id } => {
-            let v = c.get(&format!("/v1/machine/{id}"))?;
-            print(json, &v, || {
-                format!(
-                    "machine {}  {}  {}\n  owner     {}\n  account   {}\n  device    {}\n  rated     {} W{}\n  zone      {}\n  reputation {}",
-                    v["machine_id"], s(&v["kind"]), s(&v["status"]), s(&v["owner"]), s(&v["address"]),
-                    s(&v["device_key"]), v["rated_power_w"],
-                    v["capacity_wh"].as_u64().map(|c| format!(", {c} Wh")).unwrap_or_default(),
-                    v["zone"].as_str().unwrap_or("-"), v["reputation"]
-                )
-            });
-        }
-        QueryCmd::Machines {
-            owner,
-            offset,
-            limit,
-        } => {
-            let owner = ks.address_of(&owner)?;
-            let v = c.get(&format!(
-                "/v1/machines?owner={owner}&offset={offset}&limit={limit}"
-            ))?;
-            print(json, &v, || {
-                let mut out = format!("{} machines of {owner}", v["total"]);
-                for m in v["machines"].as_array().into_iter().flatten() {
-                    out += &format!(
-                        "\n  {:>6}  {:<10} {:<8} {}",
-                        m["machine_id"],
-                        s(&m["kind"]),
-                        s(&m["status"]),
-                        s(&m["address"])
-                    );
-                }
-                out
-            });
-        }
-        QueryCmd::Wallet { machine } => {
-            let v = c.get(&format!("/v1/wallet/{machine}"))?;
-            print(json, &v, || {
-                serde_json::to_string_pretty(&v).unwrap_or_default()
-            });
-        }
-        QueryCmd::Meter {
-            id,
-            channel,
-            from_ms,
-            to_ms,
-        } => {
-            if let (Some(a), Some(b)) = (from_ms, to_ms) {
-                let v = c.get(&format!(
-                    "/v1/meter/{id}/energy?channel={channel}&from_ms={a}&to_ms={b}"
-                ))?;
-                print(json, &v, || {
-                    format!(
-                        "machine {id} from {a} to {b} ms: imported {} Wh, exported {} Wh",
-                        v["import_wh"], v["export_wh"]
-                    )
-                });
-            } else {
-                let v = c.get(&format!("/v1/meter/{id}?channel={channel}"))?;
-                print(json, &v, || {
-                    format!("machine {id} channel {channel}: seq {} at {} ms, import {} Wh, export {} Wh", v["seq"], v["timestamp_ms"], v["import_wh"], v["export_wh"])
-                });
-            }
-        }
-        QueryCmd::Feed { name } => {
-            let v = c.get(&format!("/v1/feed/{name}"))?;
-            print(json, &v, || {
-                format!(
-                    "{name} = {}{}  (open round {}, updated {} ms)",
-                    v["value"],
-                    if v["stale"] == true { "  STALE" } else { "" },
-                    v["open_round"],
-                    v["updated_ms"]
-                )
-            });
-        }
-        QueryCmd::Energy(q) => {
-            let path = match &q {
-                EnergyQuery::Zones => "/v1/energy/zones".to_owned(),
-                EnergyQuery::Zone { name } => format!("/v1/energy/zone/{name}"),
-                EnergyQuery::Interval { zone, start } => {
-                    format!("/v1/energy/zone/{zone}/interval/{start}")
-                }
-                EnergyQuery::Order { zone, id } => format!("/v1/energy/zone/{zone}/order/{id}"),
-                EnergyQuery::Trades {
-                    machine,
-                    from_ms,
-                    to_ms,
-                } => {
-                    format!("/v1/energy/machine/{machine}/orders?from_ms={from_ms}&to_ms={to_ms}")
-                }
-            };
-            let v = c.get(&path)?;
-            print(json, &v, || {
-                serde_json::to_string_pretty(&v).unwrap_or_default()
-            });
-        }
-        QueryCmd::Allowance { sponsor, grantee } => {
-            let (sp, gr) = (ks.address_of(&sponsor)?, ks.address_of(&grantee)?);
-            let v = c.get(&format!("/v1/allowance/{sp}/{gr}"))?;
-            print(json, &v, || {
-                format!(
-                    "{} micro left until height {}",
-                    s(&v["remaining"]),
-                    v["expiry_height"]
-                )
-            });
-        }
+        QueryCmd::Tx { hash } => r.print_json(&r.get(&format!("/v1/tx/{hash}"))?),
+        QueryCmd::Bank(c) => machina_bank::cli::run_query(&r, c)?,
+        QueryCmd::Identity(c) => machina_identity::cli::run_query(&r, c)?,
+        QueryCmd::Wallet(c) => machina_wallet::cli::run_query(&r, c)?,
+        QueryCmd::Oracle(c) => machina_oracle::cli::run_query(&r, c)?,
+        QueryCmd::Energy(c) => machina_energy::cli::run_query(&r, c)?,
     }
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! Integration tests on the real `machina` binary: a dev node on a free port with a temporary
 //! data dir, driven through the CLI and the HTTP API, killed with SIGKILL and restarted.
 
+use machina_bank::BankAction;
+use machina_oracle::MeterReading;
 use machina_primitives::codec::put_vec;
-use machina_primitives::{Action, Address, Amount, Encode, Keypair, TxBody, DEV_CHAIN_ID};
+use machina_primitives::{Address, Amount, Encode, Keypair, DEV_CHAIN_ID};
+use machina_stf::TxBody;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -224,10 +227,11 @@ fn transfer(k: &Keypair, nonce: u64, chain_id: u64, expiry: u64) -> TxBody {
         fee: Amount(1000),
         expiry_height: expiry,
         fee_payer: None,
-        actions: vec![Action::Transfer {
+        actions: vec![BankAction::Transfer {
             to: Address([7; 20]),
             amount: Amount(1),
-        }],
+        }
+        .into()],
     }
 }
 
@@ -723,7 +727,6 @@ fn machines_and_their_wallets_work_through_the_cli() {
 
 #[test]
 fn meter_readings_feeds_and_the_gateway_work_through_the_cli() {
-    use machina_primitives::action::MeterReading;
     let e = env();
     let node = start(&e.data, free_port());
     let n = node.url.as_str();
@@ -777,7 +780,7 @@ fn meter_readings_feeds_and_the_gateway_work_through_the_cli() {
             "tx",
             "meter",
             "reading",
-            "--device",
+            "--from",
             "meter",
             "--machine",
             &id,
@@ -800,7 +803,7 @@ fn meter_readings_feeds_and_the_gateway_work_through_the_cli() {
             "tx",
             "meter",
             "reading",
-            "--device",
+            "--from",
             "meter",
             "--machine",
             &id,
@@ -851,7 +854,7 @@ fn meter_readings_feeds_and_the_gateway_work_through_the_cli() {
             "tx",
             "meter",
             "reading",
-            "--device",
+            "--from",
             "meter",
             "--machine",
             &id,
@@ -1169,7 +1172,7 @@ fn two_zones_clear_and_settle_against_readings_by_themselves() {
                     "tx",
                     "meter",
                     "reading",
-                    "--device",
+                    "--from",
                     name,
                     "--machine",
                     id,
@@ -1181,7 +1184,7 @@ fn two_zones_clear_and_settle_against_readings_by_themselves() {
                     &x.to_string(),
                     "--timestamp-ms",
                     &t.to_string(),
-                    "--from",
+                    "--payer",
                     "bob",
                     "--node",
                     n,
@@ -1199,9 +1202,8 @@ fn two_zones_clear_and_settle_against_readings_by_themselves() {
                     "query",
                     "energy",
                     "interval",
-                    "--zone",
                     zone,
-                    "--start",
+                    "--start-ms",
                     &start.to_string(),
                     "--node",
                     n,
@@ -1233,7 +1235,6 @@ fn two_zones_clear_and_settle_against_readings_by_themselves() {
             "query",
             "energy",
             "trades",
-            "--machine",
             &machines[0].0,
             "--from-ms",
             &start.to_string(),

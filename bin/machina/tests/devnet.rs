@@ -2,7 +2,9 @@
 //! sent to any validator are finalized by all, one validator is killed with SIGKILL while
 //! the others keep finalizing, and after a restart it catches up without losing anything.
 
-use machina_primitives::{Action, Amount, Keypair, TxBody, DEV_CHAIN_ID};
+use machina_bank::BankAction;
+use machina_primitives::{Amount, Keypair, DEV_CHAIN_ID};
+use machina_stf::TxBody;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -106,10 +108,11 @@ fn submit(url: &str, k: &Keypair, nonce: u64) -> String {
         fee: machina_stf::params::DEFAULT_MIN_FEE,
         expiry_height: 100_000,
         fee_payer: None,
-        actions: vec![Action::Transfer {
+        actions: vec![BankAction::Transfer {
             to: Keypair::dev("ferdie").address(),
             amount: Amount(1),
-        }],
+        }
+        .into()],
     }
     .sign(&[k]);
     let body = serde_json::to_vec(&tx).expect("json");

@@ -45,9 +45,26 @@ impl fmt::Debug for Amount {
 impl std::str::FromStr for Amount {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        s.parse::<u128>()
-            .map(Amount)
-            .map_err(|_| format!("not a decimal amount of micro-units: {s}"))
+        s.parse::<u128>().map(Amount).map_err(|_| {
+            let quoted = crate::limits::quote_prefix(s);
+            match s.split_once('.').map(|(w, f)| (w.parse::<u128>(), f)) {
+                // Say how to write a fraction of a token, e.g. 1.5 tokens = 1500000 micro.
+                Some((Ok(whole), frac)) if frac.len() <= 6 && frac.bytes().all(|b| b.is_ascii_digit()) => {
+                    let micro = whole
+                        .checked_mul(1_000_000)
+                        .and_then(|m| m.checked_add(format!("{frac:0<6}").parse::<u128>().ok()?));
+                    match micro {
+                        Some(m) => format!(
+                            "{quoted} is not an integer: amounts are whole micro-units (1 token = 1000000 micro); {s} tokens is {m}"
+                        ),
+                        None => format!("{quoted} is too large an amount"),
+                    }
+                }
+                _ => format!(
+                    "{quoted} is not an amount: write a whole number of micro-units (1 token = 1000000 micro)"
+                ),
+            }
+        })
     }
 }
 
@@ -68,6 +85,15 @@ impl<'de> Deserialize<'de> for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fraction_of_a_token_is_refused_with_the_micro_amount_to_write() {
+        let e = "1.5".parse::<Amount>().expect_err("not an integer");
+        assert!(e.contains("1 token = 1000000 micro"), "{e}");
+        assert!(e.contains("1.5 tokens is 1500000"), "{e}");
+        assert!("-3".parse::<Amount>().is_err());
+        assert_eq!("2500000".parse::<Amount>(), Ok(Amount(2_500_000)));
+    }
 
     #[test]
     fn subtraction_below_zero_is_none() {

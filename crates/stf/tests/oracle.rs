@@ -373,8 +373,8 @@ fn equivocation_forfeits_the_bond_half_to_the_prover() {
     c.run(
         &prover,
         vec![OracleAction::ProveEquivocation {
-            a: a.clone(),
-            b: b.clone(),
+            a: Box::new(a.clone()),
+            b: Box::new(b.clone()),
         }
         .into()],
     )
@@ -406,7 +406,11 @@ fn equivocation_forfeits_the_bond_half_to_the_prover() {
         fee: Amount(FEE),
         expiry_height: 1000,
         fee_payer: None,
-        actions: vec![OracleAction::ProveEquivocation { a: a.clone(), b }.into()],
+        actions: vec![OracleAction::ProveEquivocation {
+            a: Box::new(a.clone()),
+            b: Box::new(b),
+        }
+        .into()],
     }
     .sign(&[&prover]);
     let vtx = verify_txs(vec![vtx]).pop().expect("one").expect("valid");
@@ -437,7 +441,11 @@ fn equivocation_forfeits_the_bond_half_to_the_prover() {
         fee: Amount(FEE),
         expiry_height: 1000,
         fee_payer: None,
-        actions: vec![OracleAction::ProveEquivocation { a, b: forged }.into()],
+        actions: vec![OracleAction::ProveEquivocation {
+            a: Box::new(a),
+            b: Box::new(forged),
+        }
+        .into()],
     }
     .sign(&[&prover]);
     assert_eq!(
@@ -487,8 +495,8 @@ fn old_evidence_cannot_take_a_new_bond() {
     c.run(
         &prover,
         vec![OracleAction::ProveEquivocation {
-            a: a.clone(),
-            b: b.clone(),
+            a: Box::new(a.clone()),
+            b: Box::new(b.clone()),
         }
         .into()],
     )
@@ -507,7 +515,11 @@ fn old_evidence_cannot_take_a_new_bond() {
     let replay = c
         .send(
             &prover,
-            vec![OracleAction::ProveEquivocation { a, b }.into()],
+            vec![OracleAction::ProveEquivocation {
+                a: Box::new(a),
+                b: Box::new(b),
+            }
+            .into()],
         )
         .expect("included");
     assert_eq!(replay.error.map(|e| e.code), Some("not_bonded".to_string()));

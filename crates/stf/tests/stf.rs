@@ -7,8 +7,7 @@ use machina_primitives::limits::MAX_TX_BYTES;
 use machina_primitives::{Address, Amount, BlockEnv, Decode, Encode, Keypair};
 use machina_state::{AuthenticatedState, SparseMerkleTree};
 use machina_stf::{
-    apply_block, verify_txs, Action, BlockExecutor, Genesis, Transaction, TxBody, TxError,
-    VerifiedTx,
+    apply_block, verify_txs, BlockExecutor, Genesis, Transaction, TxBody, TxError, VerifiedTx,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;

@@ -4,6 +4,7 @@
 //! supply recorded at genesis, always.
 
 mod account;
+pub mod cli;
 mod keys;
 mod module;
 

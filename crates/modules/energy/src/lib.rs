@@ -9,6 +9,7 @@
 
 pub mod action;
 pub mod clearing;
+pub mod cli;
 mod keys;
 pub mod market;
 mod module;

@@ -6,6 +6,7 @@
 //! address. Only the owner changes a machine; every change checks that first.
 
 pub mod action;
+pub mod cli;
 mod keys;
 mod module;
 mod record;

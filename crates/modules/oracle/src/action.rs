@@ -161,8 +161,8 @@ pub enum OracleAction {
     #[codec(tag = 34)]
     ProveEquivocation {
         /// One report.
-        a: FeedReport,
+        a: Box<FeedReport>,
         /// Another report, same feed, round and reporter, different value.
-        b: FeedReport,
+        b: Box<FeedReport>,
     },
 }

@@ -7,6 +7,7 @@
 //! one round can be proven to have done so and loses its bond.
 
 pub mod action;
+pub mod cli;
 pub mod feed;
 mod keys;
 pub mod meter;

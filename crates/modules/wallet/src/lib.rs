@@ -7,6 +7,7 @@
 //! of session keys.
 
 pub mod action;
+pub mod cli;
 mod keys;
 mod module;
 mod records;

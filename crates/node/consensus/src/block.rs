@@ -9,7 +9,8 @@ use commonware_consensus::types::{Epoch, Height, Round, View};
 use commonware_consensus::{Block as BlockTrait, BoundedBlock, CertifiableBlock, Heightable};
 use commonware_cryptography::{Digest as _, Digestible, ed25519, sha256};
 use machina_primitives::hash::merkle_root;
-use machina_primitives::{Block, BlockHeader, Decode, Encode, Hash, sha256 as machina_sha256};
+use machina_primitives::{BlockHeader, Decode, Encode, Hash, sha256 as machina_sha256};
+use machina_stf::Block;
 use std::sync::Arc;
 
 /// The consensus context of a Machina block: round, leader and parent.
@@ -233,7 +234,8 @@ impl BoundedBlock for ConsensusBlock {
 mod tests {
     use super::*;
     use commonware_codec::{Decode as _, Encode as _};
-    use machina_primitives::{Address, Keypair, Transaction, TxBody};
+    use machina_primitives::{Address, Keypair};
+    use machina_stf::{Transaction, TxBody};
 
     fn header(tx_root: Hash) -> BlockHeader {
         BlockHeader {

@@ -203,7 +203,12 @@ mod tests {
             assert_eq!(k.public(), g.validators[i].public_key);
             assert_eq!(c.p2p_listen, g.validators[i].p2p);
             assert_eq!(w.http, format!("127.0.0.1:{}", 40_001 + 2 * i));
-            assert!(g.chain.allocations.iter().any(|a| a.address == k.address()));
+            assert!(
+                g.chain
+                    .allocations()
+                    .iter()
+                    .any(|a| a.address == k.address())
+            );
         }
         assert!(
             init(4, dir.path(), 40_000, 1).is_err(),

@@ -6,7 +6,8 @@ use commonware_runtime::Spawner;
 use futures::StreamExt;
 use futures::channel::mpsc;
 use machina_node::Chain;
-use machina_primitives::Transaction;
+use machina_stf::Transaction;
+
 use machina_primitives::codec::{Encode, Reader, put_len};
 use machina_primitives::limits::MAX_TX_BYTES;
 use std::sync::Arc;
@@ -117,7 +118,9 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Transaction>, machina_primitives
 #[cfg(test)]
 mod tests {
     use super::*;
-    use machina_primitives::{Action, Address, Amount, Keypair, TxBody};
+    use machina_bank::BankAction;
+    use machina_primitives::{Address, Amount, Keypair};
+    use machina_stf::TxBody;
 
     fn tx(nonce: u64, memo: usize) -> Transaction {
         let k = Keypair::dev("alice");
@@ -128,10 +131,13 @@ mod tests {
             fee: Amount(1),
             expiry_height: 10,
             fee_payer: None,
-            actions: vec![Action::Transfer {
-                to: Address::default(),
-                amount: Amount(memo as u128),
-            }],
+            actions: vec![
+                BankAction::Transfer {
+                    to: Address::default(),
+                    amount: Amount(memo as u128),
+                }
+                .into(),
+            ],
         }
         .sign(&[&k])
     }

@@ -18,11 +18,13 @@ use commonware_p2p::simulated::Link;
 use commonware_runtime::{Clock, Handle, Quota, Spawner};
 use commonware_utils::{Probability, ordered::Set};
 use machina_bank::Allocation;
+use machina_bank::BankAction;
 use machina_consensus::engine::{self, CHANNELS};
 use machina_consensus::{BlockLimits, Pacing, Setup, Timeouts, address_of};
 use machina_node::Chain;
-use machina_primitives::{Action as TxAction, Address, Amount, Keypair, TxBody};
+use machina_primitives::{Address, Amount, Keypair};
 use machina_stf::Genesis;
+use machina_stf::TxBody;
 use machina_store::Store;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -182,10 +184,13 @@ fn spawn_workload<E: Spawner + Clock>(ctx: &E, chain: Arc<Chain>, i: usize, n: u
                 fee: machina_stf::params::DEFAULT_MIN_FEE,
                 expiry_height: committed.head.height + 1_000,
                 fee_payer: None,
-                actions: vec![TxAction::Transfer {
-                    to,
-                    amount: Amount(1 + nonce as u128),
-                }],
+                actions: vec![
+                    BankAction::Transfer {
+                        to,
+                        amount: Amount(1 + nonce as u128),
+                    }
+                    .into(),
+                ],
             }
             .sign(&[&key]);
             if !chain.is_pending(&tx.hash()) {

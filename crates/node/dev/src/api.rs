@@ -8,10 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use machina_primitives::limits::MAX_TX_BYTES;
-use machina_primitives::{
-    Address, BlockHeader, Decode, Encode, Hash, PublicKey, Reader, Transaction,
-};
+use machina_primitives::{Address, BlockHeader, Decode, Encode, Hash, PublicKey, Reader};
 use machina_state::{AuthenticatedState, SparseMerkleTree};
+use machina_stf::Transaction;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;

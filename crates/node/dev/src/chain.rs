@@ -5,13 +5,14 @@ use anyhow::{bail, Context};
 use machina_mempool::{Limits, Mempool, MempoolError};
 use machina_primitives::limits::{MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 use machina_primitives::{
-    hash::merkle_root, Address, Block, BlockEnv, BlockHeader, Hash, Keypair, Receipt, Transaction,
+    hash::merkle_root, Address, BlockEnv, BlockHeader, Hash, Keypair, Receipt,
 };
 use machina_state::{AuthenticatedState, ChangeSet, SparseMerkleTree};
 use machina_stf::{
     apply_block, check_admission, check_stateless, verify_txs, BlockError, BlockExecutor, Genesis,
     ModuleError, Params, TxError, VerifiedTx,
 };
+use machina_stf::{Block, Transaction};
 use machina_store::{CommittedBlock, Store};
 use std::path::Path;
 use std::sync::{Condvar, Mutex, OnceLock, RwLock};
@@ -507,7 +508,14 @@ impl Chain {
                 }
             }
         }
-        let (receipts, changes) = exec.finish();
+        let machina_stf::BlockParts {
+            receipts,
+            changes,
+            events,
+        } = exec.finish();
+        for e in &events {
+            tracing::debug!(height = env.height, module = %e.module, kind = %e.kind, "block event");
+        }
         let executed = started.elapsed();
         let mut state = parent_state.clone();
         let state_root = state.apply(&changes);

@@ -302,7 +302,9 @@ impl Mempool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use machina_primitives::{Action, Amount, Keypair, TxBody};
+    use machina_bank::BankAction;
+    use machina_primitives::{Amount, Keypair};
+    use machina_stf::TxBody;
 
     fn tx(k: &Keypair, nonce: u64) -> VerifiedTx {
         let t = TxBody {
@@ -312,10 +314,11 @@ mod tests {
             fee: Amount(1000),
             expiry_height: 10,
             fee_payer: None,
-            actions: vec![Action::Transfer {
+            actions: vec![BankAction::Transfer {
                 to: Address([9; 20]),
                 amount: Amount(1),
-            }],
+            }
+            .into()],
         }
         .sign(&[k]);
         machina_stf::verify_txs(vec![t])

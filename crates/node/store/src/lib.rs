@@ -7,8 +7,9 @@
 
 use machina_primitives::codec::{put_var_bytes, Decode, Encode, Reader};
 use machina_primitives::limits::{MAX_BLOCK_TXS, MAX_TX_BYTES};
-use machina_primitives::{BlockHeader, Hash, Receipt, Transaction};
+use machina_primitives::{BlockHeader, Hash, Receipt};
 use machina_state::ChangeSet;
+use machina_stf::Transaction;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
 use std::sync::Arc;
@@ -312,7 +313,9 @@ fn decode_record(bytes: &[u8]) -> Result<TxRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use machina_primitives::{Action, Address, Amount, Keypair, TxBody};
+    use machina_bank::BankAction;
+    use machina_primitives::{Address, Amount, Keypair};
+    use machina_stf::TxBody;
 
     fn header(height: u64) -> BlockHeader {
         BlockHeader {
@@ -339,10 +342,11 @@ mod tests {
             fee: Amount(1),
             expiry_height: 9,
             fee_payer: None,
-            actions: vec![Action::Transfer {
+            actions: vec![BankAction::Transfer {
                 to: Address([2; 20]),
                 amount: Amount(5),
-            }],
+            }
+            .into()],
         }
         .sign(&[&k]);
         let receipt = Receipt {

@@ -15,6 +15,24 @@ pub fn key(name: &str) -> Keypair {
     Keypair::dev(name)
 }
 
+/// Asserts that every key a block wrote belongs to a module (`name/`) or to the stf itself
+/// (`stf/`): the prefixes partition the state, so no module can write another's keys by
+/// accident.
+pub fn assert_keys_owned(changes: &machina_state::ChangeSet) {
+    for key in changes.keys() {
+        let owned = machina_stf::MODULES
+            .iter()
+            .map(|m| m.name)
+            .chain(["stf"])
+            .any(|name| key.starts_with(name.as_bytes()) && key.get(name.len()) == Some(&b'/'));
+        assert!(
+            owned,
+            "key {:?} has no module's prefix",
+            String::from_utf8_lossy(key)
+        );
+    }
+}
+
 /// The code of a receipt's failure, `ok`, or the code of a refusal to include.
 pub fn outcome(r: Result<Receipt, TxError>) -> String {
     match r {
@@ -112,6 +130,7 @@ impl Chain {
         let mut exec = BlockExecutor::begin(&self.state, self.env());
         let receipt = exec.execute(&vtx)?.clone();
         let changes = exec.finish().changes;
+        assert_keys_owned(&changes);
         self.state.apply(&changes);
         Ok(receipt)
     }
@@ -139,6 +158,7 @@ impl Chain {
         self.height += 1;
         let exec = BlockExecutor::begin(&self.state, self.env());
         let changes = exec.finish().changes;
+        assert_keys_owned(&changes);
         self.state.apply(&changes);
     }
 }
