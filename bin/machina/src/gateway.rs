@@ -225,12 +225,7 @@ fn counts(rec: &Value) -> anyhow::Result<(u64, u64)> {
         .as_array()
         .and_then(|evs| evs.iter().find(|e| e["kind"] == "readings"))
         .context("receipt has a readings summary")?;
-    let count = |k: &str| {
-        summary["attrs"][k]
-            .as_str()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
+    let count = |k: &str| machina_module_cli::attr_u64(Some(&summary["attrs"][k])).unwrap_or(0);
     Ok((count("accepted"), count("rejected")))
 }
 

@@ -25,7 +25,7 @@ pub use block::{Block, BlockEnv, BlockHeader};
 pub use codec::{CodecError, Decode, Encode, Reader};
 pub use crypto::{Keypair, PublicKey, Signature};
 pub use hash::{sha256, Hash};
-pub use receipt::{Event, Receipt, TxFailure};
+pub use receipt::{AttrValue, Event, Receipt, TxFailure};
 pub use tx::{Transaction, TxBody, TxSignature};
 
 /// The chain id of a dev chain started by `machina dev`.

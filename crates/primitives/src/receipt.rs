@@ -1,10 +1,131 @@
 //! Receipts: what happened to each transaction in a block.
 
 use crate::codec::{put_len, put_str, put_vec, Decode, Encode, Reader, Result};
+
 use crate::limits::{MAX_EVENTS_PER_RECEIPT, MAX_EVENT_ATTRS, MAX_STRING_BYTES};
 use crate::{Amount, CodecError, Hash};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// The value of an event attribute, typed so that JSON shows it as the API promises: amounts
+/// of micro-units as decimal strings, every other integer as a number.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[codec(what = "attribute value")]
+pub enum AttrValue {
+    /// Text: names, codes, addresses and keys in hex.
+    #[codec(tag = 0)]
+    Text(#[codec(max = MAX_STRING_BYTES)] String),
+    /// An unsigned integer: ids, counts, heights, times, energy.
+    #[codec(tag = 1)]
+    Int(u64),
+    /// Micro-units.
+    #[codec(tag = 2)]
+    Amount(Amount),
+    /// A signed integer (feed values).
+    #[codec(tag = 3)]
+    Signed(i64),
+}
+
+impl AttrValue {
+    /// The value as an unsigned integer, if it is one.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            AttrValue::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Parses the value's text form, e.g. an address.
+    pub fn parse<T: std::str::FromStr>(&self) -> std::result::Result<T, T::Err> {
+        self.to_string().parse()
+    }
+}
+
+impl std::fmt::Display for AttrValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttrValue::Text(s) => f.write_str(s),
+            AttrValue::Int(v) => write!(f, "{v}"),
+            AttrValue::Amount(a) => write!(f, "{a}"),
+            AttrValue::Signed(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl PartialEq<&str> for AttrValue {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            AttrValue::Text(t) => t == other,
+            AttrValue::Int(v) => other.parse() == Ok(*v),
+            AttrValue::Amount(a) => other.parse() == Ok(a.0),
+            AttrValue::Signed(v) => other.parse() == Ok(*v),
+        }
+    }
+}
+
+macro_rules! attr_from {
+    ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {$(
+        impl From<$t> for AttrValue {
+            fn from($v: $t) -> Self {
+                $e
+            }
+        }
+    )*};
+}
+
+attr_from! {
+    u64 => |v| AttrValue::Int(v),
+    u32 => |v| AttrValue::Int(v.into()),
+    u16 => |v| AttrValue::Int(v.into()),
+    u8 => |v| AttrValue::Int(v.into()),
+    usize => |v| AttrValue::Int(v as u64),
+    i64 => |v| AttrValue::Signed(v),
+    Amount => |v| AttrValue::Amount(v),
+    String => |v| AttrValue::Text(v),
+    &str => |v| AttrValue::Text(v.to_owned()),
+    &String => |v| AttrValue::Text(v.clone()),
+    crate::Address => |v| AttrValue::Text(v.to_string()),
+    crate::PublicKey => |v| AttrValue::Text(format!("0x{}", hex::encode(v.0))),
+    Hash => |v| AttrValue::Text(v.to_string()),
+    &crate::Address => |v| AttrValue::Text(v.to_string()),
+    &crate::PublicKey => |v| AttrValue::from(*v),
+    &u64 => |v| AttrValue::Int(*v),
+    &Amount => |v| AttrValue::Amount(*v),
+}
+
+/// JSON: text as a string, integers as numbers, amounts as decimal strings.
+impl Serialize for AttrValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            AttrValue::Text(t) => s.serialize_str(t),
+            AttrValue::Int(v) => s.serialize_u64(*v),
+            AttrValue::Amount(a) => a.serialize(s),
+            AttrValue::Signed(v) => s.serialize_i64(*v),
+        }
+    }
+}
+
+/// From JSON: numbers are integers; a string of decimal digits is an amount, any other string
+/// is text (events are written by modules, which never put digits-only text in an event).
+impl<'de> Deserialize<'de> for AttrValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(t) => Ok(match t.parse::<u128>() {
+                Ok(a) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+                    AttrValue::Amount(Amount(a))
+                }
+                _ => AttrValue::Text(t),
+            }),
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .map(AttrValue::Int)
+                .or_else(|| n.as_i64().map(AttrValue::Signed))
+                .ok_or_else(|| D::Error::custom("an attribute number is an integer")),
+            other => Err(D::Error::custom(format!("not an attribute value: {other}"))),
+        }
+    }
+}
 
 /// Something a module reports, such as a transfer or a fee payment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,12 +135,12 @@ pub struct Event {
     /// What happened, e.g. `transfer`.
     pub kind: String,
     /// Details, in key order so that the encoding is canonical.
-    pub attrs: BTreeMap<String, String>,
+    pub attrs: BTreeMap<String, AttrValue>,
 }
 
 impl Event {
     /// An event with the given attributes.
-    pub fn new(module: &str, kind: &str, attrs: &[(&str, String)]) -> Event {
+    pub fn new(module: &str, kind: &str, attrs: &[(&str, AttrValue)]) -> Event {
         Event {
             module: module.to_owned(),
             kind: kind.to_owned(),
@@ -62,7 +183,7 @@ impl Encode for Event {
         put_len(out, self.attrs.len());
         for (k, v) in &self.attrs {
             put_str(out, k);
-            put_str(out, v);
+            v.encode_to(out);
         }
     }
 }
@@ -76,7 +197,7 @@ impl Decode for Event {
         let mut last: Option<String> = None;
         for _ in 0..n {
             let k = r.string("attribute key", MAX_STRING_BYTES)?;
-            let v = r.string("attribute value", MAX_STRING_BYTES)?;
+            let v = AttrValue::decode_from(r)?;
             if last.as_ref().is_some_and(|l| *l >= k) {
                 return Err(CodecError::Invalid("event attributes out of order"));
             }
@@ -147,7 +268,7 @@ mod tests {
                 message: "account has 1 micro, needs 2".into(),
             }),
             fee_charged: Amount(10),
-            events: vec![Event::new("bank", "fee", &[("amount", "10".into())])],
+            events: vec![Event::new("bank", "fee", &[("amount", Amount(10).into())])],
         };
         assert_eq!(Receipt::decode_exact(&r.encode(), 1 << 20), Ok(r));
     }

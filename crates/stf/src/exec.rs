@@ -297,7 +297,7 @@ fn cap_events(events: &mut Vec<Event>) {
     events.push(Event::new(
         "stf",
         "events_truncated",
-        &[("dropped", dropped.to_string())],
+        &[("dropped", dropped.into())],
     ));
 }
 

@@ -512,7 +512,7 @@ fn a_multisig_needs_its_threshold_and_changing_members_needs_it_too() {
         }
         .into()],
     );
-    let ms = Address::from_hex(&r.events[1].attrs["address"]).expect("address");
+    let ms = Address::from_hex(&r.events[1].attrs["address"].to_string()).expect("address");
     c.ok(&a, vec![transfer(ms, 1_000_000)]);
     assert_eq!(
         code(c.send_as(&[&a], ms, None, vec![transfer(a.address(), 5)])),

@@ -64,7 +64,7 @@ impl Oracle for Chain {
             .expect("included");
         ev.iter()
             .filter(|e| e.kind == "rejected")
-            .map(|e| e.attrs["code"].clone())
+            .map(|e| e.attrs["code"].to_string())
             .collect()
     }
 
@@ -294,7 +294,7 @@ fn report(c: &mut Chain, reports: Vec<FeedReport>) -> Vec<String> {
         .expect("included");
     ev.iter()
         .filter(|e| e.kind == "rejected")
-        .map(|e| e.attrs["code"].clone())
+        .map(|e| e.attrs["code"].to_string())
         .collect()
 }
 

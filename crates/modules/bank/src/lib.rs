@@ -183,7 +183,7 @@ pub fn charge_fee(
     Ok(Event::new(
         "bank",
         "fee",
-        &[("payer", payer.to_string()), ("amount", fee.to_string())],
+        &[("payer", payer.into()), ("amount", fee.into())],
     ))
 }
 
@@ -225,9 +225,9 @@ pub fn transfer(
         "bank",
         "transfer",
         &[
-            ("from", from.to_string()),
-            ("to", to.to_string()),
-            ("amount", amount.to_string()),
+            ("from", from.into()),
+            ("to", to.into()),
+            ("amount", amount.into()),
         ],
     ))
 }

@@ -216,7 +216,7 @@ pub fn create_zone(
     Ok(Event::new(
         "energy",
         "zone_created",
-        &[("zone", config.name.clone())],
+        &[("zone", config.name.clone().into())],
     ))
 }
 
@@ -340,10 +340,10 @@ pub fn place_order(
         "energy",
         "order_placed",
         &[
-            ("zone", zone_name),
-            ("order_id", id.to_string()),
-            ("machine_id", machine_id.to_string()),
-            ("escrow", escrow.to_string()),
+            ("zone", zone_name.into()),
+            ("order_id", id.into()),
+            ("machine_id", machine_id.into()),
+            ("escrow", escrow.into()),
         ],
     ))
 }
@@ -377,9 +377,6 @@ pub fn cancel_order(
     Ok(Event::new(
         "energy",
         "order_cancelled",
-        &[
-            ("order_id", id.to_string()),
-            ("refund", o.escrow.to_string()),
-        ],
+        &[("order_id", id.into()), ("refund", o.escrow.into())],
     ))
 }

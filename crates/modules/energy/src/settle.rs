@@ -117,17 +117,21 @@ fn clear_interval(state: &mut impl StateWrite, z: &Zone, start: u64) -> Event {
     iv.curtailed_import_wh = curtailed_import;
     iv.curtailed_export_wh = curtailed_export;
     market::put_interval(state, name, start, &iv);
-    Event::new(
+    let mut event = Event::new(
         "energy",
         "interval_cleared",
         &[
-            ("zone", name.clone()),
-            ("interval_start_ms", start.to_string()),
-            ("price", c.price.map_or_else(String::new, |p| p.to_string())),
-            ("volume_wh", c.volume_wh.to_string()),
-            ("orders", orders.len().to_string()),
+            ("zone", name.into()),
+            ("interval_start_ms", start.into()),
+            ("volume_wh", c.volume_wh.into()),
+            ("orders", orders.len().into()),
         ],
-    )
+    );
+    // Pay-as-bid has no single price: the attribute is then left out.
+    if let Some(p) = c.price {
+        event.attrs.insert("price".into(), p.into());
+    }
+    event
 }
 
 /// Keeps the residual grid flow of one side within the transformer: the unfilled quantity of
@@ -226,14 +230,14 @@ fn settled_event(zone: &str, start: u64, iv: &Interval) -> Event {
         "energy",
         "interval_settled",
         &[
-            ("zone", zone.to_owned()),
-            ("interval_start_ms", start.to_string()),
-            ("orders", iv.settled.to_string()),
-            ("buyers_paid", iv.buyers_paid.to_string()),
-            ("sellers_gross", iv.sellers_gross.to_string()),
-            ("fees", iv.fees.to_string()),
-            ("shortfall_charges", iv.shortfall_charges.to_string()),
-            ("unused_credits", iv.unused_credits.to_string()),
+            ("zone", zone.into()),
+            ("interval_start_ms", start.into()),
+            ("orders", iv.settled.into()),
+            ("buyers_paid", iv.buyers_paid.into()),
+            ("sellers_gross", iv.sellers_gross.into()),
+            ("fees", iv.fees.into()),
+            ("shortfall_charges", iv.shortfall_charges.into()),
+            ("unused_credits", iv.unused_credits.into()),
         ],
     )
 }

@@ -143,7 +143,7 @@ pub fn register_manufacturer(
     Ok(Event::new(
         "identity",
         "manufacturer_registered",
-        &[("name", name.to_owned())],
+        &[("name", name.into())],
     ))
 }
 
@@ -258,10 +258,10 @@ pub fn register(
         "identity",
         "machine_registered",
         &[
-            ("machine_id", machine_id.to_string()),
-            ("owner", owner.to_string()),
-            ("address", address.to_string()),
-            ("kind", reg.kind.name().to_owned()),
+            ("machine_id", machine_id.into()),
+            ("owner", owner.into()),
+            ("address", address.into()),
+            ("kind", reg.kind.name().into()),
         ],
     );
     Ok((machine_id, event))
@@ -290,7 +290,7 @@ pub fn owned_active(state: &impl StateRead, sender: &Address, machine_id: u64) -
 }
 
 fn changed(kind: &str, machine_id: u64) -> Event {
-    Event::new("identity", kind, &[("machine_id", machine_id.to_string())])
+    Event::new("identity", kind, &[("machine_id", machine_id.into())])
 }
 
 /// Replaces a machine's metadata (owner only).
@@ -382,8 +382,8 @@ pub fn transfer(
         "identity",
         "machine_transferred",
         &[
-            ("machine_id", machine_id.to_string()),
-            ("new_owner", new_owner.to_string()),
+            ("machine_id", machine_id.into()),
+            ("new_owner", new_owner.into()),
         ],
     ))
 }

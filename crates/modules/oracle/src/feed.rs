@@ -130,7 +130,7 @@ pub fn create(state: &mut impl StateWrite, config: &FeedConfig) -> Result<Event,
     Ok(Event::new(
         "oracle",
         "feed_created",
-        &[("feed", config.name.clone())],
+        &[("feed", config.name.clone().into())],
     ))
 }
 
@@ -166,10 +166,7 @@ pub fn bond(
     Ok(Event::new(
         "oracle",
         "bonded",
-        &[
-            ("feed", name.to_owned()),
-            ("reporter", ctx.sender.to_string()),
-        ],
+        &[("feed", name.into()), ("reporter", ctx.sender.into())],
     ))
 }
 
@@ -232,10 +229,10 @@ fn accept_report(
         "oracle",
         "feed_updated",
         &[
-            ("feed", r.feed.clone()),
-            ("round", round.to_string()),
-            ("value", m.to_string()),
-            ("reports", count.to_string()),
+            ("feed", r.feed.clone().into()),
+            ("round", round.into()),
+            ("value", m.into()),
+            ("reports", count.into()),
         ],
     )))
 }
@@ -268,9 +265,9 @@ pub fn report(
                         "oracle",
                         "rejected",
                         &[
-                            ("item", i.to_string()),
-                            ("code", e.code().to_owned()),
-                            ("message", e.to_string()),
+                            ("item", i.into()),
+                            ("code", e.code().into()),
+                            ("message", e.to_string().into()),
                         ],
                     ));
                 }
@@ -282,10 +279,7 @@ pub fn report(
         Event::new(
             "oracle",
             "reports",
-            &[
-                ("accepted", accepted.to_string()),
-                ("rejected", rejected.to_string()),
-            ],
+            &[("accepted", accepted.into()), ("rejected", rejected.into())],
         ),
     );
     events
@@ -328,10 +322,10 @@ pub fn prove_equivocation(
         "oracle",
         "bond_forfeited",
         &[
-            ("feed", a.feed.clone()),
-            ("reporter", who.to_string()),
-            ("to_prover", reward.to_string()),
-            ("to_pool", rest.to_string()),
+            ("feed", a.feed.clone().into()),
+            ("reporter", who.into()),
+            ("to_prover", reward.into()),
+            ("to_pool", rest.into()),
         ],
     ))
 }

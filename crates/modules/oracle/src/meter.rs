@@ -207,11 +207,11 @@ pub fn submit_readings(
                         "oracle",
                         "rejected",
                         &[
-                            ("item", i.to_string()),
-                            ("machine_id", rd.machine_id.to_string()),
-                            ("seq", rd.seq.to_string()),
-                            ("code", e.code().to_owned()),
-                            ("message", e.to_string()),
+                            ("item", i.into()),
+                            ("machine_id", rd.machine_id.into()),
+                            ("seq", rd.seq.into()),
+                            ("code", e.code().into()),
+                            ("message", e.to_string().into()),
                         ],
                     ));
                 }
@@ -233,10 +233,7 @@ pub fn submit_readings(
         Event::new(
             "oracle",
             "readings",
-            &[
-                ("accepted", total.to_string()),
-                ("rejected", rejected.to_string()),
-            ],
+            &[("accepted", total.into()), ("rejected", rejected.into())],
         ),
     );
     events

@@ -399,7 +399,7 @@ pub fn record_breach(state: &mut impl StateWrite, account: &Address) {
 }
 
 fn event(kind: &str, machine_id: u64) -> Event {
-    Event::new("wallet", kind, &[("machine_id", machine_id.to_string())])
+    Event::new("wallet", kind, &[("machine_id", machine_id.into())])
 }
 
 fn check_policy(p: &SpendPolicy) -> Result<()> {
@@ -470,8 +470,8 @@ pub fn sweep(state: &mut impl StateWrite, sender: &Address, machine_id: u64) -> 
         "wallet",
         "swept",
         &[
-            ("machine_id", machine_id.to_string()),
-            ("amount", balance.to_string()),
+            ("machine_id", machine_id.into()),
+            ("amount", balance.into()),
         ],
     ))
 }
@@ -579,9 +579,9 @@ pub fn create_multisig(
         "wallet",
         "multisig_created",
         &[
-            ("address", address.to_string()),
-            ("threshold", threshold.to_string()),
-            ("members", members.len().to_string()),
+            ("address", address.into()),
+            ("threshold", threshold.into()),
+            ("members", members.len().into()),
         ],
     ))
 }
@@ -612,7 +612,7 @@ pub fn update_multisig(
     Ok(Event::new(
         "wallet",
         "multisig_updated",
-        &[("address", sender.to_string())],
+        &[("address", sender.into())],
     ))
 }
 
@@ -644,9 +644,9 @@ pub fn grant_allowance(
         "wallet",
         "fee_allowance_granted",
         &[
-            ("sponsor", sponsor.to_string()),
-            ("grantee", grantee.to_string()),
-            ("cap", cap.to_string()),
+            ("sponsor", sponsor.into()),
+            ("grantee", grantee.into()),
+            ("cap", cap.into()),
         ],
     ))
 }
@@ -667,6 +667,6 @@ pub fn revoke_allowance(
     Ok(Event::new(
         "wallet",
         "fee_allowance_revoked",
-        &[("grantee", grantee.to_string())],
+        &[("grantee", grantee.into())],
     ))
 }
