@@ -64,7 +64,7 @@ enum TxCmd {
         #[arg(long)]
         to: String,
         /// Micro-units to send.
-        #[arg(long)]
+        #[arg(long, value_parser = crate::amount_arg::parse_amount)]
         amount: Amount,
         /// Spend from this machine's account, signed by its device key or a session key.
         #[arg(long)]
