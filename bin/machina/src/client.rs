@@ -8,6 +8,30 @@ use std::time::Duration;
 
 pub use machina_module_cli::NodeError;
 
+/// What to do when no node answers.
+const START_A_NODE: &str = "start one with `machina dev` (from a source checkout: \
+    `cargo run --release -- dev`), or point --node or MACHINA_NODE at a running node";
+
+/// A node's address as given on the command line, with `http://` added when it has no scheme
+/// (`127.0.0.1:8645` works like `http://127.0.0.1:8645`), without a trailing slash.
+pub fn node_url(s: &str) -> String {
+    let s = s.trim().trim_end_matches('/');
+    if s.contains("://") {
+        s.to_owned()
+    } else {
+        format!("http://{s}")
+    }
+}
+
+/// A short prefix of a body that is not an error the node rendered.
+fn prefix(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…({} bytes)", &text[..end], text.len()),
+    }
+}
+
 /// Talks to one node.
 pub struct Client {
     base: String,
@@ -15,10 +39,10 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the node at `base`, e.g. `http://127.0.0.1:8645`.
+    /// A client for the node at `base`, e.g. `http://127.0.0.1:8645` or `127.0.0.1:8645`.
     pub fn new(base: &str) -> Client {
         Client {
-            base: base.trim_end_matches('/').to_owned(),
+            base: node_url(base),
             agent: ureq::AgentBuilder::new()
                 .timeout_connect(Duration::from_secs(5))
                 .timeout(Duration::from_secs(90))
@@ -26,34 +50,62 @@ impl Client {
         }
     }
 
-    fn handle(&self, r: Result<ureq::Response, ureq::Error>) -> anyhow::Result<Value> {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The error of a request that got no HTTP answer: which URL, and how to start a node.
+    fn unreachable(url: &str, e: ureq::Error) -> anyhow::Error {
+        // ureq's sentence starts with the URL, which this one already names.
+        let why = e.to_string();
+        let why = why
+            .strip_prefix(&format!("{url}: "))
+            .unwrap_or(&why)
+            .to_owned();
+        anyhow!("cannot reach the node at {url}: {why}\n  {START_A_NODE}")
+    }
+
+    fn handle(url: &str, r: Result<ureq::Response, ureq::Error>) -> anyhow::Result<Value> {
         match r {
-            Ok(resp) => resp.into_json().context("node sent invalid JSON"),
-            Err(ureq::Error::Status(_, resp)) => {
-                let v: Value = resp.into_json().context("node sent invalid JSON")?;
-                Err(NodeError {
-                    code: v["code"].as_str().unwrap_or("unknown").to_owned(),
-                    message: v["message"].as_str().unwrap_or("").to_owned(),
-                }
-                .into())
+            Ok(resp) => resp
+                .into_json()
+                .with_context(|| format!("{url} answered with invalid JSON")),
+            Err(ureq::Error::Status(status, resp)) => {
+                let text = resp.into_string().unwrap_or_default();
+                let e = match serde_json::from_str::<Value>(&text) {
+                    Ok(v) if v["code"].is_string() => NodeError {
+                        code: v["code"].as_str().unwrap_or_default().to_owned(),
+                        message: v["message"].as_str().unwrap_or("").to_owned(),
+                    },
+                    // Not a Machina error: perhaps not a Machina node at all.
+                    _ => NodeError {
+                        code: format!("http_{status}"),
+                        message: format!(
+                            "{url} answered {status} without a Machina error: {}",
+                            prefix(text.trim())
+                        ),
+                    },
+                };
+                Err(e.into())
             }
-            Err(e) => Err(anyhow!("cannot reach the node at {}: {e}", self.base)),
+            Err(e) => Err(Self::unreachable(url, e)),
         }
     }
 
     /// `GET` a path under the base.
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.handle(self.agent.get(&format!("{}{path}", self.base)).call())
+        let url = self.url(path);
+        Self::handle(&url, self.agent.get(&url).call())
     }
 
     /// `GET` a path that answers with text (such as `/metrics`).
     pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
-        let r = self
-            .agent
-            .get(&format!("{}{path}", self.base))
-            .call()
-            .map_err(|e| anyhow!("cannot reach the node at {}: {e}", self.base))?;
-        r.into_string().context("node sent invalid text")
+        let url = self.url(path);
+        match self.agent.get(&url).call() {
+            Ok(r) => r.into_string().context("node sent invalid text"),
+            Err(e @ ureq::Error::Status(..)) => Self::handle(&url, Err(e)).map(|v| v.to_string()),
+            Err(e) => Err(Self::unreachable(&url, e)),
+        }
     }
 
     /// Submits one transaction in its canonical encoding; returns its hash.
@@ -67,9 +119,11 @@ impl Client {
 
     /// `POST`s canonical bytes to a path.
     pub fn post_bytes(&self, path: &str, body: &[u8]) -> anyhow::Result<Value> {
-        self.handle(
+        let url = self.url(path);
+        Self::handle(
+            &url,
             self.agent
-                .post(&format!("{}{path}", self.base))
+                .post(&url)
                 .set("Content-Type", "application/octet-stream")
                 .send_bytes(body),
         )
@@ -77,9 +131,11 @@ impl Client {
 
     /// `POST`s a JSON body to a path.
     pub fn post_json(&self, path: &str, body: &[u8]) -> anyhow::Result<Value> {
-        self.handle(
+        let url = self.url(path);
+        Self::handle(
+            &url,
             self.agent
-                .post(&format!("{}{path}", self.base))
+                .post(&url)
                 .set("Content-Type", "application/json")
                 .send_bytes(body),
         )

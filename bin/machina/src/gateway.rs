@@ -9,17 +9,15 @@ use crate::client::Client;
 use crate::keystore::Keystore;
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
-use machina_oracle::OracleAction;
-use machina_oracle::SignedReading;
-use machina_stf::TxBody;
-
+use machina_node::api::{describe_json_error, error_surface, quote, ApiError, ApiJson};
+use machina_oracle::{OracleAction, SignedReading};
 use machina_primitives::limits::MAX_READINGS_PER_TX;
 use machina_primitives::{Address, Keypair};
-use serde::Deserialize;
+use machina_stf::TxBody;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -50,6 +48,9 @@ pub struct GatewayArgs {
     max_batch: usize,
 }
 
+/// Largest request body devices may post: a few hundred thousand readings.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
 /// Most readings waiting in the gateway; beyond it devices are told to retry later.
 const MAX_QUEUE: usize = 200_000;
 
@@ -76,13 +77,6 @@ pub struct Gateway {
     next_nonce: Mutex<Option<u64>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Incoming {
-    Many(Vec<SignedReading>),
-    One(SignedReading),
-}
-
 impl Gateway {
     /// A gateway that submits to `node` as `key`, optionally with a sponsor paying the fees.
     pub fn new(node: &str, key: Keypair, fee_payer: Option<Address>, max_batch: usize) -> Gateway {
@@ -98,13 +92,14 @@ impl Gateway {
     }
 
     /// The routes devices use: `POST /v1/readings`, `POST /v1/flush`, `GET /v1/health`.
+    /// Errors are `{"code", "message"}`, as on the node.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
+        let routes = Router::new()
             .route("/v1/readings", post(post_readings))
             .route("/v1/flush", post(flush))
             .route("/v1/health", get(health))
-            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
-            .with_state(self.clone())
+            .fallback(unknown_route);
+        error_surface(routes, MAX_BODY_BYTES).with_state(self.clone())
     }
 
     fn take_batch(&self) -> Vec<SignedReading> {
@@ -169,41 +164,61 @@ impl Gateway {
     }
 }
 
+async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {method} {}; the gateway serves POST /v1/readings, POST /v1/flush and \
+         GET /v1/health",
+        quote(uri.path())
+    ))
+}
+
+/// The readings of a body: one signed reading, or an array of them. A reading that does not
+/// parse is named by its position.
+fn readings_of(body: Value) -> Result<Vec<SignedReading>, ApiError> {
+    let one = |v: Value, what: &str| {
+        serde_json::from_value::<SignedReading>(v)
+            .map_err(|e| ApiError::malformed(format!("{what}: {}", describe_json_error(&e))))
+    };
+    match body {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| one(v, &format!("reading {i}")))
+            .collect(),
+        v => Ok(vec![one(v, "the reading")?]),
+    }
+}
+
 async fn post_readings(
     State(g): State<Arc<Gateway>>,
-    Json(body): Json<Incoming>,
-) -> (StatusCode, Json<Value>) {
-    let readings = match body {
-        Incoming::Many(v) => v,
-        Incoming::One(r) => vec![r],
-    };
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let readings = readings_of(body)?;
     let mut q = g.queue.lock().expect("queue lock");
     if q.len() + readings.len() > MAX_QUEUE {
-        let msg = format!(
-            "gateway holds {} readings, limit is {MAX_QUEUE}; retry later",
-            q.len()
-        );
-        return (
+        return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            Json(json!({"code": "queue_full", "message": msg})),
-        );
+            "queue_full",
+            format!(
+                "gateway holds {} readings, limit is {MAX_QUEUE}; retry later",
+                q.len()
+            ),
+        ));
     }
     let n = readings.len();
     q.extend(readings);
-    (StatusCode::OK, Json(json!({"queued": n})))
+    Ok(Json(json!({"queued": n})))
 }
 
-async fn flush(State(g): State<Arc<Gateway>>) -> (StatusCode, Json<Value>) {
+async fn flush(State(g): State<Arc<Gateway>>) -> Result<Json<Value>, ApiError> {
     match tokio::task::spawn_blocking(move || g.flush()).await {
-        Ok(Ok(txs)) => (StatusCode::OK, Json(json!({"txs": txs}))),
-        Ok(Err(e)) => (
+        Ok(Ok(txs)) => Ok(Json(json!({"txs": txs}))),
+        Ok(Err(e)) => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
-            Json(json!({"code": "node_refused", "message": format!("{e:#}")})),
-        ),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"code": "internal", "message": e.to_string()})),
-        ),
+            "node_refused",
+            format!("{e:#}"),
+        )),
+        Err(e) => Err(ApiError::internal(e)),
     }
 }
 
@@ -276,16 +291,17 @@ pub fn run(args: GatewayArgs, ks: &mut Keystore, json: bool) -> anyhow::Result<(
         .map(|p| ks.address_of(p))
         .transpose()?;
     let address = key.address();
-    let g = Arc::new(Gateway::new(&args.node, key, fee_payer, args.max_batch));
+    let node = crate::client::node_url(&args.node);
+    let g = Arc::new(Gateway::new(&node, key, fee_payer, args.max_batch));
     let balance = g.client.get(&format!("/v1/account/{address}"))?["balance"]
         .as_str()
         .unwrap_or("0")
         .to_owned();
-    let info = json!({"listen": format!("http://{}", args.listen), "node": args.node, "payer": address, "balance": balance});
+    let info = json!({"listen": format!("http://{}", args.listen), "node": node, "payer": address, "balance": balance});
     crate::print(json, &info, || {
         format!(
             "Machina gateway\n  devices post to http://{}/v1/readings\n  node     {}\n  payer    {address} ({balance} micro)",
-            args.listen, args.node
+            args.listen, node
         )
     });
     if balance == "0" && fee_payer.is_none() {

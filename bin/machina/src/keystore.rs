@@ -76,8 +76,16 @@ impl Keystore {
         if DEV_ACCOUNTS.contains(&name) {
             return Ok(Keypair::dev(name));
         }
+        let names = DEV_ACCOUNTS
+            .iter()
+            .copied()
+            .chain(self.file.keys.keys().map(String::as_str));
+        let hint = match closest(name, names) {
+            Some(near) => format!("did you mean {near}? Or create it"),
+            None => "create it".to_owned(),
+        };
         bail!(
-            "no key named {name} in {} (try `machina keys new {name}`)",
+            "no key named {name} in {}; {hint} with `machina keys new {name}`",
             self.path.display()
         )
     }
@@ -135,6 +143,18 @@ impl Keystore {
             .public())
     }
 
+    #[cfg(test)]
+    fn with_names(names: &[&str]) -> Keystore {
+        let mut file = File::default();
+        for n in names {
+            file.keys.insert((*n).to_owned(), hex::encode([7u8; 32]));
+        }
+        Keystore {
+            path: PathBuf::from("test-keystore.json"),
+            file,
+        }
+    }
+
     fn save(&self) -> anyhow::Result<()> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -161,5 +181,70 @@ impl Keystore {
             std::fs::File::open(dir)?.sync_all()?;
         }
         Ok(())
+    }
+}
+
+/// The name among `names` closest to `name`, if it is close enough to be a typo: at most one
+/// edit for every three characters (and at least one), counting a swap of neighbours as one.
+fn closest<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let most = (name.chars().count() / 3).max(1);
+    names
+        .map(|n| (edit_distance(name, n), n))
+        .filter(|(d, n)| *d <= most && *d < n.chars().count())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Edits (insert, delete, substitute, swap two neighbours) that turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Three rows of the dynamic programme: two back, one back, this one.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(before[j - 2] + 1);
+            }
+        }
+        before = std::mem::replace(&mut prev, row);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_a_swap_of_neighbours_as_one_edit() {
+        assert_eq!(edit_distance("alice", "alice"), 0);
+        assert_eq!(edit_distance("alcie", "alice"), 1);
+        assert_eq!(edit_distance("bob", "bobb"), 1);
+        assert_eq!(edit_distance("charly", "charlie"), 2);
+        assert_eq!(edit_distance("", "eve"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn an_unknown_key_name_suggests_a_close_dev_or_stored_name() {
+        let ks = Keystore::with_names(&["meter-7"]);
+        let e = format!("{:#}", ks.get("alcie").expect_err("unknown"));
+        assert!(e.contains("did you mean alice?"), "{e}");
+        let e = format!("{:#}", ks.get("meter7").expect_err("unknown"));
+        assert!(e.contains("did you mean meter-7?"), "{e}");
+    }
+
+    #[test]
+    fn a_name_close_to_nothing_suggests_nothing() {
+        let ks = Keystore::with_names(&[]);
+        let e = format!("{:#}", ks.get("zzzzzz").expect_err("unknown"));
+        assert!(!e.contains("did you mean"), "{e}");
+        assert!(e.contains("machina keys new zzzzzz"), "{e}");
+        // Two letters are not a typo of three.
+        assert_eq!(closest("xy", ["eve", "bob"].into_iter()), None);
     }
 }

@@ -112,16 +112,18 @@ enum KeysCmd {
 }
 
 fn main() {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let json = cli.json;
     if let Err(e) = run(cli) {
         match e.downcast_ref::<NodeError>() {
-            Some(n) if json => println!("{}", json!({"code": n.code, "message": n.message})),
+            Some(n) if json => {
+                print_line(&json!({"code": n.code, "message": n.message}).to_string())
+            }
             Some(n) => eprintln!("error: {n}"),
-            None if json => println!(
-                "{}",
-                json!({"code": "cli_error", "message": format!("{e:#}")})
-            ),
+            None if json => {
+                print_line(&json!({"code": "cli_error", "message": format!("{e:#}")}).to_string())
+            }
             None => eprintln!("error: {e:#}"),
         }
         std::process::exit(1);
@@ -166,11 +168,41 @@ fn default_data_dir() -> PathBuf {
 }
 
 pub(crate) fn print(json: bool, v: &Value, human: impl FnOnce() -> String) {
-    if json {
-        println!("{v}");
-    } else {
-        println!("{}", human());
+    let text = if json { v.to_string() } else { human() };
+    print_line(&text);
+}
+
+/// Writes a line to stdout. When the reader has gone (`machina keys list | head -1`) there is
+/// no one left to tell: the process ends quietly with success, as Unix filters do.
+pub(crate) fn print_line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(1);
     }
+}
+
+/// The same for output printed with `println!`, which panics on a closed pipe: that panic
+/// ends the process quietly instead of printing a backtrace hint. Any other panic is reported
+/// as usual.
+fn quiet_on_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info)
+    }));
 }
 
 fn run_dev(args: DevArgs, json: bool) -> anyhow::Result<()> {

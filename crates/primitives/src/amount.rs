@@ -55,13 +55,13 @@ impl std::str::FromStr for Amount {
                         .and_then(|m| m.checked_add(format!("{frac:0<6}").parse::<u128>().ok()?));
                     match micro {
                         Some(m) => format!(
-                            "{quoted} is not an integer: amounts are whole micro-units (1 token = 1000000 micro); {s} tokens is {m}"
+                            "{quoted} is not an integer: amounts are integer micro-units (1 token = 1000000 micro); {s} tokens is {m}"
                         ),
                         None => format!("{quoted} is too large an amount"),
                     }
                 }
                 _ => format!(
-                    "{quoted} is not an amount: write a whole number of micro-units (1 token = 1000000 micro)"
+                    "{quoted} is not an amount: write an integer number of micro-units (1 token = 1000000 micro)"
                 ),
             }
         })

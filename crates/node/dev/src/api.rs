@@ -1,8 +1,16 @@
-//! The HTTP API under `/v1`, plus `/metrics`. Errors are JSON `{"code", "message"}`.
+//! The HTTP API under `/v1`, plus `/metrics`. Every error, axum's own rejections and unknown
+//! routes included, is JSON `{"code", "message"}`: see `api/errors.rs`.
+
+mod errors;
+
+pub use errors::{
+    describe_json_error, error_json, error_surface, is_json, json_errors, quote, shorten_quoted,
+    unknown_route, wrong_method, ApiBody, ApiError, ApiJson, ApiPath, ApiQuery, MAX_MESSAGE_BYTES,
+    MAX_QUOTE_CHARS,
+};
 
 use crate::chain::{Chain, SubmitError};
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,41 +35,6 @@ pub const MAX_WAIT_MS: u64 = 60_000;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
-/// An API error: HTTP status, stable code and a sentence.
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn not_found(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
-
-    fn internal(e: impl std::fmt::Display) -> Self {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"code": self.code, "message": self.message})),
-        )
-            .into_response()
-    }
-}
-
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
         let status = match e.code() {
@@ -78,7 +51,7 @@ type ApiResult = Result<Response, ApiError>;
 
 /// The API's routes over a chain.
 pub fn router(chain: Arc<Chain>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/tx", post(submit_one))
         .route("/v1/txs", post(submit_batch))
@@ -103,8 +76,8 @@ pub fn router(chain: Arc<Chain>) -> Router {
         .route("/v1/energy/machine/{id}/orders", get(get_machine_orders))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(chain)
+        .fallback(unknown_route);
+    error_surface(routes, MAX_BODY_BYTES).with_state(chain)
 }
 
 async fn health(State(chain): State<Arc<Chain>>) -> Json<Value> {
@@ -128,17 +101,6 @@ async fn metrics(State(chain): State<Arc<Chain>>) -> impl IntoResponse {
     )
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
-}
-
-fn malformed(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.to_string())
-}
-
 /// Parses one transaction: canonical bytes, or JSON when the content type says so.
 /// A transaction that came as JSON, checked against every limit of the canonical decoder by a
 /// round trip through it: JSON has no limits of its own, and nothing may be stored that the
@@ -154,13 +116,17 @@ fn decode_tx(bytes: &[u8]) -> Result<Transaction, ApiError> {
             "oversize",
             format!("transaction is {len} bytes, limit is {max}"),
         ),
-        e => malformed(e),
+        e => ApiError::malformed(e),
     })
+}
+
+fn json_body_error(e: serde_json::Error) -> ApiError {
+    ApiError::malformed(describe_json_error(&e))
 }
 
 fn parse_one(headers: &HeaderMap, body: &[u8]) -> Result<Transaction, ApiError> {
     if is_json(headers) {
-        return canonical(serde_json::from_slice(body).map_err(malformed)?);
+        return canonical(serde_json::from_slice(body).map_err(json_body_error)?);
     }
     decode_tx(body)
 }
@@ -169,16 +135,16 @@ fn parse_one(headers: &HeaderMap, body: &[u8]) -> Result<Transaction, ApiError> 
 /// transaction).
 fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Transaction>, ApiError> {
     let txs: Vec<Transaction> = if is_json(headers) {
-        let txs: Vec<Transaction> = serde_json::from_slice(body).map_err(malformed)?;
+        let txs: Vec<Transaction> = serde_json::from_slice(body).map_err(json_body_error)?;
         txs.into_iter().map(canonical).collect::<Result<_, _>>()?
     } else {
         let mut r = Reader::new(body);
-        let txs = r.vec("batch", MAX_BATCH_TXS).map_err(malformed)?;
-        r.finish().map_err(malformed)?;
+        let txs = r.vec("batch", MAX_BATCH_TXS).map_err(ApiError::malformed)?;
+        r.finish().map_err(ApiError::malformed)?;
         txs
     };
     if txs.len() > MAX_BATCH_TXS {
-        return Err(malformed(format!(
+        return Err(ApiError::malformed(format!(
             "batch has {} transactions, limit is {MAX_BATCH_TXS}",
             txs.len()
         )));
@@ -203,7 +169,11 @@ async fn run_submit(
     Ok(results)
 }
 
-async fn submit_one(State(chain): State<Arc<Chain>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+async fn submit_one(
+    State(chain): State<Arc<Chain>>,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
     let tx = parse_one(&headers, &body)?;
     let mut results = run_submit(chain, vec![tx]).await?;
     let hash = results.pop().expect("one result per transaction")?;
@@ -213,7 +183,7 @@ async fn submit_one(State(chain): State<Arc<Chain>>, headers: HeaderMap, body: B
 async fn submit_batch(
     State(chain): State<Arc<Chain>>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let txs = parse_batch(&headers, &body)?;
     let results = run_submit(chain, txs).await?;
@@ -222,18 +192,23 @@ async fn submit_batch(
         .into_iter()
         .map(|r| match r {
             Ok(h) => json!({"hash": h}),
-            Err(e) => json!({"code": e.code(), "message": e.to_string()}),
+            Err(e) => error_json(e.code(), &e.to_string()),
         })
         .collect();
     Ok(Json(json!({"accepted": accepted, "results": results})).into_response())
 }
 
-fn parse_address(s: &str) -> Result<Address, ApiError> {
-    Address::from_hex(s).ok_or_else(|| malformed(format!("not a 20-byte hex address: {s}")))
+/// Parses a 20-byte hex address; the error is a sentence the caller files as `bad_path` or
+/// `bad_query`.
+fn parse_address(s: &str) -> Result<Address, String> {
+    Address::from_hex(s).ok_or_else(|| format!("not a 20-byte hex address: {}", quote(s)))
 }
 
-async fn get_account(State(chain): State<Arc<Chain>>, Path(address): Path<String>) -> ApiResult {
-    let addr = parse_address(&address)?;
+async fn get_account(
+    State(chain): State<Arc<Chain>>,
+    ApiPath(address): ApiPath<String>,
+) -> ApiResult {
+    let addr = parse_address(&address).map_err(ApiError::bad_path)?;
     let acct = machina_bank::account(&chain.committed().state, &addr);
     Ok(
         Json(json!({"address": addr, "balance": acct.balance, "nonce": acct.nonce}))
@@ -243,9 +218,9 @@ async fn get_account(State(chain): State<Arc<Chain>>, Path(address): Path<String
 
 async fn get_account_proof(
     State(chain): State<Arc<Chain>>,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
 ) -> ApiResult {
-    let addr = parse_address(&address)?;
+    let addr = parse_address(&address).map_err(ApiError::bad_path)?;
     let c = chain.committed();
     let key = machina_bank::account_state_key(&addr);
     let acct = machina_bank::account(&c.state, &addr);
@@ -278,7 +253,7 @@ fn block_json(header: &BlockHeader, txs: &[Hash]) -> Value {
     })
 }
 
-async fn get_block(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> ApiResult {
+async fn get_block(State(chain): State<Arc<Chain>>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let height = if id == "latest" {
         chain.committed().head.height
     } else if let Some(h) = Hash::from_hex(&id).filter(|_| id.len() > 20) {
@@ -286,11 +261,12 @@ async fn get_block(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> A
             .store()
             .height_of(&h)
             .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::not_found(format!("no block with hash {id}")))?
+            .ok_or_else(|| ApiError::not_found(format!("no block with hash {}", quote(&id))))?
     } else {
         id.parse::<u64>().map_err(|_| {
-            malformed(format!(
-                "expected a height, a block hash or `latest`, got {id}"
+            ApiError::bad_path(format!(
+                "expected a height, a block hash or `latest`, got `{}`",
+                quote(&id)
             ))
         })?
     };
@@ -313,11 +289,11 @@ struct WaitQuery {
 
 async fn get_tx(
     State(chain): State<Arc<Chain>>,
-    Path(hash): Path<String>,
-    Query(q): Query<WaitQuery>,
+    ApiPath(hash): ApiPath<String>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
 ) -> ApiResult {
     let hash = Hash::from_hex(&hash)
-        .ok_or_else(|| malformed(format!("not a 32-byte hex hash: {hash}")))?;
+        .ok_or_else(|| ApiError::bad_path(format!("not a 32-byte hex hash: {}", quote(&hash))))?;
     let deadline = Instant::now() + Duration::from_millis(q.wait_ms.unwrap_or(0).min(MAX_WAIT_MS));
     let mut heights = chain.subscribe();
     loop {
@@ -351,9 +327,9 @@ async fn get_tx(
 
 async fn get_account_auth(
     State(chain): State<Arc<Chain>>,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
 ) -> ApiResult {
-    let addr = parse_address(&address)?;
+    let addr = parse_address(&address).map_err(ApiError::bad_path)?;
     let acct = machina_bank::account(&chain.committed().state, &addr);
     Ok(Json(json!({"address": addr, "auth": acct.auth})).into_response())
 }
@@ -362,13 +338,13 @@ fn parse_key(s: &str) -> Result<PublicKey, ApiError> {
     let b = s.strip_prefix("0x").unwrap_or(s);
     let mut k = [0u8; 32];
     hex::decode_to_slice(b, &mut k)
-        .map_err(|_| malformed(format!("not a 32-byte hex public key: {s}")))?;
+        .map_err(|_| ApiError::bad_path(format!("not a 32-byte hex public key: {}", quote(s))))?;
     Ok(PublicKey(k))
 }
 
 fn parse_id(s: &str) -> Result<u64, ApiError> {
     s.parse()
-        .map_err(|_| malformed(format!("not a machine id: {s}")))
+        .map_err(|_| ApiError::bad_path(format!("not a machine id: {}", quote(s))))
 }
 
 fn machine_json(state: &SparseMerkleTree, m: &machina_identity::Machine) -> Value {
@@ -393,7 +369,7 @@ fn find_machine(state: &SparseMerkleTree, id: &str) -> Result<machina_identity::
     })
 }
 
-async fn get_machine(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> ApiResult {
+async fn get_machine(State(chain): State<Arc<Chain>>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let state = chain.committed().state;
     let m = find_machine(&state, &id)?;
     Ok(Json(machine_json(&state, &m)).into_response())
@@ -408,9 +384,9 @@ struct MachinesQuery {
 
 async fn get_machines(
     State(chain): State<Arc<Chain>>,
-    Query(q): Query<MachinesQuery>,
+    ApiQuery(q): ApiQuery<MachinesQuery>,
 ) -> ApiResult {
-    let owner = parse_address(&q.owner)?;
+    let owner = parse_address(&q.owner).map_err(|e| ApiError::bad_query(format!("owner: {e}")))?;
     let state = chain.committed().state;
     let offset = q.offset.unwrap_or(0);
     let limit = q
@@ -422,7 +398,7 @@ async fn get_machines(
     Ok(Json(json!({"owner": owner, "total": total, "offset": offset, "limit": limit, "machines": machines})).into_response())
 }
 
-async fn get_wallet(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> ApiResult {
+async fn get_wallet(State(chain): State<Arc<Chain>>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let state = chain.committed().state;
     let m = find_machine(&state, &id)?;
     let w = machina_wallet::wallet(&state, &m.address).unwrap_or_default();
@@ -441,9 +417,10 @@ async fn get_wallet(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> 
 
 async fn get_session(
     State(chain): State<Arc<Chain>>,
-    Path((address, key)): Path<(String, String)>,
+    ApiPath((address, key)): ApiPath<(String, String)>,
 ) -> ApiResult {
-    let (addr, key) = (parse_address(&address)?, parse_key(&key)?);
+    let addr = parse_address(&address).map_err(ApiError::bad_path)?;
+    let key = parse_key(&key)?;
     let s = machina_wallet::session(&chain.committed().state, &addr, &key)
         .ok_or_else(|| ApiError::not_found(format!("no session key {key:?} on {addr}")))?;
     Ok(Json(json!({"address": addr, "key": key, "session": s})).into_response())
@@ -451,16 +428,20 @@ async fn get_session(
 
 async fn get_allowance(
     State(chain): State<Arc<Chain>>,
-    Path((sponsor, grantee)): Path<(String, String)>,
+    ApiPath((sponsor, grantee)): ApiPath<(String, String)>,
 ) -> ApiResult {
-    let (sponsor, grantee) = (parse_address(&sponsor)?, parse_address(&grantee)?);
+    let sponsor = parse_address(&sponsor).map_err(ApiError::bad_path)?;
+    let grantee = parse_address(&grantee).map_err(ApiError::bad_path)?;
     let a = machina_wallet::allowance(&chain.committed().state, &sponsor, &grantee).ok_or_else(
         || ApiError::not_found(format!("{sponsor} has no fee allowance for {grantee}")),
     )?;
     Ok(Json(json!({"sponsor": sponsor, "grantee": grantee, "remaining": a.remaining, "expiry_height": a.expiry_height})).into_response())
 }
 
-async fn get_manufacturer(State(chain): State<Arc<Chain>>, Path(key): Path<String>) -> ApiResult {
+async fn get_manufacturer(
+    State(chain): State<Arc<Chain>>,
+    ApiPath(key): ApiPath<String>,
+) -> ApiResult {
     let key = parse_key(&key)?;
     let name = machina_identity::manufacturer(&chain.committed().state, &key)
         .ok_or_else(|| ApiError::not_found("no manufacturer with this key"))?;
@@ -485,8 +466,8 @@ fn oracle_error(e: machina_oracle::OracleError) -> ApiError {
 
 async fn get_meter(
     State(chain): State<Arc<Chain>>,
-    Path(id): Path<String>,
-    Query(q): Query<MeterQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<MeterQuery>,
 ) -> ApiResult {
     let id = parse_id(&id)?;
     let channel = q.channel.unwrap_or(0);
@@ -508,13 +489,13 @@ async fn get_meter(
 
 async fn get_meter_energy(
     State(chain): State<Arc<Chain>>,
-    Path(id): Path<String>,
-    Query(q): Query<MeterQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<MeterQuery>,
 ) -> ApiResult {
     let id = parse_id(&id)?;
     let channel = q.channel.unwrap_or(0);
     let (Some(from_ms), Some(to_ms)) = (q.from_ms, q.to_ms) else {
-        return Err(malformed("from_ms and to_ms are required"));
+        return Err(ApiError::bad_query("from_ms and to_ms are required"));
     };
     let e = machina_oracle::energy_between(&chain.committed().state, id, channel, from_ms, to_ms)
         .map_err(oracle_error)?;
@@ -529,10 +510,10 @@ async fn get_meter_energy(
     .into_response())
 }
 
-async fn get_feed(State(chain): State<Arc<Chain>>, Path(name): Path<String>) -> ApiResult {
+async fn get_feed(State(chain): State<Arc<Chain>>, ApiPath(name): ApiPath<String>) -> ApiResult {
     let c = chain.committed();
     let f = machina_oracle::feed(&c.state, &name)
-        .ok_or_else(|| oracle_error(machina_oracle::OracleError::UnknownFeed(name.clone())))?;
+        .ok_or_else(|| oracle_error(machina_oracle::OracleError::UnknownFeed(quote(&name))))?;
     let stale = machina_oracle::feed_value(&c.state, &name, c.head.timestamp_ms).is_err();
     Ok(Json(json!({
         "name": name,
@@ -555,10 +536,10 @@ fn energy_not_found(what: String) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
 }
 
-async fn get_zone(State(chain): State<Arc<Chain>>, Path(name): Path<String>) -> ApiResult {
+async fn get_zone(State(chain): State<Arc<Chain>>, ApiPath(name): ApiPath<String>) -> ApiResult {
     let state = chain.committed().state;
     let z = machina_energy::market::zone(&state, &name)
-        .ok_or_else(|| energy_not_found(format!("no zone named {name}")))?;
+        .ok_or_else(|| energy_not_found(format!("no zone named {}", quote(&name))))?;
     Ok(Json(json!({
         "zone": z,
         "escrow_account": machina_energy::market::escrow_address(&name),
@@ -575,12 +556,12 @@ struct BookQuery {
 
 async fn get_interval(
     State(chain): State<Arc<Chain>>,
-    Path((name, start)): Path<(String, u64)>,
-    Query(q): Query<BookQuery>,
+    ApiPath((name, start)): ApiPath<(String, u64)>,
+    ApiQuery(q): ApiQuery<BookQuery>,
 ) -> ApiResult {
     let state = chain.committed().state;
     machina_energy::market::zone(&state, &name)
-        .ok_or_else(|| energy_not_found(format!("no zone named {name}")))?;
+        .ok_or_else(|| energy_not_found(format!("no zone named {}", quote(&name))))?;
     let iv = machina_energy::market::interval(&state, &name, start);
     let mut v = json!({"zone": name, "interval_start_ms": start, "interval": iv});
     if q.orders.unwrap_or(true) {
@@ -591,10 +572,10 @@ async fn get_interval(
 
 async fn get_order(
     State(chain): State<Arc<Chain>>,
-    Path((name, id)): Path<(String, u64)>,
+    ApiPath((name, id)): ApiPath<(String, u64)>,
 ) -> ApiResult {
     let o = machina_energy::market::order(&chain.committed().state, &name, id)
-        .ok_or_else(|| energy_not_found(format!("no order {id} in zone {name}")))?;
+        .ok_or_else(|| energy_not_found(format!("no order {id} in zone {}", quote(&name))))?;
     Ok(Json(json!(o)).into_response())
 }
 
@@ -609,8 +590,8 @@ const MAX_TRADE_INTERVALS: u64 = 1_000;
 
 async fn get_machine_orders(
     State(chain): State<Arc<Chain>>,
-    Path(id): Path<String>,
-    Query(q): Query<TradesQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TradesQuery>,
 ) -> ApiResult {
     let state = chain.committed().state;
     let m = find_machine(&state, &id)?;
@@ -623,8 +604,8 @@ async fn get_machine_orders(
     let step = z.config.interval_ms;
     let first = q.from_ms / step * step;
     if q.to_ms < first || (q.to_ms - first) / step > MAX_TRADE_INTERVALS {
-        return Err(malformed(format!(
-            "a span of at most {MAX_TRADE_INTERVALS} intervals"
+        return Err(ApiError::bad_query(format!(
+            "from_ms..to_ms must span at most {MAX_TRADE_INTERVALS} intervals"
         )));
     }
     let id = m.machine_id;
@@ -641,9 +622,8 @@ async fn get_machine_orders(
 /// The route a simulated-clock dev chain adds: `POST /v1/dev/advance {"timestamp_ms": T}`
 /// produces one block at chain time T with what the mempool holds.
 pub fn sim_clock_router(chain: Arc<Chain>) -> Router {
-    Router::new()
-        .route("/v1/dev/advance", post(advance))
-        .with_state(chain)
+    let routes = Router::new().route("/v1/dev/advance", post(advance));
+    error_surface(routes, MAX_BODY_BYTES).with_state(chain)
 }
 
 #[derive(Deserialize)]
@@ -655,9 +635,9 @@ struct Advance {
 /// time arithmetic that follows a block's timestamp.
 const MAX_SIM_TIME_MS: u64 = 16_725_225_600_000;
 
-async fn advance(State(chain): State<Arc<Chain>>, Json(a): Json<Advance>) -> ApiResult {
+async fn advance(State(chain): State<Arc<Chain>>, ApiJson(a): ApiJson<Advance>) -> ApiResult {
     if a.timestamp_ms > MAX_SIM_TIME_MS {
-        return Err(malformed(format!(
+        return Err(ApiError::malformed(format!(
             "timestamp {} is past the year 2500",
             a.timestamp_ms
         )));
