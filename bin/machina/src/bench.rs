@@ -205,6 +205,7 @@ fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
             txs: &[],
             receipts: &[],
             changes: &changes,
+            events: &[],
         })?;
         Ok(t.elapsed())
     })?;

@@ -111,7 +111,7 @@ impl Client {
     /// Submits one transaction in its canonical encoding; returns its hash.
     pub fn submit(&self, tx: &Transaction) -> anyhow::Result<String> {
         let v = self.post_bytes("/v1/tx", &tx.encode())?;
-        v["hash"]
+        v["tx_hash"]
             .as_str()
             .map(str::to_owned)
             .context("node did not return a hash")

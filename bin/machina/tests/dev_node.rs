@@ -135,7 +135,7 @@ fn a_transfer_survives_kill_9_and_restart() {
     );
     assert_eq!(rec["status"], "committed");
     assert_eq!(rec["receipt"]["success"], true);
-    let hash = rec["hash"].as_str().expect("hash").to_owned();
+    let hash = rec["tx_hash"].as_str().expect("tx_hash").to_owned();
     let acct = cli_json(
         &e.keys,
         &[
@@ -272,7 +272,7 @@ fn the_api_rejects_each_bad_transaction_with_its_code() {
     let ok = transfer(&bob, 0, DEV_CHAIN_ID, 100).sign(&[&bob]);
     let (s, v) = code(&ok.encode());
     assert_eq!(s, 200, "{v}");
-    let hash = v["hash"].as_str().expect("hash").to_owned();
+    let hash = v["tx_hash"].as_str().expect("tx_hash").to_owned();
     let rec = get(&format!("{}/v1/tx/{hash}?wait_ms=10000", node.url));
     assert_eq!(rec["status"], "committed");
     let (s, v) = code(&ok.encode());
@@ -371,6 +371,55 @@ fn machines_and_their_wallets_work_through_the_cli() {
         &[
             "tx", "transfer", "--from", "alice", "--to", "owner", "--amount", "50000000", "--node",
             n, "--json",
+        ],
+    );
+    // A machine's zone must exist: refused before anything is signed or paid.
+    let register_in_zone = [
+        "tx",
+        "machine",
+        "register",
+        "--from",
+        "owner",
+        "--device",
+        "dev1",
+        "--kind",
+        "solar",
+        "--rated-power-w",
+        "4200",
+        "--zone",
+        "zone-a",
+        "--node",
+        n,
+    ];
+    let out = cli(&e.keys, &register_in_zone);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+    let owner = cli_json(&e.keys, &["keys", "show", "owner", "--json"]);
+    let owner_addr = owner["address"].as_str().expect("address");
+    let acct = get(&format!("{n}/v1/account/{owner_addr}"));
+    assert_eq!(acct["nonce"], 0, "the owner sent nothing: {acct}");
+    cli_json(
+        &e.keys,
+        &[
+            "tx",
+            "energy",
+            "create-zone",
+            "--from",
+            "alice",
+            "--name",
+            "zone-a",
+            "--retail-price",
+            "300000",
+            "--feed-in-price",
+            "80000",
+            "--import-limit-w",
+            "100000",
+            "--export-limit-w",
+            "100000",
+            "--node",
+            n,
+            "--json",
         ],
     );
     let reg = cli_json(

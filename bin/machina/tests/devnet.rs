@@ -123,7 +123,7 @@ fn submit(url: &str, k: &Keypair, nonce: u64) -> String {
         .into_json()
         .expect("json");
     assert_eq!(
-        r["hash"].as_str(),
+        r["tx_hash"].as_str(),
         Some(tx.hash().to_string().as_str()),
         "{r}"
     );

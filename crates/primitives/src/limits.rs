@@ -32,6 +32,11 @@ pub const MAX_BLOCK_BYTES: usize = 32 * 1024 * 1024;
 /// Most events one receipt carries.
 pub const MAX_EVENTS_PER_RECEIPT: usize = 256;
 
+/// Most events the modules' block hooks (clearing, settlement, ...) leave in one block; more
+/// are summarised by a last `events_truncated` event. Their work per block is bounded, so this
+/// is only reached by a chain with very many zones catching up.
+pub const MAX_BLOCK_EVENTS: usize = 4096;
+
 /// Longest string (event keys and values, error messages) in a canonical encoding.
 pub const MAX_STRING_BYTES: usize = 4096;
 

@@ -6,7 +6,7 @@ use crate::params::{self, Params};
 use crate::{modules, Action, BlockError, TxBody, TxError};
 use machina_bank::Authorization;
 use machina_module::ActionCtx;
-use machina_primitives::limits::{MAX_BLOCK_TXS, MAX_EVENTS_PER_RECEIPT};
+use machina_primitives::limits::{MAX_BLOCK_EVENTS, MAX_BLOCK_TXS, MAX_EVENTS_PER_RECEIPT};
 use machina_primitives::{
     hash::merkle_root, sha256, Address, BlockEnv, Encode, Event, Hash, PublicKey, Receipt,
 };
@@ -141,7 +141,7 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
                 let changes = tx_overlay.into_changes();
                 self.overlay.merge(changes);
                 events.extend(evs);
-                cap_events(&mut events);
+                cap_events(&mut events, MAX_EVENTS_PER_RECEIPT);
                 None
             }
             Err(e) => {
@@ -163,6 +163,7 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
     pub fn finish(mut self) -> BlockParts {
         let end = modules::end_block(&mut self.overlay, &self.env);
         self.events.extend(end);
+        cap_events(&mut self.events, MAX_BLOCK_EVENTS);
         BlockParts {
             receipts: self.receipts,
             changes: self.overlay.into_changes(),
@@ -286,14 +287,14 @@ fn authorize(
     })
 }
 
-/// Keeps a receipt within `MAX_EVENTS_PER_RECEIPT`: the last kept event says how many more
+/// Keeps a receipt's (or a block's hook) events within `max`: the last kept event says how many more
 /// there were (the summaries come first, so totals survive).
-fn cap_events(events: &mut Vec<Event>) {
-    if events.len() <= MAX_EVENTS_PER_RECEIPT {
+fn cap_events(events: &mut Vec<Event>, max: usize) {
+    if events.len() <= max {
         return;
     }
-    let dropped = events.len() - (MAX_EVENTS_PER_RECEIPT - 1);
-    events.truncate(MAX_EVENTS_PER_RECEIPT - 1);
+    let dropped = events.len() - (max - 1);
+    events.truncate(max - 1);
     events.push(Event::new(
         "stf",
         "events_truncated",

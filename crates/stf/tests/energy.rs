@@ -171,10 +171,17 @@ fn the_transformer_limit_curtails_the_residual() {
     for &id in &ids[1..] {
         c.ok(&alice, vec![order(id, Side::Ask, 100_000 + id, 10_000)]);
     }
-    c.tick(T0 - 59_000);
+    let events = c.tick(T0 - 59_000);
     let iv = machina_energy::market::interval(&c.state, ZONE, T0);
     assert!(iv.cleared);
     assert_eq!(iv.volume_wh, 5_000);
+    // The clearing is a block event with the interval's result.
+    let cleared = events
+        .iter()
+        .find(|e| e.kind == "interval_cleared")
+        .expect("a clearing event");
+    assert_eq!(cleared.attrs["volume_wh"].as_u64(), Some(5_000));
+    assert_eq!(cleared.attrs["interval_start_ms"].as_u64(), Some(T0));
     assert_eq!(iv.curtailed_export_wh, 35_000 - 5_000);
     let orders = machina_energy::market::orders_of(&c.state, ZONE, T0);
     let residual: u64 = orders
@@ -230,9 +237,11 @@ proptest! {
                 reading(&mut c, &devices[k], ids[k], 2, T0 + INTERVAL, imp, exp);
             }
         }
-        c.tick(T0 + INTERVAL + 600_001);
+        let events = c.tick(T0 + INTERVAL + 600_001);
         let iv = machina_energy::market::interval(&c.state, ZONE, T0);
         prop_assert!(iv.done);
+        let settled = events.iter().find(|e| e.kind == "interval_settled").expect("settlement event");
+        prop_assert_eq!(settled.attrs["buyers_paid"].to_string(), iv.buyers_paid.to_string());
         prop_assert_eq!(c.balance(&escrow), 0);
         prop_assert_eq!(iv.buyers_paid.0, iv.sellers_gross.0 + iv.rounding.0);
         prop_assert_eq!(machina_bank::total_supply(&c.state), supply);

@@ -259,6 +259,12 @@ fn run_machine(host: &impl TxHost<IdentityAction>, cmd: MachineCmd) -> anyhow::R
             attest_by,
             metadata,
         } => {
+            if let Some(z) = &zone {
+                // Refused here, before any fee: a machine's zone must exist.
+                if let Err(e) = host.get(&format!("/v1/energy/zone/{z}")) {
+                    anyhow::bail!("zone {z:?} does not exist (create it with `machina tx energy create-zone`): {e}");
+                }
+            }
             let owner = host.sender_address(&host.key(&from)?)?;
             let chain_id = host.chain_id()?;
             let dk = host.key(&device)?;

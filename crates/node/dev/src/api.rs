@@ -13,7 +13,7 @@ use crate::chain::{Chain, SubmitError};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use machina_primitives::limits::MAX_TX_BYTES;
 use machina_primitives::{Address, BlockHeader, Decode, Encode, Hash, PublicKey, Reader};
@@ -49,33 +49,56 @@ impl From<SubmitError> for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
+/// Every route of the API: path, method and handler. The router is built from this table and
+/// a test checks `openapi.json` against it, so the document cannot drift from the routes.
+pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Chain>>)> {
+    vec![
+        ("/v1/health", "get", get(health)),
+        ("/v1/tx", "post", post(submit_one)),
+        ("/v1/txs", "post", post(submit_batch)),
+        ("/v1/tx/{hash}", "get", get(get_tx)),
+        ("/v1/account/{address}", "get", get(get_account)),
+        ("/v1/account/{address}/proof", "get", get(get_account_proof)),
+        ("/v1/account/{address}/auth", "get", get(get_account_auth)),
+        ("/v1/block/{id}", "get", get(get_block)),
+        ("/v1/machine/{id}", "get", get(get_machine)),
+        ("/v1/machines", "get", get(get_machines)),
+        ("/v1/wallet/{machine_id}", "get", get(get_wallet)),
+        ("/v1/session/{address}/{key}", "get", get(get_session)),
+        (
+            "/v1/allowance/{sponsor}/{grantee}",
+            "get",
+            get(get_allowance),
+        ),
+        ("/v1/manufacturer/{key}", "get", get(get_manufacturer)),
+        ("/v1/meter/{id}", "get", get(get_meter)),
+        ("/v1/meter/{id}/energy", "get", get(get_meter_energy)),
+        ("/v1/feed/{name}", "get", get(get_feed)),
+        ("/v1/energy/zones", "get", get(get_zones)),
+        ("/v1/energy/zone/{name}", "get", get(get_zone)),
+        (
+            "/v1/energy/zone/{name}/interval/{start}",
+            "get",
+            get(get_interval),
+        ),
+        ("/v1/energy/zone/{name}/order/{id}", "get", get(get_order)),
+        (
+            "/v1/energy/machine/{id}/orders",
+            "get",
+            get(get_machine_orders),
+        ),
+        ("/v1/openapi.json", "get", get(openapi)),
+        ("/metrics", "get", get(metrics)),
+    ]
+}
+
 /// The API's routes over a chain.
 pub fn router(chain: Arc<Chain>) -> Router {
-    let routes = Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/tx", post(submit_one))
-        .route("/v1/txs", post(submit_batch))
-        .route("/v1/tx/{hash}", get(get_tx))
-        .route("/v1/account/{address}", get(get_account))
-        .route("/v1/account/{address}/proof", get(get_account_proof))
-        .route("/v1/account/{address}/auth", get(get_account_auth))
-        .route("/v1/block/{id}", get(get_block))
-        .route("/v1/machine/{id}", get(get_machine))
-        .route("/v1/machines", get(get_machines))
-        .route("/v1/wallet/{machine_id}", get(get_wallet))
-        .route("/v1/session/{address}/{key}", get(get_session))
-        .route("/v1/allowance/{sponsor}/{grantee}", get(get_allowance))
-        .route("/v1/manufacturer/{key}", get(get_manufacturer))
-        .route("/v1/meter/{id}", get(get_meter))
-        .route("/v1/meter/{id}/energy", get(get_meter_energy))
-        .route("/v1/feed/{name}", get(get_feed))
-        .route("/v1/energy/zones", get(get_zones))
-        .route("/v1/energy/zone/{name}", get(get_zone))
-        .route("/v1/energy/zone/{name}/interval/{start}", get(get_interval))
-        .route("/v1/energy/zone/{name}/order/{id}", get(get_order))
-        .route("/v1/energy/machine/{id}/orders", get(get_machine_orders))
-        .route("/v1/openapi.json", get(openapi))
-        .route("/metrics", get(metrics))
+    let routes = routes()
+        .into_iter()
+        .fold(Router::new(), |r, (path, _, handler)| {
+            r.route(path, handler)
+        })
         .fallback(unknown_route);
     error_surface(routes, MAX_BODY_BYTES).with_state(chain)
 }
@@ -177,7 +200,7 @@ async fn submit_one(
     let tx = parse_one(&headers, &body)?;
     let mut results = run_submit(chain, vec![tx]).await?;
     let hash = results.pop().expect("one result per transaction")?;
-    Ok(Json(json!({"hash": hash})).into_response())
+    Ok(Json(json!({"tx_hash": hash})).into_response())
 }
 
 async fn submit_batch(
@@ -191,7 +214,7 @@ async fn submit_batch(
     let results: Vec<Value> = results
         .into_iter()
         .map(|r| match r {
-            Ok(h) => json!({"hash": h}),
+            Ok(h) => json!({"tx_hash": h}),
             Err(e) => error_json(e.code(), &e.to_string()),
         })
         .collect();
@@ -237,7 +260,7 @@ async fn get_account_proof(
     .into_response())
 }
 
-fn block_json(header: &BlockHeader, txs: &[Hash]) -> Value {
+fn block_json(header: &BlockHeader, txs: &[Hash], events: &[machina_primitives::Event]) -> Value {
     json!({
         "height": header.height,
         "hash": header.hash(),
@@ -250,6 +273,7 @@ fn block_json(header: &BlockHeader, txs: &[Hash]) -> Value {
         "receipts_root": header.receipts_root,
         "tx_count": txs.len(),
         "txs": txs,
+        "events": events,
     })
 }
 
@@ -279,7 +303,11 @@ async fn get_block(State(chain): State<Arc<Chain>>, ApiPath(id): ApiPath<String>
         .store()
         .block_tx_hashes(height)
         .map_err(ApiError::internal)?;
-    Ok(Json(block_json(&header, &txs)).into_response())
+    let events = chain
+        .store()
+        .block_events(height)
+        .map_err(ApiError::internal)?;
+    Ok(Json(block_json(&header, &txs, &events)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -302,7 +330,7 @@ async fn get_tx(
         let pending = chain.is_pending(&hash);
         if let Some(rec) = chain.store().tx(&hash).map_err(ApiError::internal)? {
             return Ok(Json(json!({
-                "hash": hash,
+                "tx_hash": hash,
                 "status": "committed",
                 "height": rec.height,
                 "index": rec.index,
@@ -316,7 +344,7 @@ async fn get_tx(
         }
         let now = Instant::now();
         if now >= deadline {
-            return Ok(Json(json!({"hash": hash, "status": "pending"})).into_response());
+            return Ok(Json(json!({"tx_hash": hash, "status": "pending"})).into_response());
         }
         let _ = tokio::time::timeout(deadline - now, heights.changed()).await;
     }
@@ -560,8 +588,21 @@ async fn get_interval(
     ApiQuery(q): ApiQuery<BookQuery>,
 ) -> ApiResult {
     let state = chain.committed().state;
-    machina_energy::market::zone(&state, &name)
+    let z = machina_energy::market::zone(&state, &name)
         .ok_or_else(|| energy_not_found(format!("no zone named {}", quote(&name))))?;
+    let step = z.config.interval_ms;
+    if start % step != 0 {
+        // An unaligned start names no interval: say so rather than show an empty one.
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_interval",
+            format!(
+                "{start} is not the start of an interval of zone {}: intervals start at multiples of {step} ms, e.g. {}",
+                quote(&name),
+                start / step * step
+            ),
+        ));
+    }
     let iv = machina_energy::market::interval(&state, &name, start);
     let mut v = json!({"zone": name, "interval_start_ms": start, "interval": iv});
     if q.orders.unwrap_or(true) {
@@ -622,9 +663,12 @@ async fn get_machine_orders(
 /// The route a simulated-clock dev chain adds: `POST /v1/dev/advance {"timestamp_ms": T}`
 /// produces one block at chain time T with what the mempool holds.
 pub fn sim_clock_router(chain: Arc<Chain>) -> Router {
-    let routes = Router::new().route("/v1/dev/advance", post(advance));
+    let routes = Router::new().route(SIM_CLOCK_ROUTE, post(advance));
     error_surface(routes, MAX_BODY_BYTES).with_state(chain)
 }
+
+/// The path of the simulated clock's route.
+pub const SIM_CLOCK_ROUTE: &str = "/v1/dev/advance";
 
 #[derive(Deserialize)]
 struct Advance {
@@ -647,4 +691,56 @@ async fn advance(State(chain): State<Arc<Chain>>, ApiJson(a): ApiJson<Advance>) 
             .await
             .map_err(ApiError::internal)?;
     Ok(Json(json!({"height": height, "tx_count": txs})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn documented() -> Value {
+        serde_json::from_str(OPENAPI).expect("openapi.json is JSON")
+    }
+
+    #[test]
+    fn the_openapi_document_lists_exactly_the_routes() {
+        let doc = documented();
+        let mut served: BTreeSet<(String, String)> = routes()
+            .into_iter()
+            .map(|(p, m, _)| (p.to_owned(), m.to_owned()))
+            .collect();
+        served.insert((SIM_CLOCK_ROUTE.to_owned(), "post".to_owned()));
+        let listed: BTreeSet<(String, String)> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .iter()
+            .flat_map(|(p, item)| {
+                let p = p.clone();
+                item.as_object()
+                    .expect("path item")
+                    .keys()
+                    .filter(|m| ["get", "post", "put", "delete", "patch"].contains(&m.as_str()))
+                    .map(move |m| (p.clone(), m.clone()))
+            })
+            .collect();
+        assert_eq!(served, listed, "openapi.json and the router disagree");
+    }
+
+    #[test]
+    fn every_hash_address_and_key_parameter_has_a_pattern() {
+        let doc = documented();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for op in item.as_object().expect("item").values() {
+                for param in op["parameters"].as_array().into_iter().flatten() {
+                    let name = param["name"].as_str().unwrap_or("");
+                    if ["hash", "address", "key", "sponsor", "grantee", "owner"].contains(&name) {
+                        assert!(
+                            param["schema"]["pattern"].is_string(),
+                            "{path}: parameter {name} has no pattern"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use machina_mempool::{Limits, Mempool, MempoolError};
 use machina_primitives::limits::{MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 use machina_primitives::{
-    hash::merkle_root, Address, BlockEnv, BlockHeader, Hash, Keypair, Receipt,
+    hash::merkle_root, Address, BlockEnv, BlockHeader, Event, Hash, Keypair, Receipt,
 };
 use machina_state::{AuthenticatedState, ChangeSet, SparseMerkleTree};
 use machina_stf::{
@@ -66,6 +66,8 @@ pub struct Built {
     pub state: SparseMerkleTree,
     /// Mempool transactions that were left out because they can never be included.
     pub dropped: Vec<VerifiedTx>,
+    /// Events of the modules' block hooks.
+    pub events: Vec<Event>,
 }
 
 impl Built {
@@ -133,6 +135,7 @@ fn replay_verified(
         changes: outcome.changes,
         state,
         dropped: Vec::new(),
+        events: outcome.events,
     })
 }
 
@@ -513,9 +516,6 @@ impl Chain {
             changes,
             events,
         } = exec.finish();
-        for e in &events {
-            tracing::debug!(height = env.height, module = %e.module, kind = %e.kind, "block event");
-        }
         let executed = started.elapsed();
         let mut state = parent_state.clone();
         let state_root = state.apply(&changes);
@@ -545,6 +545,7 @@ impl Chain {
             changes,
             state,
             dropped,
+            events,
         }
     }
 
@@ -571,6 +572,7 @@ impl Chain {
             changes,
             state,
             dropped: _,
+            events,
         } = built;
         let head = self.committed().head;
         assert_eq!(
@@ -587,6 +589,7 @@ impl Chain {
                 txs: &txs,
                 receipts,
                 changes,
+                events,
             })
             .expect("committing a block to the store");
         let stored = started.elapsed();

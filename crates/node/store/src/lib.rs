@@ -5,9 +5,9 @@
 //! copy-on-write B-tree, so after `kill -9` at any moment the database holds the last committed
 //! block entirely and nothing of the next.
 
-use machina_primitives::codec::{put_var_bytes, Decode, Encode, Reader};
-use machina_primitives::limits::{MAX_BLOCK_TXS, MAX_TX_BYTES};
-use machina_primitives::{BlockHeader, Hash, Receipt};
+use machina_primitives::codec::{put_var_bytes, put_vec, Decode, Encode, Reader};
+use machina_primitives::limits::{MAX_BLOCK_EVENTS, MAX_BLOCK_TXS, MAX_TX_BYTES};
+use machina_primitives::{BlockHeader, Event, Hash, Receipt};
 use machina_state::ChangeSet;
 use machina_stf::Transaction;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -21,6 +21,7 @@ const BLOCK_TXS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_txs")
 const BLOCK_HEIGHTS: TableDefinition<&[u8], u64> = TableDefinition::new("block_heights");
 const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const BLOCK_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_events");
 
 const HEAD: &str = "head";
 const GENESIS: &str = "genesis";
@@ -92,6 +93,8 @@ pub struct CommittedBlock<'a> {
     pub receipts: &'a [Receipt],
     /// The block's state writes.
     pub changes: &'a ChangeSet,
+    /// Events of the modules' block hooks (clearing, settlement, ...).
+    pub events: &'a [Event],
 }
 
 /// The node's database. Clones share it: a validator simulation keeps one clone across a
@@ -193,6 +196,11 @@ impl Store {
                 txs.insert(hash.0.as_slice(), rec.as_slice())?;
             }
             w.open_table(BLOCK_TXS)?.insert(height, ids.as_slice())?;
+            if !b.events.is_empty() {
+                let mut ev = Vec::new();
+                put_vec(&mut ev, b.events);
+                w.open_table(BLOCK_EVENTS)?.insert(height, ev.as_slice())?;
+            }
             write_state(&mut w.open_table(STATE)?, b.changes)?;
             w.open_table(META)?
                 .insert(HEAD, height.to_be_bytes().as_slice())?;
@@ -237,6 +245,27 @@ impl Store {
                 Hash(h)
             })
             .collect())
+    }
+
+    /// The events of the block hooks at `height` (none for a block without any).
+    pub fn block_events(&self, height: u64) -> Result<Vec<Event>> {
+        let r = self.db.begin_read()?;
+        let t = match r.open_table(BLOCK_EVENTS) {
+            Ok(t) => t,
+            // A store whose blocks never had hook events has no such table yet.
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(v) = t.get(height)? else {
+            return Ok(Vec::new());
+        };
+        let mut rd = Reader::new(v.value());
+        let events = rd
+            .vec("block events", MAX_BLOCK_EVENTS)
+            .map_err(|e| StoreError::Corrupt(format!("events of block {height}: {e}")))?;
+        rd.finish()
+            .map_err(|e| StoreError::Corrupt(format!("events of block {height}: {e}")))?;
+        Ok(events)
     }
 
     /// A transaction with its receipt and position.
@@ -367,6 +396,11 @@ mod tests {
                 txs: &[(tx.hash(), &tx)],
                 receipts: std::slice::from_ref(&receipt),
                 changes: &changes,
+                events: &[machina_primitives::Event::new(
+                    "energy",
+                    "interval_cleared",
+                    &[("volume_wh", 5u64.into())],
+                )],
             })
             .expect("commit");
         }
@@ -374,6 +408,10 @@ mod tests {
         assert_eq!(s.head().expect("head"), Some(1));
         assert_eq!(s.header(1).expect("header"), Some(header(1)));
         assert_eq!(s.block_tx_hashes(1).expect("ids"), vec![tx.hash()]);
+        let events = s.block_events(1).expect("events");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].attrs["volume_wh"].as_u64(), Some(5));
+        assert!(s.block_events(0).expect("none").is_empty());
         let rec = s.tx(&tx.hash()).expect("tx").expect("present");
         assert_eq!((rec.height, rec.index, rec.receipt), (1, 0, receipt));
         assert_eq!(
@@ -394,6 +432,7 @@ mod tests {
                 txs: &[],
                 receipts: &[],
                 changes: &ChangeSet::new(),
+                events: &[],
             })
             .err();
         assert!(matches!(err, Some(StoreError::NotNext { head: 0, got: 2 })));

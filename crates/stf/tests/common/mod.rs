@@ -152,13 +152,14 @@ impl Chain {
         outcome(self.send(signer, actions))
     }
 
-    /// An empty block at `now`: end-of-block work only.
-    pub fn tick(&mut self, now: u64) {
+    /// An empty block at `now`: end-of-block work only. Returns the block hooks' events.
+    pub fn tick(&mut self, now: u64) -> Vec<machina_primitives::Event> {
         self.now = now;
         self.height += 1;
         let exec = BlockExecutor::begin(&self.state, self.env());
-        let changes = exec.finish().changes;
-        assert_keys_owned(&changes);
-        self.state.apply(&changes);
+        let parts = exec.finish();
+        assert_keys_owned(&parts.changes);
+        self.state.apply(&parts.changes);
+        parts.events
     }
 }
