@@ -1,6 +1,6 @@
 //! `machina bench --clearing`: the market's clearing on random books, one core.
 
-use crate::bench::median;
+use crate::median;
 use machina_bank::BankAction;
 use machina_energy::EnergyAction;
 use machina_energy::{clear, Order, PricingRule};

@@ -1,7 +1,7 @@
 //! `machina bench --machines`: machine registrations and policy-checked payments executed by
 //! the stf, beside plain transfers measured in the same run.
 
-use crate::bench::{allocations, rate, sender_key, signed_transfers, stf_rate};
+use crate::{allocations, rate, sender_key, signed_transfers, stf_rate};
 use anyhow::{bail, Context};
 use machina_bank::BankAction;
 use machina_identity::IdentityAction;
@@ -200,7 +200,7 @@ fn readings_once(
         sim_clock: false,
         extra_genesis: allocations(owners),
     }))?;
-    let client = crate::client::Client::new(&format!("http://{}", node.addr));
+    let client = machina_client::Client::new(&format!("http://{}", node.addr));
     let post = |txs: &[Transaction]| -> anyhow::Result<()> {
         let mut b = Vec::new();
         put_vec(&mut b, txs);
@@ -305,7 +305,7 @@ pub fn run_readings(
     if accepted != total as u64 {
         bail!("only {accepted} of {total} benchmark readings were accepted");
     }
-    let rate = crate::bench::median(rates);
+    let rate = crate::median(rates);
     let v = json!({"readings_per_s": rate.round(), "readings": total, "machines": machines});
     if json {
         println!("{v}");

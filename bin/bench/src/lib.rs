@@ -1,5 +1,9 @@
-//! `machina bench`: throughput of each stage on this machine, measured in one run, with the
+//! Machina benchmarks (`machina bench`): throughput of each stage on this machine, measured in one run, with the
 //! signature-verification ceiling that bounds them all.
+
+mod devnet;
+mod energy;
+mod machines;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -239,7 +243,7 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
             .map(|t| {
                 let (batches, url) = (&batches, &url);
                 sc.spawn(move || -> anyhow::Result<usize> {
-                    let client = crate::client::Client::new(url);
+                    let client = machina_client::Client::new(url);
                     let mut rejected = 0;
                     for b in batches.iter().skip(t).step_by(2) {
                         let v = client.post_bytes("/v1/txs", b)?;
@@ -275,7 +279,7 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
 /// Runs every measurement and prints the figures.
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
     if let Some(n) = args.devnet {
-        return crate::bench_devnet::run(
+        return crate::devnet::run(
             n,
             args.rate,
             args.seconds,
@@ -285,16 +289,16 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
         );
     }
     if let Some(machines) = args.settlement {
-        return crate::bench_energy::run_settlement(machines, json);
+        return crate::energy::run_settlement(machines, json);
     }
     if args.clearing {
-        return crate::bench_energy::run(args.runs, json);
+        return crate::energy::run(args.runs, json);
     }
     if args.readings {
-        return crate::bench_machines::run_readings(args.senders, args.transfers, args.runs, json);
+        return crate::machines::run_readings(args.senders, args.transfers, args.runs, json);
     }
     if args.machines {
-        return crate::bench_machines::run(args.transfers, args.senders, args.runs, json);
+        return crate::machines::run(args.transfers, args.senders, args.runs, json);
     }
     let n = args
         .transfers

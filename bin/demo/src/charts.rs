@@ -1,7 +1,7 @@
 //! The demo's charts, drawn with plotters: clearing price and volume per interval against the
 //! two tariffs, and the community's PV and load over the day.
 
-use crate::demo::{Sim, FEED_IN, RETAIL};
+use crate::{Sim, FEED_IN, RETAIL};
 use anyhow::{anyhow, Context};
 use plotters::prelude::*;
 use serde_json::Value;

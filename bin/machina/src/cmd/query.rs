@@ -1,9 +1,9 @@
 //! `machina query`: read chain data from a node.
 
-use crate::client::Client;
-use crate::keystore::Keystore;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use machina_client::Client;
+use machina_client::Keystore;
 use machina_module_cli::QueryHost;
 use machina_primitives::{Address, Keypair, PublicKey};
 use serde_json::Value;

@@ -2,9 +2,9 @@
 //! from outside: time from submission to finality at a steady offered load, and throughput
 //! under a burst.
 
-use crate::bench::{allocations, sender_key, signed_transfers};
-use crate::client::Client;
+use crate::{allocations, sender_key, signed_transfers};
 use anyhow::{bail, Context as _};
+use machina_client::Client;
 use machina_consensus::devnet;
 use machina_primitives::codec::put_vec;
 use machina_primitives::Keypair;
@@ -66,7 +66,7 @@ pub fn run(
     let mut children = Vec::with_capacity(n);
     for (i, w) in written.iter().enumerate() {
         let log = std::fs::File::create(dir.path().join(format!("v{i}.log")))?;
-        children.push(crate::devnet::spawn_validator(
+        children.push(machina_client::process::spawn_validator(
             &w.config,
             Stdio::null(),
             log.into(),
@@ -142,7 +142,7 @@ fn report(f: &Figures, n: usize, rate: usize, seconds: u64, burst: usize, json: 
         "steady_tps": f.steady_tps.round(),
         "burst_tps": f.burst_tps.round(),
     });
-    crate::print(json, &v, || {
+    machina_client::print(json, &v, || {
         format!(
             "machina bench --devnet: {n} validators on loopback (simplex, ed25519)\n  \
              offered load {rate} transfers/s for {seconds} s, all sent to validator 0\n  \

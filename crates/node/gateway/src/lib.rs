@@ -1,18 +1,17 @@
-//! `machina gateway`: accepts device-signed meter readings over HTTP, batches them and submits
+//! Machina's reading gateway (`machina gateway`): accepts device-signed meter readings over HTTP, batches them and submits
 //! them as transactions, retrying without duplicating.
 //!
 //! The gateway is not trusted: each reading carries its device's signature, which the chain
 //! checks. Retrying a batch is safe because readings carry sequence numbers and cumulative
 //! counters: a reading the chain already has comes back as `stale_reading` and changes nothing.
 
-use crate::client::Client;
-use crate::keystore::Keystore;
 use anyhow::Context;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
+use machina_client::{Client, Keystore};
 use machina_node::api::{describe_json_error, error_surface, quote, ApiError, ApiJson};
 use machina_oracle::{OracleAction, SignedReading};
 use machina_primitives::limits::MAX_READINGS_PER_TX;
@@ -279,7 +278,7 @@ fn run_submitter(g: Arc<Gateway>, every: Duration) {
 
 /// Runs the gateway until interrupted.
 pub fn run(args: GatewayArgs, ks: &mut Keystore, json: bool) -> anyhow::Result<()> {
-    crate::init_logs(false);
+    machina_client::init_logs(false);
     let key = match ks.get(&args.from) {
         Ok(k) => k,
         Err(_) if args.from == "gateway" => ks.create("gateway")?,
@@ -291,14 +290,14 @@ pub fn run(args: GatewayArgs, ks: &mut Keystore, json: bool) -> anyhow::Result<(
         .map(|p| ks.address_of(p))
         .transpose()?;
     let address = key.address();
-    let node = crate::client::node_url(&args.node);
+    let node = machina_client::node_url(&args.node);
     let g = Arc::new(Gateway::new(&node, key, fee_payer, args.max_batch));
     let balance = g.client.get(&format!("/v1/account/{address}"))?["balance"]
         .as_str()
         .unwrap_or("0")
         .to_owned();
     let info = json!({"listen": format!("http://{}", args.listen), "node": node, "payer": address, "balance": balance});
-    crate::print(json, &info, || {
+    machina_client::print(json, &info, || {
         format!(
             "Machina gateway\n  devices post to http://{}/v1/readings\n  node     {}\n  payer    {address} ({balance} micro)",
             args.listen, node

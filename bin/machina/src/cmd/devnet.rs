@@ -6,8 +6,8 @@ use clap::{Args, Subcommand};
 use machina_consensus::devnet::{self, ValidatorConfig, Written};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
 
 /// First port of a devnet when none is given: validator i uses this + 2i (p2p) and + 2i + 1
 /// (HTTP).
@@ -72,7 +72,7 @@ fn print_written(written: &[Written], json: bool) {
         .iter()
         .map(|w| json!({"config": w.config, "http": w.http}))
         .collect();
-    crate::print(json, &json!(list), || {
+    machina_client::print(json, &json!(list), || {
         written
             .iter()
             .enumerate()
@@ -84,7 +84,7 @@ fn print_written(written: &[Written], json: bool) {
 
 /// Runs `machina validator --config PATH`.
 pub fn run_validator(args: ValidatorArgs) -> anyhow::Result<()> {
-    crate::init_logs(args.json_logs);
+    machina_client::init_logs(args.json_logs);
     let config = ValidatorConfig::load(&args.config)?;
     machina_consensus::validator::run(&config)
 }
@@ -111,8 +111,9 @@ fn run_network(args: NetworkArgs, json: bool) -> anyhow::Result<()> {
     print_written(&written, json);
     let mut children: Vec<Child> = Vec::with_capacity(written.len());
     for (i, w) in written.iter().enumerate() {
-        let mut child = spawn_validator(&w.config, Stdio::piped(), Stdio::piped())
-            .with_context(|| format!("starting validator {i}"))?;
+        let mut child =
+            machina_client::process::spawn_validator(&w.config, Stdio::piped(), Stdio::piped())
+                .with_context(|| format!("starting validator {i}"))?;
         let prefix = format!("[v{i}] ");
         if let Some(o) = child.stdout.take() {
             prefix_lines(o, prefix.clone());
@@ -131,22 +132,6 @@ fn run_network(args: NetworkArgs, json: bool) -> anyhow::Result<()> {
         let _ = c.wait();
     }
     Ok(())
-}
-
-/// Starts `machina validator --config CONFIG` as a child process of this binary.
-pub(crate) fn spawn_validator(
-    config: &Path,
-    stdout: Stdio,
-    stderr: Stdio,
-) -> anyhow::Result<Child> {
-    let exe = std::env::current_exe().context("locating the machina binary")?;
-    Ok(Command::new(exe)
-        .arg("validator")
-        .arg("--config")
-        .arg(config)
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()?)
 }
 
 fn prefix_lines(stream: impl Read + Send + 'static, prefix: String) {

@@ -1,7 +1,7 @@
 //! The demo's report: read back from the chain, checked for integrity, printed, and written
 //! as JSON, CSV and PNG charts.
 
-use crate::demo::{Sim, FEED_IN, RETAIL};
+use crate::{Sim, FEED_IN, RETAIL};
 use anyhow::Context;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -209,9 +209,9 @@ fn supply_conserved(sim: &Sim) -> anyhow::Result<bool> {
         }
     }
     for h in 0..sim.community.households {
-        accounts.push(crate::demo::owner_address(sim, h).to_string());
+        accounts.push(crate::owner_address(sim, h).to_string());
     }
-    accounts.push(crate::demo::gateway_address(sim).to_string());
+    accounts.push(crate::gateway_address(sim).to_string());
     accounts.sort();
     accounts.dedup();
     let mut total = 0u128;
@@ -305,5 +305,5 @@ pub fn write(r: &Value, sim: &Sim, out: &Path) -> anyhow::Result<()> {
         );
     }
     std::fs::write(out.join("intervals.csv"), csv)?;
-    crate::demo_charts::draw(r, sim, out)
+    crate::charts::draw(r, sim, out)
 }

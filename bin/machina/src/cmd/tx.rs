@@ -2,11 +2,11 @@
 //! subcommands come from its own crate (`machina_<module>::cli`); this file signs, submits
 //! and prints for all of them.
 
-use crate::client::{Client, NodeError};
-use crate::keystore::Keystore;
-use crate::print;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use machina_client::print;
+use machina_client::Keystore;
+use machina_client::{Client, NodeError};
 use machina_module_cli::{QueryHost, TxHost};
 use machina_primitives::{Address, Amount, Keypair, PublicKey};
 use machina_stf::{Action, TxBody};

@@ -1,13 +1,16 @@
-//! `machina demo`: a simulated energy community on an embedded dev chain (or any node with a
+//! Machina demo (`machina demo`): a simulated energy community on an embedded dev chain (or any node with a
 //! simulated clock), through the real API with real signatures, then a report and charts.
 
-use crate::client::Client;
-use crate::gateway::Gateway;
+mod charts;
+mod report;
+
 use anyhow::{bail, Context};
 use clap::Args;
 use machina_bank::BankAction;
+use machina_client::Client;
 use machina_energy::EnergyAction;
 use machina_energy::{MarketRule, Side, ZoneConfig};
+use machina_gateway::Gateway;
 use machina_identity::IdentityAction;
 use machina_identity::{device_pop_message, MachineKind, MachineMetadata, MachineRegistration};
 use machina_oracle::MeterReading;
@@ -608,10 +611,10 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
         let _ = axum::serve(listener, router).await;
     });
     run_day(&mut sim, &gw_url, json)?;
-    let report = crate::demo_report::build(&sim, sim_started.elapsed())?;
-    crate::demo_report::print(&report, json);
+    let report = crate::report::build(&sim, sim_started.elapsed())?;
+    crate::report::print(&report, json);
     if let Some(out) = &args.out {
-        crate::demo_report::write(&report, &sim, out)?;
+        crate::report::write(&report, &sim, out)?;
     }
     if let Some(node) = node {
         rt.block_on(node.shutdown());
