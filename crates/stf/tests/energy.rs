@@ -245,7 +245,6 @@ proptest! {
         if let Some(settled) = events.iter().find(|e| e.kind == "interval_settled") {
             prop_assert_eq!(settled.attrs["buyers_paid"].to_string(), iv.buyers_paid.to_string());
         }
-        prop_assert_eq!(settled.attrs["buyers_paid"].to_string(), iv.buyers_paid.to_string());
         prop_assert_eq!(c.balance(&escrow), 0);
         prop_assert_eq!(iv.buyers_paid.0, iv.sellers_gross.0 + iv.rounding.0);
         prop_assert_eq!(machina_bank::total_supply(&c.state), supply);
