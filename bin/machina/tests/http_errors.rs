@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_machina");
 
-/// The node's body limit (`machina_node::api::MAX_BODY_BYTES`).
+/// The node's body limit (`machina_api::MAX_BODY_BYTES`).
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Longest error body any test accepts: a capped message and its code.

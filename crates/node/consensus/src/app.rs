@@ -8,7 +8,7 @@ use commonware_consensus::simplex::scheme::ed25519::Scheme;
 use commonware_cryptography::{Digested, Digestible, ed25519};
 use commonware_runtime::{Clock, Metrics, Spawner};
 use futures::StreamExt;
-use machina_node::{Built, Chain, Committed};
+use machina_chain::{Built, Chain, Committed};
 use machina_primitives::{Address, BlockEnv, Hash};
 use machina_state::SparseMerkleTree;
 use std::collections::BTreeMap;

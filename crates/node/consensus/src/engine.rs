@@ -28,7 +28,7 @@ use commonware_runtime::{Clock, Handle, Metrics, Quota, Spawner, Storage};
 use commonware_storage::archive::prunable;
 use commonware_storage::translator::TwoCap;
 use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, ordered::Set};
-use machina_node::Chain;
+use machina_chain::Chain;
 use rand_core::CryptoRng;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;

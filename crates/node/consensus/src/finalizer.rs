@@ -10,7 +10,7 @@ use commonware_runtime::Spawner;
 use commonware_utils::acknowledgement::{Acknowledgement, Exact};
 use futures::StreamExt;
 use futures::channel::mpsc;
-use machina_node::Chain;
+use machina_chain::Chain;
 use std::sync::Arc;
 
 /// Finalized blocks handed over by marshal and not yet committed. Marshal waits for an

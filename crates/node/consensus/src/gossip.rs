@@ -5,7 +5,7 @@ use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::Spawner;
 use futures::StreamExt;
 use futures::channel::mpsc;
-use machina_node::Chain;
+use machina_chain::Chain;
 use machina_stf::Transaction;
 
 use machina_primitives::codec::{Encode, Reader, put_len};

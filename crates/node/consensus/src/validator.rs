@@ -14,7 +14,7 @@ use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
 use commonware_utils::NZUsize;
 use commonware_utils::ordered::{Map, Set};
-use machina_node::Chain;
+use machina_chain::Chain;
 use machina_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,7 +150,7 @@ async fn serve_api(chain: Arc<Chain>, addr: std::net::SocketAddr) {
             std::process::exit(1);
         }
     };
-    let app = machina_node::api::router(chain);
+    let app = machina_api::router(chain);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "HTTP server stopped");

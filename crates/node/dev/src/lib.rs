@@ -1,15 +1,10 @@
-//! Machina node: the dev chain's block producer, HTTP API and metrics over the store and
-//! mempool.
+//! Machina dev node: one chain with its block producer and HTTP API, started with one call.
 //!
 //! Layer 4, and the only layer that reads the clock or picks an async runtime (tokio). Block
 //! production runs on its own thread because executing and committing a block is CPU and disk
 //! work; the HTTP server runs on tokio and hands signature verification to blocking threads.
 
-pub mod api;
-pub mod chain;
-pub mod metrics;
-
-pub use chain::{dev_proposer, now_ms, Built, Chain, Committed, ReplayError, SubmitError};
+pub use machina_chain::{dev_proposer, now_ms, Chain};
 
 use anyhow::Context;
 use machina_bank::Allocation;
@@ -82,9 +77,9 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
                 }
             })?
     };
-    let mut app = api::router(chain.clone());
+    let mut app = machina_api::router(chain.clone());
     if config.sim_clock {
-        app = app.merge(api::sim_clock_router(chain.clone()));
+        app = app.merge(machina_api::sim_clock_router(chain.clone()));
     }
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -1,20 +1,19 @@
-//! The HTTP API under `/v1`, plus `/metrics`. Every error, axum's own rejections and unknown
-//! routes included, is JSON `{"code", "message"}`: see `api/errors.rs`.
+//! Machina HTTP API: the node's `/v1` routes over a chain, plus `/metrics`. Every error, axum's
+//! own rejections and unknown routes included, is JSON `{"code", "message"}`
+//! (`machina_module_api`).
 
-mod errors;
-
-pub use errors::{
+pub use machina_module_api::{
     describe_json_error, error_json, error_surface, is_json, json_errors, quote, shorten_quoted,
     unknown_route, wrong_method, ApiBody, ApiError, ApiJson, ApiPath, ApiQuery, MAX_MESSAGE_BYTES,
     MAX_QUOTE_CHARS,
 };
 
-use crate::chain::{Chain, SubmitError};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
+use machina_chain::{Chain, SubmitError};
 use machina_primitives::limits::MAX_TX_BYTES;
 use machina_primitives::{Address, BlockHeader, Decode, Encode, Hash, PublicKey, Reader};
 use machina_state::{AuthenticatedState, SparseMerkleTree};
@@ -35,8 +34,9 @@ pub const MAX_WAIT_MS: u64 = 60_000;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
-impl From<SubmitError> for ApiError {
-    fn from(e: SubmitError) -> Self {
+/// A refused submission as an API error, with the status that fits its code.
+fn submit_error(e: SubmitError) -> ApiError {
+    {
         let status = match e.code() {
             "oversize" => StatusCode::PAYLOAD_TOO_LARGE,
             "nonce_too_low" | "nonce_in_use" | "already_known" => StatusCode::CONFLICT,
@@ -199,7 +199,10 @@ async fn submit_one(
 ) -> ApiResult {
     let tx = parse_one(&headers, &body)?;
     let mut results = run_submit(chain, vec![tx]).await?;
-    let hash = results.pop().expect("one result per transaction")?;
+    let hash = results
+        .pop()
+        .expect("one result per transaction")
+        .map_err(submit_error)?;
     Ok(Json(json!({"tx_hash": hash})).into_response())
 }
 
@@ -739,6 +742,53 @@ mod tests {
                             "{path}: parameter {name} has no pattern"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// Each error response of an operation, resolved through `components/responses`.
+    fn error_responses(doc: &Value, op: &Value) -> Vec<(String, Value)> {
+        let ops = op["responses"].as_object().expect("responses");
+        ops.iter()
+            .filter(|(status, _)| !status.starts_with('2'))
+            .map(|(status, r)| {
+                let r = match r["$ref"].as_str() {
+                    Some(name) => {
+                        let name = name.trim_start_matches("#/components/responses/");
+                        doc["components"]["responses"][name].clone()
+                    }
+                    None => r.clone(),
+                };
+                (status.clone(), r)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_documented_route_documents_its_errors_as_the_error_schema() {
+        let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        let paths = doc["paths"].as_object().expect("paths");
+        assert!(paths.contains_key("/v1/dev/advance"));
+        for (path, ops) in paths {
+            for (method, op) in ops.as_object().expect("operations") {
+                let errors = error_responses(&doc, op);
+                let has = |s: &str| errors.iter().any(|(status, _)| status == s);
+                assert!(has("405"), "{method} {path} lacks 405");
+                if method == "post" {
+                    assert!(has("413"), "{method} {path} lacks 413");
+                }
+                if path.contains('{') {
+                    assert!(has("400"), "{method} {path} lacks 400 bad_path");
+                }
+                for (status, r) in errors {
+                    let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                    assert_eq!(
+                        schema, "#/components/schemas/Error",
+                        "{method} {path} {status}"
+                    );
+                    let described = r["description"].as_str().unwrap_or("");
+                    assert!(!described.is_empty(), "{method} {path} {status}");
                 }
             }
         }
