@@ -1,5 +1,6 @@
 //! The bank's `machina tx` and `machina query` subcommands.
 
+use crate::routes::AccountView;
 use crate::BankAction;
 use clap::Subcommand;
 use machina_module_cli::{QueryHost, TxHost};
@@ -58,12 +59,11 @@ pub fn run_tx(host: &impl TxHost<BankAction>, cmd: BankTx) -> anyhow::Result<()>
 pub fn run_query(host: &impl QueryHost, cmd: BankQuery) -> anyhow::Result<()> {
     let BankQuery::Account { address } = cmd;
     let addr = host.address_of(&address)?;
-    let v = host.get(&format!("/v1/account/{addr}"))?;
+    let (a, v): (AccountView, _) = host.get_as(&format!("/v1/account/{addr}"))?;
     host.print(&v, &|| {
         format!(
-            "{addr}  balance {} micro  nonce {}",
-            v["balance"].as_str().unwrap_or(""),
-            v["nonce"]
+            "{}  balance {} micro  nonce {}",
+            a.address, a.balance, a.nonce
         )
     });
     Ok(())

@@ -7,6 +7,7 @@ mod account;
 pub mod cli;
 mod keys;
 mod module;
+pub mod routes;
 
 pub use account::{Account, Authorization};
 pub use module::{Bank, BankAction, BankGenesis};

@@ -24,6 +24,18 @@ pub trait QueryHost {
     /// The node's chain id.
     fn chain_id(&self) -> anyhow::Result<u64>;
 
+    /// `GET` a path and read the answer as the route's response type.
+    fn get_as<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<(T, Value)>
+    where
+        Self: Sized,
+    {
+        let v = self.get(path)?;
+        let t = serde_json::from_value(v.clone()).map_err(|e| {
+            anyhow::anyhow!("the node's answer to {path} is not what this CLI reads: {e}")
+        })?;
+        Ok((t, v))
+    }
+
     /// Prints `v` as JSON, or the sentence `human` makes.
     fn print(&self, v: &Value, human: &dyn Fn() -> String) {
         if self.json() {

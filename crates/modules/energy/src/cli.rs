@@ -1,6 +1,7 @@
 //! The energy market's `machina tx energy` and `machina query energy` subcommands.
 
 use crate::action::{EnergyAction, MarketRule, Side, ZoneConfig};
+use crate::routes::{IntervalView, TradesView, ZoneView, ZonesView};
 use anyhow::Context;
 use clap::Subcommand;
 use machina_module_cli::{attr_u64, event_attr, now_ms, QueryHost, TxHost};
@@ -70,20 +71,33 @@ pub fn run_tx(host: &impl TxHost<EnergyAction>, cmd: EnergyTx) -> anyhow::Result
 /// Runs an energy `query` subcommand.
 pub fn run_query(host: &impl QueryHost, cmd: EnergyQueryCmd) -> anyhow::Result<()> {
     let EnergyQueryCmd::Energy(q) = cmd;
-    let path = match &q {
-        EnergyQuery::Zones => "/v1/energy/zones".to_owned(),
-        EnergyQuery::Zone { name } => format!("/v1/energy/zone/{name}"),
-        EnergyQuery::Interval { zone, start_ms } => {
-            format!("/v1/energy/zone/{zone}/interval/{start_ms}")
+    // Each answer is read as its route's response type, so a drift fails here, not later.
+    let v = match &q {
+        EnergyQuery::Zones => host.get_as::<ZonesView>("/v1/energy/zones")?.1,
+        EnergyQuery::Zone { name } => {
+            host.get_as::<ZoneView>(&format!("/v1/energy/zone/{name}"))?
+                .1
         }
-        EnergyQuery::Order { zone, id } => format!("/v1/energy/zone/{zone}/order/{id}"),
+        EnergyQuery::Interval { zone, start_ms } => {
+            host.get_as::<IntervalView>(&format!("/v1/energy/zone/{zone}/interval/{start_ms}"))?
+                .1
+        }
+        EnergyQuery::Order { zone, id } => {
+            host.get_as::<crate::OrderRec>(&format!("/v1/energy/zone/{zone}/order/{id}"))?
+                .1
+        }
         EnergyQuery::Trades {
             machine,
             from_ms,
             to_ms,
-        } => format!("/v1/energy/machine/{machine}/orders?from_ms={from_ms}&to_ms={to_ms}"),
+        } => {
+            host.get_as::<TradesView>(&format!(
+                "/v1/energy/machine/{machine}/orders?from_ms={from_ms}&to_ms={to_ms}"
+            ))?
+            .1
+        }
     };
-    host.print_json(&host.get(&path)?);
+    host.print_json(&v);
     Ok(())
 }
 

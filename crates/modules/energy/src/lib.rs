@@ -14,6 +14,7 @@ mod keys;
 pub mod market;
 mod module;
 pub mod records;
+pub mod routes;
 pub mod settle;
 
 pub use action::{EnergyAction, MarketRule, Side, ZoneConfig};
@@ -24,7 +25,7 @@ pub use market::{cancel_order, create_zone, place_order, NewOrder};
 pub use records::{Interval, OrderRec, Status, Zone};
 
 use machina_bank::BankError;
-use machina_identity::IdentityError;
+use machina_identity::{IdentityError, Machine};
 use machina_wallet::WalletError;
 use thiserror::Error;
 

@@ -10,6 +10,7 @@ pub mod cli;
 mod keys;
 mod module;
 mod record;
+pub mod routes;
 
 pub use action::{
     attestation_message, device_pop_message, manufacturer_pop_message, Attestation, IdentityAction,

@@ -4,6 +4,7 @@
 //! it is sent as the machine's account, or by any `--payer` (a gateway, the owner).
 
 use crate::action::OracleAction;
+use crate::routes::{EnergyView, FeedView, MeterView};
 use anyhow::Context;
 use clap::Subcommand;
 use machina_module_cli::{attr_text, event_attr, now_ms, NodeError, QueryHost, TxHost};
@@ -63,34 +64,35 @@ pub fn run_query(host: &impl QueryHost, cmd: OracleQuery) -> anyhow::Result<()> 
             to_ms,
         } => {
             if let (Some(a), Some(b)) = (from_ms, to_ms) {
-                let v = host.get(&format!(
+                let (e, v): (EnergyView, _) = host.get_as(&format!(
                     "/v1/meter/{id}/energy?channel={channel}&from_ms={a}&to_ms={b}"
                 ))?;
                 host.print(&v, &|| {
                     format!(
                         "machine {id} from {a} to {b} ms: imported {} Wh, exported {} Wh",
-                        v["import_wh"], v["export_wh"]
+                        e.import_wh, e.export_wh
                     )
                 });
             } else {
-                let v = host.get(&format!("/v1/meter/{id}?channel={channel}"))?;
+                let (m, v): (MeterView, _) =
+                    host.get_as(&format!("/v1/meter/{id}?channel={channel}"))?;
                 host.print(&v, &|| {
                     format!(
                         "machine {id} channel {channel}: seq {} at {} ms, import {} Wh, export {} Wh",
-                        v["seq"], v["timestamp_ms"], v["import_wh"], v["export_wh"]
+                        m.seq, m.timestamp_ms, m.import_wh, m.export_wh
                     )
                 });
             }
         }
         OracleQuery::Feed { name } => {
-            let v = host.get(&format!("/v1/feed/{name}"))?;
+            let (f, v): (FeedView, _) = host.get_as(&format!("/v1/feed/{name}"))?;
             host.print(&v, &|| {
                 format!(
                     "{name} = {}{}  (open round {}, updated {} ms)",
-                    v["value"],
-                    if v["stale"] == true { "  STALE" } else { "" },
-                    v["open_round"],
-                    v["updated_ms"]
+                    f.value.map_or_else(|| "none".to_owned(), |x| x.to_string()),
+                    if f.stale { "  STALE" } else { "" },
+                    f.open_round,
+                    f.updated_ms
                 )
             });
         }

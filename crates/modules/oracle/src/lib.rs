@@ -13,6 +13,7 @@ mod keys;
 pub mod meter;
 mod module;
 pub mod params;
+pub mod routes;
 
 pub use action::{FeedConfig, FeedReport, MeterReading, OracleAction, SignedReading};
 pub use module::Oracle;

@@ -1,6 +1,7 @@
 //! The wallet module's `machina tx` and `machina query` subcommands.
 
 use crate::action::{SpendPolicy, WalletAction};
+use crate::routes::{AllowanceView, WalletView};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use machina_module_cli::{attr_text, event_attr, QueryHost, TxHost};
@@ -55,16 +56,16 @@ pub fn run_tx(host: &impl TxHost<WalletAction>, cmd: WalletTx) -> anyhow::Result
 pub fn run_query(host: &impl QueryHost, cmd: WalletQuery) -> anyhow::Result<()> {
     match cmd {
         WalletQuery::Wallet { machine } => {
-            host.print_json(&host.get(&format!("/v1/wallet/{machine}"))?);
+            let (_, v): (WalletView, _) = host.get_as(&format!("/v1/wallet/{machine}"))?;
+            host.print_json(&v);
         }
         WalletQuery::Allowance { sponsor, grantee } => {
             let (sp, gr) = (host.address_of(&sponsor)?, host.address_of(&grantee)?);
-            let v = host.get(&format!("/v1/allowance/{sp}/{gr}"))?;
+            let (a, v): (AllowanceView, _) = host.get_as(&format!("/v1/allowance/{sp}/{gr}"))?;
             host.print(&v, &|| {
                 format!(
                     "{} micro left until height {}",
-                    v["remaining"].as_str().unwrap_or(""),
-                    v["expiry_height"]
+                    a.remaining, a.expiry_height
                 )
             });
         }

@@ -11,6 +11,7 @@ pub mod cli;
 mod keys;
 mod module;
 mod records;
+pub mod routes;
 
 pub use action::{SpendPolicy, WalletAction};
 pub use machina_module::ActionCtx;

@@ -7,15 +7,16 @@ pub use machina_module_api::{
     unknown_route, wrong_method, ApiBody, ApiError, ApiJson, ApiPath, ApiQuery, MAX_MESSAGE_BYTES,
     MAX_QUOTE_CHARS,
 };
+use machina_module_api::{parse_address, parse_id, ReadHost, View};
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use machina_chain::{Chain, SubmitError};
 use machina_primitives::limits::MAX_TX_BYTES;
-use machina_primitives::{Address, BlockHeader, Decode, Encode, Hash, PublicKey, Reader};
+use machina_primitives::{BlockHeader, Decode, Encode, Hash, Reader};
 use machina_state::{AuthenticatedState, SparseMerkleTree};
 use machina_stf::Transaction;
 use serde::Deserialize;
@@ -49,47 +50,53 @@ fn submit_error(e: SubmitError) -> ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
+/// The router's state: the chain, which node handlers take as `State<Arc<Chain>>` and module
+/// handlers read through [`ReadHost`].
+#[derive(Clone)]
+pub struct ApiState(pub Arc<Chain>);
+
+impl FromRef<ApiState> for Arc<Chain> {
+    fn from_ref(s: &ApiState) -> Arc<Chain> {
+        s.0.clone()
+    }
+}
+
+impl ReadHost for ApiState {
+    type State = SparseMerkleTree;
+
+    fn view(&self) -> View<SparseMerkleTree> {
+        let c = self.0.committed();
+        View {
+            state: c.state,
+            height: c.head.height,
+            timestamp_ms: c.head.timestamp_ms,
+        }
+    }
+}
+
 /// Every route of the API: path, method and handler. The router is built from this table and
 /// a test checks `openapi.json` against it, so the document cannot drift from the routes.
-pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Chain>>)> {
-    vec![
+pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
+    let node = vec![
         ("/v1/health", "get", get(health)),
         ("/v1/tx", "post", post(submit_one)),
         ("/v1/txs", "post", post(submit_batch)),
         ("/v1/tx/{hash}", "get", get(get_tx)),
-        ("/v1/account/{address}", "get", get(get_account)),
         ("/v1/account/{address}/proof", "get", get(get_account_proof)),
-        ("/v1/account/{address}/auth", "get", get(get_account_auth)),
         ("/v1/block/{id}", "get", get(get_block)),
         ("/v1/machine/{id}", "get", get(get_machine)),
         ("/v1/machines", "get", get(get_machines)),
-        ("/v1/wallet/{machine_id}", "get", get(get_wallet)),
-        ("/v1/session/{address}/{key}", "get", get(get_session)),
-        (
-            "/v1/allowance/{sponsor}/{grantee}",
-            "get",
-            get(get_allowance),
-        ),
-        ("/v1/manufacturer/{key}", "get", get(get_manufacturer)),
-        ("/v1/meter/{id}", "get", get(get_meter)),
-        ("/v1/meter/{id}/energy", "get", get(get_meter_energy)),
-        ("/v1/feed/{name}", "get", get(get_feed)),
-        ("/v1/energy/zones", "get", get(get_zones)),
-        ("/v1/energy/zone/{name}", "get", get(get_zone)),
-        (
-            "/v1/energy/zone/{name}/interval/{start}",
-            "get",
-            get(get_interval),
-        ),
-        ("/v1/energy/zone/{name}/order/{id}", "get", get(get_order)),
-        (
-            "/v1/energy/machine/{id}/orders",
-            "get",
-            get(get_machine_orders),
-        ),
         ("/v1/openapi.json", "get", get(openapi)),
         ("/metrics", "get", get(metrics)),
-    ]
+    ];
+    // One line per module.
+    node.into_iter()
+        .chain(machina_bank::routes::routes())
+        .chain(machina_identity::routes::routes())
+        .chain(machina_wallet::routes::routes())
+        .chain(machina_oracle::routes::routes())
+        .chain(machina_energy::routes::routes())
+        .collect()
 }
 
 /// The API's routes over a chain.
@@ -100,7 +107,7 @@ pub fn router(chain: Arc<Chain>) -> Router {
             r.route(path, handler)
         })
         .fallback(unknown_route);
-    error_surface(routes, MAX_BODY_BYTES).with_state(chain)
+    error_surface(routes, MAX_BODY_BYTES).with_state(ApiState(chain))
 }
 
 async fn health(State(chain): State<Arc<Chain>>) -> Json<Value> {
@@ -224,24 +231,6 @@ async fn submit_batch(
     Ok(Json(json!({"accepted": accepted, "results": results})).into_response())
 }
 
-/// Parses a 20-byte hex address; the error is a sentence the caller files as `bad_path` or
-/// `bad_query`.
-fn parse_address(s: &str) -> Result<Address, String> {
-    Address::from_hex(s).ok_or_else(|| format!("not a 20-byte hex address: {}", quote(s)))
-}
-
-async fn get_account(
-    State(chain): State<Arc<Chain>>,
-    ApiPath(address): ApiPath<String>,
-) -> ApiResult {
-    let addr = parse_address(&address).map_err(ApiError::bad_path)?;
-    let acct = machina_bank::account(&chain.committed().state, &addr);
-    Ok(
-        Json(json!({"address": addr, "balance": acct.balance, "nonce": acct.nonce}))
-            .into_response(),
-    )
-}
-
 async fn get_account_proof(
     State(chain): State<Arc<Chain>>,
     ApiPath(address): ApiPath<String>,
@@ -356,28 +345,6 @@ async fn get_tx(
     )))
 }
 
-async fn get_account_auth(
-    State(chain): State<Arc<Chain>>,
-    ApiPath(address): ApiPath<String>,
-) -> ApiResult {
-    let addr = parse_address(&address).map_err(ApiError::bad_path)?;
-    let acct = machina_bank::account(&chain.committed().state, &addr);
-    Ok(Json(json!({"address": addr, "auth": acct.auth})).into_response())
-}
-
-fn parse_key(s: &str) -> Result<PublicKey, ApiError> {
-    let b = s.strip_prefix("0x").unwrap_or(s);
-    let mut k = [0u8; 32];
-    hex::decode_to_slice(b, &mut k)
-        .map_err(|_| ApiError::bad_path(format!("not a 32-byte hex public key: {}", quote(s))))?;
-    Ok(PublicKey(k))
-}
-
-fn parse_id(s: &str) -> Result<u64, ApiError> {
-    s.parse()
-        .map_err(|_| ApiError::bad_path(format!("not a machine id: {}", quote(s))))
-}
-
 fn machine_json(state: &SparseMerkleTree, m: &machina_identity::Machine) -> Value {
     let mut v = json!(m);
     let readings = machina_oracle::stats(state, m.machine_id);
@@ -427,240 +394,6 @@ async fn get_machines(
     let (page, total) = machina_identity::machines_of(&state, &owner, offset, limit);
     let machines: Vec<Value> = page.iter().map(|m| machine_json(&state, m)).collect();
     Ok(Json(json!({"owner": owner, "total": total, "offset": offset, "limit": limit, "machines": machines})).into_response())
-}
-
-async fn get_wallet(State(chain): State<Arc<Chain>>, ApiPath(id): ApiPath<String>) -> ApiResult {
-    let state = chain.committed().state;
-    let m = find_machine(&state, &id)?;
-    let w = machina_wallet::wallet(&state, &m.address).unwrap_or_default();
-    let balance = machina_bank::account(&state, &m.address).balance;
-    Ok(Json(json!({
-        "machine_id": m.machine_id,
-        "address": m.address,
-        "balance": balance,
-        "policy": w.policy,
-        "frozen": w.frozen,
-        "spent": machina_wallet::spend_state(&state, &m.address),
-        "policy_breaches": m.reputation.policy_breaches,
-    }))
-    .into_response())
-}
-
-async fn get_session(
-    State(chain): State<Arc<Chain>>,
-    ApiPath((address, key)): ApiPath<(String, String)>,
-) -> ApiResult {
-    let addr = parse_address(&address).map_err(ApiError::bad_path)?;
-    let key = parse_key(&key)?;
-    let s = machina_wallet::session(&chain.committed().state, &addr, &key)
-        .ok_or_else(|| ApiError::not_found(format!("no session key {key:?} on {addr}")))?;
-    Ok(Json(json!({"address": addr, "key": key, "session": s})).into_response())
-}
-
-async fn get_allowance(
-    State(chain): State<Arc<Chain>>,
-    ApiPath((sponsor, grantee)): ApiPath<(String, String)>,
-) -> ApiResult {
-    let sponsor = parse_address(&sponsor).map_err(ApiError::bad_path)?;
-    let grantee = parse_address(&grantee).map_err(ApiError::bad_path)?;
-    let a = machina_wallet::allowance(&chain.committed().state, &sponsor, &grantee).ok_or_else(
-        || ApiError::not_found(format!("{sponsor} has no fee allowance for {grantee}")),
-    )?;
-    Ok(Json(json!({"sponsor": sponsor, "grantee": grantee, "remaining": a.remaining, "expiry_height": a.expiry_height})).into_response())
-}
-
-async fn get_manufacturer(
-    State(chain): State<Arc<Chain>>,
-    ApiPath(key): ApiPath<String>,
-) -> ApiResult {
-    let key = parse_key(&key)?;
-    let name = machina_identity::manufacturer(&chain.committed().state, &key)
-        .ok_or_else(|| ApiError::not_found("no manufacturer with this key"))?;
-    Ok(Json(json!({"key": key, "name": name})).into_response())
-}
-
-#[derive(Deserialize)]
-struct MeterQuery {
-    channel: Option<u16>,
-    from_ms: Option<u64>,
-    to_ms: Option<u64>,
-}
-
-fn oracle_error(e: machina_oracle::OracleError) -> ApiError {
-    let status = match e {
-        machina_oracle::OracleError::UnknownMachine(_)
-        | machina_oracle::OracleError::UnknownFeed(_) => StatusCode::NOT_FOUND,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    ApiError::new(status, e.code(), e.to_string())
-}
-
-async fn get_meter(
-    State(chain): State<Arc<Chain>>,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<MeterQuery>,
-) -> ApiResult {
-    let id = parse_id(&id)?;
-    let channel = q.channel.unwrap_or(0);
-    let log = machina_oracle::meter_log(&chain.committed().state, id, channel);
-    let last = log
-        .last
-        .ok_or_else(|| oracle_error(machina_oracle::OracleError::NoReadings(id)))?;
-    Ok(Json(json!({
-        "machine_id": id,
-        "channel": channel,
-        "seq": last.seq,
-        "timestamp_ms": last.timestamp_ms,
-        "import_wh": last.import_wh,
-        "export_wh": last.export_wh,
-        "readings_kept": log.head - log.tail,
-    }))
-    .into_response())
-}
-
-async fn get_meter_energy(
-    State(chain): State<Arc<Chain>>,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<MeterQuery>,
-) -> ApiResult {
-    let id = parse_id(&id)?;
-    let channel = q.channel.unwrap_or(0);
-    let (Some(from_ms), Some(to_ms)) = (q.from_ms, q.to_ms) else {
-        return Err(ApiError::bad_query("from_ms and to_ms are required"));
-    };
-    let e = machina_oracle::energy_between(&chain.committed().state, id, channel, from_ms, to_ms)
-        .map_err(oracle_error)?;
-    Ok(Json(json!({
-        "machine_id": id,
-        "channel": channel,
-        "from_ms": from_ms,
-        "to_ms": to_ms,
-        "import_wh": e.import_wh,
-        "export_wh": e.export_wh,
-    }))
-    .into_response())
-}
-
-async fn get_feed(State(chain): State<Arc<Chain>>, ApiPath(name): ApiPath<String>) -> ApiResult {
-    let c = chain.committed();
-    let f = machina_oracle::feed(&c.state, &name)
-        .ok_or_else(|| oracle_error(machina_oracle::OracleError::UnknownFeed(quote(&name))))?;
-    let stale = machina_oracle::feed_value(&c.state, &name, c.head.timestamp_ms).is_err();
-    Ok(Json(json!({
-        "name": name,
-        "value": f.value,
-        "open_round": f.round,
-        "updated_ms": f.updated_ms,
-        "stale": stale,
-        "config": f.config,
-        "bonds": f.bonds,
-    }))
-    .into_response())
-}
-
-async fn get_zones(State(chain): State<Arc<Chain>>) -> ApiResult {
-    let zones = machina_energy::market::zones(&chain.committed().state);
-    Ok(Json(json!({"zones": zones})).into_response())
-}
-
-fn energy_not_found(what: String) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
-}
-
-async fn get_zone(State(chain): State<Arc<Chain>>, ApiPath(name): ApiPath<String>) -> ApiResult {
-    let state = chain.committed().state;
-    let z = machina_energy::market::zone(&state, &name)
-        .ok_or_else(|| energy_not_found(format!("no zone named {}", quote(&name))))?;
-    Ok(Json(json!({
-        "zone": z,
-        "escrow_account": machina_energy::market::escrow_address(&name),
-        "grid_account": machina_energy::market::grid_address(&name),
-        "fee_account": machina_energy::market::fee_address(&name),
-    }))
-    .into_response())
-}
-
-#[derive(Deserialize)]
-struct BookQuery {
-    orders: Option<bool>,
-}
-
-async fn get_interval(
-    State(chain): State<Arc<Chain>>,
-    ApiPath((name, start)): ApiPath<(String, u64)>,
-    ApiQuery(q): ApiQuery<BookQuery>,
-) -> ApiResult {
-    let state = chain.committed().state;
-    let z = machina_energy::market::zone(&state, &name)
-        .ok_or_else(|| energy_not_found(format!("no zone named {}", quote(&name))))?;
-    let step = z.config.interval_ms;
-    if start % step != 0 {
-        // An unaligned start names no interval: say so rather than show an empty one.
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_interval",
-            format!(
-                "{start} is not the start of an interval of zone {}: intervals start at multiples of {step} ms, e.g. {}",
-                quote(&name),
-                start / step * step
-            ),
-        ));
-    }
-    let iv = machina_energy::market::interval(&state, &name, start);
-    let mut v = json!({"zone": name, "interval_start_ms": start, "interval": iv});
-    if q.orders.unwrap_or(true) {
-        v["orders"] = json!(machina_energy::market::orders_of(&state, &name, start));
-    }
-    Ok(Json(v).into_response())
-}
-
-async fn get_order(
-    State(chain): State<Arc<Chain>>,
-    ApiPath((name, id)): ApiPath<(String, u64)>,
-) -> ApiResult {
-    let o = machina_energy::market::order(&chain.committed().state, &name, id)
-        .ok_or_else(|| energy_not_found(format!("no order {id} in zone {}", quote(&name))))?;
-    Ok(Json(json!(o)).into_response())
-}
-
-#[derive(Deserialize)]
-struct TradesQuery {
-    from_ms: u64,
-    to_ms: u64,
-}
-
-/// Most intervals one trades query scans: a day of 15-minute intervals, several times over.
-const MAX_TRADE_INTERVALS: u64 = 1_000;
-
-async fn get_machine_orders(
-    State(chain): State<Arc<Chain>>,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<TradesQuery>,
-) -> ApiResult {
-    let state = chain.committed().state;
-    let m = find_machine(&state, &id)?;
-    let zone = m
-        .zone
-        .clone()
-        .ok_or_else(|| energy_not_found(format!("machine {} belongs to no zone", m.machine_id)))?;
-    let z = machina_energy::market::zone(&state, &zone)
-        .ok_or_else(|| energy_not_found(format!("no zone named {zone}")))?;
-    let step = z.config.interval_ms;
-    let first = q.from_ms / step * step;
-    if q.to_ms < first || (q.to_ms - first) / step > MAX_TRADE_INTERVALS {
-        return Err(ApiError::bad_query(format!(
-            "from_ms..to_ms must span at most {MAX_TRADE_INTERVALS} intervals"
-        )));
-    }
-    let id = m.machine_id;
-    // Only intervals the machine placed orders in are read in full.
-    let orders: Vec<_> = (0..=(q.to_ms - first) / step)
-        .map(|i| first + i * step)
-        .filter(|start| machina_energy::market::machine_order_count(&state, &zone, *start, id) > 0)
-        .flat_map(|start| machina_energy::market::orders_of(&state, &zone, start))
-        .filter(|o| o.machine_id == m.machine_id)
-        .collect();
-    Ok(Json(json!({"machine_id": m.machine_id, "zone": zone, "orders": orders})).into_response())
 }
 
 /// The route a simulated-clock dev chain adds: `POST /v1/dev/advance {"timestamp_ms": T}`
