@@ -268,6 +268,19 @@ fn the_api_rejects_each_bad_transaction_with_its_code() {
             .encode(),
     );
     assert_eq!((s, v["code"].as_str()), (400, Some("nonce_too_far_ahead")));
+    // What needs no state is refused at admission, no fee charged, naming the module.
+    let mut zero = transfer(&bob, 0, DEV_CHAIN_ID, 100);
+    zero.actions = vec![BankAction::Transfer {
+        to: Address([7; 20]),
+        amount: Amount(0),
+    }
+    .into()];
+    let (s, v) = code(&zero.sign(&[&bob]).encode());
+    assert_eq!(
+        (s, v["code"].as_str(), v["module"].as_str()),
+        (400, Some("zero_amount"), Some("bank")),
+        "{v}"
+    );
 
     let ok = transfer(&bob, 0, DEV_CHAIN_ID, 100).sign(&[&bob]);
     let (s, v) = code(&ok.encode());

@@ -94,6 +94,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    module: Option<&'static str>,
 }
 
 impl ApiError {
@@ -103,6 +104,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            module: None,
         }
     }
 
@@ -147,9 +149,21 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The same error, marked as raised by `module` (rendered as `"module"`).
+    pub fn from_module(mut self, module: Option<&'static str>) -> Self {
+        self.module = module;
+        self
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(error_json(self.code, &self.message))).into_response()
+        let mut body = error_json(self.code, &self.message);
+        if let Some(m) = self.module {
+            body["module"] = json!(m);
+        }
+        (self.status, Json(body)).into_response()
     }
 }
 

@@ -44,7 +44,7 @@ fn submit_error(e: SubmitError) -> ApiError {
             "mempool_full" | "sender_full" => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         };
-        ApiError::new(status, e.code(), e.to_string())
+        ApiError::new(status, e.code(), e.to_string()).from_module(e.module())
     }
 }
 
@@ -225,7 +225,13 @@ async fn submit_batch(
         .into_iter()
         .map(|r| match r {
             Ok(h) => json!({"tx_hash": h}),
-            Err(e) => error_json(e.code(), &e.to_string()),
+            Err(e) => {
+                let mut v = error_json(e.code(), &e.to_string());
+                if let Some(m) = e.module() {
+                    v["module"] = json!(m);
+                }
+                v
+            }
         })
         .collect();
     Ok(Json(json!({"accepted": accepted, "results": results})).into_response())

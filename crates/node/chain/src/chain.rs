@@ -41,6 +41,14 @@ impl SubmitError {
             SubmitError::Mempool(e) => e.code(),
         }
     }
+
+    /// The module that refused it, when one did.
+    pub fn module(&self) -> Option<&'static str> {
+        match self {
+            SubmitError::Tx(e) => e.module(),
+            SubmitError::Mempool(_) => None,
+        }
+    }
 }
 
 /// The committed view: state and the header that commits to it, swapped together.
