@@ -8,8 +8,6 @@ use proptest::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-mod common;
-
 #[test]
 fn module_ids_names_and_action_tags_are_distinct() {
     let ids: BTreeSet<u8> = MODULES.iter().map(|m| m.id).collect();
@@ -51,7 +49,7 @@ fn an_unknown_action_tag_or_type_is_refused() {
 #[test]
 fn the_state_keys_of_a_genesis_belong_to_modules() {
     let g = machina_stf::Genesis::dev(1, 0, vec![]);
-    common::assert_keys_owned(&g.changes().expect("genesis"));
+    machina_testkit::assert_keys_owned(&g.changes().expect("genesis"));
 }
 
 /// The pinned encodings of every action, from the conformance file.

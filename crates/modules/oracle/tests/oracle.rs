@@ -9,8 +9,7 @@ use machina_primitives::{Address, Amount, BlockEnv, Event, Keypair};
 use machina_stf::{verify_txs, Action, BlockExecutor, TxBody, TxError};
 use proptest::prelude::*;
 
-mod common;
-use common::{key, reading, Chain, FEE};
+use machina_testkit::{key, reading, Chain, FEE};
 
 const CHAIN: u64 = 11;
 const T0: u64 = 1_800_000_000_000;

@@ -11,8 +11,7 @@ use machina_primitives::{Address, Amount, Keypair};
 use machina_stf::Action;
 use proptest::prelude::*;
 
-mod common;
-use common::{key, Chain};
+use machina_testkit::{key, Chain};
 
 const CHAIN: u64 = 13;
 const INTERVAL: u64 = 900_000;
@@ -101,7 +100,7 @@ fn reading(
     export_wh: u64,
 ) {
     c.now = t;
-    let r = common::reading(id, seq, t, import_wh, export_wh).sign(CHAIN, dev);
+    let r = machina_testkit::reading(id, seq, t, import_wh, export_wh).sign(CHAIN, dev);
     let rec = c.ok(
         &key("bob"),
         vec![OracleAction::SubmitReadings { readings: vec![r] }.into()],

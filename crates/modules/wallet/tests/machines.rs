@@ -11,8 +11,7 @@ use machina_stf::Action;
 use machina_wallet::{SpendPolicy, WalletAction};
 use proptest::prelude::*;
 
-mod common;
-use common::{key, outcome as code, Chain, FEE};
+use machina_testkit::{key, outcome as code, Chain, FEE};
 
 const CHAIN: u64 = 9;
 

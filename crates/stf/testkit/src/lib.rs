@@ -1,7 +1,5 @@
-//! A chain in memory for the stf's integration tests: one transaction per block, at a chain
-//! time the test sets.
-
-#![allow(dead_code)] // Each test file uses a part of the harness.
+//! Machina test kit: a chain in memory for the modules' and the stf's tests, one transaction
+//! per block at a chain time the test sets, that checks every block writes only modules' keys.
 
 use machina_primitives::{Address, Amount, BlockEnv, Keypair, Receipt};
 use machina_state::{AuthenticatedState, SparseMerkleTree};
