@@ -40,8 +40,8 @@ struct TxOpts {
     )]
     node: String,
     /// Fee in micro-units.
-    #[arg(long, global = true, default_value_t = machina_stf::params::DEFAULT_MIN_FEE.0)]
-    fee: u128,
+    #[arg(long, global = true, default_value_t = machina_stf::params::DEFAULT_MIN_FEE)]
+    fee: Amount,
     /// An account (address or key name) that pays the fee under a fee allowance it granted.
     #[arg(long, global = true)]
     fee_payer: Option<String>,
@@ -126,7 +126,7 @@ impl Sender<'_> {
             chain_id,
             sender,
             nonce: account["nonce"].as_u64().context("account has nonce")?,
-            fee: Amount(self.opts.fee),
+            fee: self.opts.fee,
             expiry_height: height + TX_EXPIRY_BLOCKS,
             fee_payer,
             actions,

@@ -144,8 +144,8 @@ pub enum EnergyTxCmd {
         settlement_deadline_ms: u64,
         /// Micro-units moved into the zone's grid account (pays feed-in credits; at least
         /// 100 tokens).
-        #[arg(long, default_value_t = crate::market::MIN_GRID_FLOAT.0)]
-        grid_float: u128,
+        #[arg(long, default_value_t = crate::market::MIN_GRID_FLOAT)]
+        grid_float: Amount,
     },
     /// Buy up to `--qty-wh` at most at `--price` for an interval.
     Bid(OrderArgs),
@@ -294,7 +294,7 @@ fn run_energy(host: &impl TxHost<EnergyAction>, cmd: EnergyTxCmd) -> anyhow::Res
             };
             let action = EnergyAction::CreateZone {
                 config: Box::new(config),
-                grid_float: Amount(grid_float),
+                grid_float,
             };
             host.print_receipt(&host.send_from(&from, vec![action])?.1);
             Ok(())

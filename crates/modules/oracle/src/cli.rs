@@ -150,7 +150,7 @@ pub enum FeedCmd {
         reporters: Vec<String>,
         /// Bond each reporter posts, micro-units.
         #[arg(long)]
-        bond: u128,
+        bond: Amount,
         /// Reports needed to set a value.
         #[arg(long)]
         quorum: u16,
@@ -278,7 +278,7 @@ fn run_feed(host: &impl TxHost<OracleAction>, cmd: FeedCmd) -> anyhow::Result<()
                 name,
                 super_quorum: super_quorum.unwrap_or(reporters.len() as u16),
                 reporters,
-                bond: Amount(bond),
+                bond,
                 quorum,
                 max_change_bps,
                 stale_after_ms,

@@ -86,10 +86,10 @@ pub enum WalletCmd {
         machine: u64,
         /// Most micro-units one transaction may move out.
         #[arg(long)]
-        max_per_tx: Option<u128>,
+        max_per_tx: Option<Amount>,
         /// Most micro-units, fees included, within any `--window-blocks` blocks.
         #[arg(long, requires = "window_blocks")]
-        max_per_window: Option<u128>,
+        max_per_window: Option<Amount>,
         /// Length of the rolling window in blocks.
         #[arg(long)]
         window_blocks: Option<u64>,
@@ -101,7 +101,7 @@ pub enum WalletCmd {
         cooldown_blocks: Option<u64>,
         /// A spend above this starts a cooldown.
         #[arg(long, requires = "cooldown_blocks")]
-        cooldown_above: Option<u128>,
+        cooldown_above: Option<Amount>,
     },
     /// Freeze the wallet: nothing leaves it.
     Freeze(OwnerMachine),
@@ -141,7 +141,7 @@ pub enum SessionCmd {
         actions: Vec<String>,
         /// Most micro-units, fees included, it may move out.
         #[arg(long)]
-        spend_cap: u128,
+        spend_cap: Amount,
         /// Last height it is valid at.
         #[arg(long)]
         expiry_height: u64,
@@ -202,7 +202,7 @@ pub enum SponsorCmd {
         grantee: String,
         /// Most micro-units of fees in total.
         #[arg(long)]
-        cap: u128,
+        cap: Amount,
         /// Last height it is valid at.
         #[arg(long)]
         expiry_height: u64,
@@ -235,12 +235,12 @@ fn run_wallet(host: &impl TxHost<WalletAction>, cmd: WalletCmd) -> anyhow::Resul
                 .map(|a| host.address_of(a))
                 .collect::<anyhow::Result<_>>()?;
             let policy = SpendPolicy {
-                max_per_tx: max_per_tx.map(Amount),
-                max_per_window: max_per_window.map(Amount),
+                max_per_tx,
+                max_per_window,
                 window_blocks: window_blocks.unwrap_or(0),
                 allowlist,
                 cooldown_blocks: cooldown_blocks.unwrap_or(0),
-                cooldown_above: cooldown_above.map(Amount),
+                cooldown_above,
             };
             (
                 from,
@@ -290,7 +290,7 @@ fn run_session(host: &impl TxHost<WalletAction>, cmd: SessionCmd) -> anyhow::Res
                 machine_id: machine,
                 key,
                 actions,
-                spend_cap: Amount(spend_cap),
+                spend_cap,
                 expiry_height,
             };
             (from, action)
@@ -369,7 +369,7 @@ fn run_sponsor(host: &impl TxHost<WalletAction>, cmd: SponsorCmd) -> anyhow::Res
                 from,
                 WalletAction::GrantFeeAllowance {
                     grantee,
-                    cap: Amount(cap),
+                    cap,
                     expiry_height,
                 },
             )
