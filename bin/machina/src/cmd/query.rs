@@ -1,7 +1,7 @@
 //! `machina query`: read chain data from a node.
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
+use machina_api_types::{BlockView, HealthView, TxView};
 use machina_client::Client;
 use machina_client::Keystore;
 use machina_module_cli::QueryHost;
@@ -77,9 +77,7 @@ impl QueryHost for Reader<'_> {
     }
 
     fn chain_id(&self) -> anyhow::Result<u64> {
-        self.client.get("/v1/health")?["chain_id"]
-            .as_u64()
-            .context("health has chain_id")
+        Ok(self.get_as::<HealthView>("/v1/health")?.0.chain_id)
     }
 }
 
@@ -90,22 +88,22 @@ pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         ks,
         json,
     };
-    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
     match args.cmd {
         QueryCmd::Block { id } => {
-            let v = r.get(&format!("/v1/block/{id}"))?;
+            let (b, v): (BlockView, _) = r.get_as(&format!("/v1/block/{id}"))?;
             r.print(&v, &|| {
                 format!(
-                    "block {}  {}\n  time {} ms  txs {}\n  state root {}",
-                    v["height"],
-                    s(&v["hash"]),
-                    v["timestamp_ms"],
-                    v["tx_count"],
-                    s(&v["state_root"])
+                    "block {}  {}\n  time {} ms  txs {}  events {}\n  state root {}",
+                    b.height,
+                    b.hash,
+                    b.timestamp_ms,
+                    b.tx_count,
+                    b.events.len(),
+                    b.state_root
                 )
             });
         }
-        QueryCmd::Tx { hash } => r.print_json(&r.get(&format!("/v1/tx/{hash}"))?),
+        QueryCmd::Tx { hash } => r.print_json(&r.get_as::<TxView>(&format!("/v1/tx/{hash}"))?.1),
         QueryCmd::Bank(c) => machina_bank::cli::run_query(&r, c)?,
         QueryCmd::Identity(c) => machina_identity::cli::run_query(&r, c)?,
         QueryCmd::Wallet(c) => machina_wallet::cli::run_query(&r, c)?,

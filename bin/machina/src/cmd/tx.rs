@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use machina_api_types::HealthView;
 use machina_client::print;
 use machina_client::Keystore;
 use machina_client::{Client, NodeError};
@@ -95,11 +96,9 @@ struct Sender<'a> {
 
 impl Sender<'_> {
     fn chain(&self) -> anyhow::Result<(u64, u64)> {
-        let health = self.client.get("/v1/health")?;
-        Ok((
-            health["chain_id"].as_u64().context("health has chain_id")?,
-            health["height"].as_u64().context("health has height")?,
-        ))
+        let h: HealthView =
+            serde_json::from_value(self.client.get("/v1/health")?).context("the node's health")?;
+        Ok((h.chain_id, h.height))
     }
 
     /// Signs, submits and waits for `actions`; fails with the receipt's code when they failed.

@@ -14,9 +14,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
+use machina_api_types::{
+    BatchResult, BatchView, BlockView, HealthView, SubmitView, TxStatus, TxView,
+};
 use machina_chain::{Chain, SubmitError};
 use machina_primitives::limits::MAX_TX_BYTES;
-use machina_primitives::{BlockHeader, Decode, Encode, Hash, Reader};
+use machina_primitives::{Decode, Encode, Hash, Reader};
 use machina_state::{AuthenticatedState, SparseMerkleTree};
 use machina_stf::Transaction;
 use serde::Deserialize;
@@ -110,14 +113,14 @@ pub fn router(chain: Arc<Chain>) -> Router {
     error_surface(routes, MAX_BODY_BYTES).with_state(ApiState(chain))
 }
 
-async fn health(State(chain): State<Arc<Chain>>) -> Json<Value> {
+async fn health(State(chain): State<Arc<Chain>>) -> Json<HealthView> {
     let c = chain.committed();
-    Json(json!({
-        "status": "ok",
-        "chain_id": chain.chain_id(),
-        "height": c.head.height,
-        "state_root": c.head.state_root,
-    }))
+    Json(HealthView {
+        status: "ok".into(),
+        chain_id: chain.chain_id(),
+        height: c.head.height,
+        state_root: c.head.state_root,
+    })
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -210,7 +213,7 @@ async fn submit_one(
         .pop()
         .expect("one result per transaction")
         .map_err(submit_error)?;
-    Ok(Json(json!({"tx_hash": hash})).into_response())
+    Ok(Json(SubmitView { tx_hash: hash }).into_response())
 }
 
 async fn submit_batch(
@@ -221,20 +224,22 @@ async fn submit_batch(
     let txs = parse_batch(&headers, &body)?;
     let results = run_submit(chain, txs).await?;
     let accepted = results.iter().filter(|r| r.is_ok()).count();
-    let results: Vec<Value> = results
+    let results = results
         .into_iter()
         .map(|r| match r {
-            Ok(h) => json!({"tx_hash": h}),
-            Err(e) => {
-                let mut v = error_json(e.code(), &e.to_string());
-                if let Some(m) = e.module() {
-                    v["module"] = json!(m);
-                }
-                v
-            }
+            Ok(tx_hash) => BatchResult::Admitted { tx_hash },
+            Err(e) => BatchResult::Refused {
+                code: e.code().to_owned(),
+                // Capped as every rendered error is.
+                message: error_json(e.code(), &e.to_string())["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                module: e.module().map(str::to_owned),
+            },
         })
         .collect();
-    Ok(Json(json!({"accepted": accepted, "results": results})).into_response())
+    Ok(Json(BatchView { accepted, results }).into_response())
 }
 
 async fn get_account_proof(
@@ -256,23 +261,6 @@ async fn get_account_proof(
         "proof": c.state.prove(&key),
     }))
     .into_response())
-}
-
-fn block_json(header: &BlockHeader, txs: &[Hash], events: &[machina_primitives::Event]) -> Value {
-    json!({
-        "height": header.height,
-        "hash": header.hash(),
-        "parent_hash": header.parent_hash,
-        "chain_id": header.chain_id,
-        "timestamp_ms": header.timestamp_ms,
-        "proposer": header.proposer,
-        "state_root": header.state_root,
-        "tx_root": header.tx_root,
-        "receipts_root": header.receipts_root,
-        "tx_count": txs.len(),
-        "txs": txs,
-        "events": events,
-    })
 }
 
 async fn get_block(State(chain): State<Arc<Chain>>, ApiPath(id): ApiPath<String>) -> ApiResult {
@@ -305,7 +293,7 @@ async fn get_block(State(chain): State<Arc<Chain>>, ApiPath(id): ApiPath<String>
         .store()
         .block_events(height)
         .map_err(ApiError::internal)?;
-    Ok(Json(block_json(&header, &txs, &events)).into_response())
+    Ok(Json(BlockView::new(&header, txs, events)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -327,14 +315,14 @@ async fn get_tx(
         // block is stored, so "not pending, then not stored" means unknown.
         let pending = chain.is_pending(&hash);
         if let Some(rec) = chain.store().tx(&hash).map_err(ApiError::internal)? {
-            return Ok(Json(json!({
-                "tx_hash": hash,
-                "status": "committed",
-                "height": rec.height,
-                "index": rec.index,
-                "tx": rec.tx,
-                "receipt": rec.receipt,
-            }))
+            return Ok(Json(TxView {
+                tx_hash: hash,
+                status: TxStatus::Committed,
+                height: Some(rec.height),
+                index: Some(rec.index),
+                tx: Some(rec.tx),
+                receipt: Some(rec.receipt),
+            })
             .into_response());
         }
         if !pending {
@@ -342,7 +330,15 @@ async fn get_tx(
         }
         let now = Instant::now();
         if now >= deadline {
-            return Ok(Json(json!({"tx_hash": hash, "status": "pending"})).into_response());
+            return Ok(Json(TxView {
+                tx_hash: hash,
+                status: TxStatus::Pending,
+                height: None,
+                index: None,
+                tx: None,
+                receipt: None,
+            })
+            .into_response());
         }
         let _ = tokio::time::timeout(deadline - now, heights.changed()).await;
     }

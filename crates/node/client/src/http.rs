@@ -1,6 +1,7 @@
 //! A small blocking client for the node's HTTP API.
 
 use anyhow::{anyhow, Context};
+use machina_api_types::{SubmitView, TxStatus, TxView};
 use machina_primitives::Encode;
 use machina_stf::Transaction;
 use serde_json::Value;
@@ -111,10 +112,9 @@ impl Client {
     /// Submits one transaction in its canonical encoding; returns its hash.
     pub fn submit(&self, tx: &Transaction) -> anyhow::Result<String> {
         let v = self.post_bytes("/v1/tx", &tx.encode())?;
-        v["tx_hash"]
-            .as_str()
-            .map(str::to_owned)
-            .context("node did not return a hash")
+        let admitted: SubmitView =
+            serde_json::from_value(v).context("the node's answer to a submission")?;
+        Ok(admitted.tx_hash.to_string())
     }
 
     /// `POST`s canonical bytes to a path.
@@ -146,7 +146,9 @@ impl Client {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             let v = self.get(&format!("/v1/tx/{hash}?wait_ms=5000"))?;
-            if v["status"] == "committed" {
+            let view: TxView =
+                serde_json::from_value(v.clone()).context("the node's answer to a lookup")?;
+            if view.status == TxStatus::Committed {
                 return Ok(v);
             }
             if std::time::Instant::now() >= deadline {
