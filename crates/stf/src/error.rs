@@ -94,6 +94,22 @@ pub enum TxError {
 }
 
 impl TxError {
+    /// The codes the stf owns (`machine_revoked` is identity's: a revoked sender is that fact).
+    pub const CODES: &'static [&'static str] = &[
+        "malformed",
+        "oversize",
+        "bad_signature",
+        "bad_proof_of_possession",
+        "bad_attestation",
+        "bad_evidence_signature",
+        "unauthorized",
+        "wrong_chain",
+        "expired",
+        "expiry_too_far",
+        "fee_too_low",
+        "no_actions",
+    ];
+
     /// The stable code of this rejection.
     pub fn code(&self) -> &'static str {
         match self {

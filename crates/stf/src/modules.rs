@@ -19,6 +19,8 @@ pub struct ModuleInfo {
     pub name: &'static str,
     /// Its actions' tags and names.
     pub actions: &'static [(u8, &'static str)],
+    /// The error codes it owns.
+    pub error_codes: &'static [&'static str],
 }
 
 fn is_default<T: Default + PartialEq>(t: &T) -> bool {
@@ -180,6 +182,7 @@ macro_rules! modules {
                 id: <$module as Module>::ID,
                 name: <$module as Module>::NAME,
                 actions: <<$module as Module>::Action as Tagged>::TAGS,
+                error_codes: <$error as machina_module::ModuleError>::CODES,
             },)*
         ];
 

@@ -6,7 +6,7 @@ use machina_primitives::{Decode, Encode};
 use machina_stf::{Action, MODULES};
 use proptest::prelude::*;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[test]
 fn module_ids_names_and_action_tags_are_distinct() {
@@ -26,6 +26,27 @@ fn module_ids_names_and_action_tags_are_distinct() {
         .collect();
     let distinct: BTreeSet<&str> = action_names.iter().copied().collect();
     assert_eq!(distinct.len(), action_names.len(), "action names collide");
+}
+
+#[test]
+fn every_error_code_is_owned_by_one_module_or_the_stf() {
+    let mut owner: std::collections::BTreeMap<&str, &str> = BTreeMap::new();
+    let lists = MODULES
+        .iter()
+        .map(|m| (m.name, m.error_codes))
+        .chain([("stf", machina_stf::TxError::CODES)]);
+    for (name, codes) in lists {
+        assert!(!codes.is_empty(), "{name} lists no error codes");
+        for code in codes {
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}: code {code} is not snake_case"
+            );
+            if let Some(other) = owner.insert(code, name) {
+                panic!("error code {code} is owned by both {other} and {name}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -34,6 +34,15 @@ pub struct BankGenesis {
 pub struct Bank;
 
 impl ModuleError for BankError {
+    const CODES: &'static [&'static str] = &[
+        "insufficient_funds",
+        "self_transfer",
+        "zero_amount",
+        "balance_overflow",
+        "bad_nonce",
+        "invalid_genesis",
+    ];
+
     fn code(&self) -> &'static str {
         BankError::code(self)
     }

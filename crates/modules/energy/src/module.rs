@@ -11,6 +11,24 @@ use machina_state::StateWrite;
 pub struct Energy;
 
 impl ModuleError for EnergyError {
+    const CODES: &'static [&'static str] = &[
+        "unknown_zone",
+        "duplicate_zone",
+        "invalid_zone",
+        "too_many_zones",
+        "no_zone",
+        "not_machine_or_owner",
+        "bid_above_retail",
+        "ask_below_feed_in",
+        "bad_interval",
+        "gate_closed",
+        "zero_quantity",
+        "too_many_orders",
+        "too_many_machine_orders",
+        "unknown_order",
+        "order_not_open",
+    ];
+
     fn code(&self) -> &'static str {
         EnergyError::code(self)
     }

@@ -11,6 +11,16 @@ use machina_primitives::{Address, Event};
 pub struct Identity;
 
 impl ModuleError for IdentityError {
+    const CODES: &'static [&'static str] = &[
+        "unknown_machine",
+        "duplicate_device",
+        "not_owner",
+        "machine_revoked",
+        "invalid_machine",
+        "unknown_manufacturer",
+        "duplicate_manufacturer",
+    ];
+
     fn code(&self) -> &'static str {
         IdentityError::code(self)
     }

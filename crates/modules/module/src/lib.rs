@@ -15,6 +15,11 @@ use std::fmt::Debug;
 
 /// A module's error: a sentence (`Display`) and a stable code that is part of the protocol.
 pub trait ModuleError: std::error::Error + Clone + PartialEq + Debug {
+    /// The codes this module owns. A code belongs to one module (or to the stf); a module that
+    /// reports another's fact (the oracle about a revoked machine) uses the owner's code, and
+    /// the API names the module that raised it in `"module"`.
+    const CODES: &'static [&'static str];
+
     /// The stable code, e.g. `insufficient_funds`.
     fn code(&self) -> &'static str;
 

@@ -12,6 +12,33 @@ use machina_state::StateWrite;
 pub struct Oracle;
 
 impl ModuleError for OracleError {
+    // `unknown_machine` and `machine_revoked` are identity's codes, reported by the oracle.
+    const CODES: &'static [&'static str] = &[
+        "bad_reading_signature",
+        "wrong_device_key",
+        "timestamp_in_future",
+        "timestamp_too_old",
+        "stale_reading",
+        "counter_regression",
+        "power_above_rating",
+        "no_readings",
+        "not_measured_yet",
+        "readings_pruned",
+        "bad_span",
+        "unknown_feed",
+        "duplicate_feed",
+        "invalid_feed",
+        "not_a_reporter",
+        "already_bonded",
+        "not_bonded",
+        "wrong_round",
+        "duplicate_report",
+        "bad_report_signature",
+        "no_value",
+        "feed_stale",
+        "invalid_evidence",
+    ];
+
     fn code(&self) -> &'static str {
         OracleError::code(self)
     }

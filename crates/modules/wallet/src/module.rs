@@ -9,6 +9,27 @@ use machina_primitives::{Amount, Event};
 pub struct Wallet;
 
 impl ModuleError for WalletError {
+    // `unauthorized` (a key that is no session key) is the stf's code.
+    const CODES: &'static [&'static str] = &[
+        "wallet_frozen",
+        "not_allowlisted",
+        "cooldown_active",
+        "per_tx_cap_exceeded",
+        "window_cap_exceeded",
+        "invalid_policy",
+        "session_expired",
+        "session_action_not_allowed",
+        "session_cap_exceeded",
+        "invalid_session",
+        "invalid_multisig",
+        "not_multisig",
+        "account_exists",
+        "no_fee_allowance",
+        "fee_allowance_expired",
+        "fee_allowance_exceeded",
+        "invalid_fee_allowance",
+    ];
+
     fn code(&self) -> &'static str {
         WalletError::code(self)
     }

@@ -31,12 +31,20 @@ pub fn assert_keys_owned(changes: &machina_state::ChangeSet) {
     }
 }
 
-/// The code of a receipt's failure, `ok`, or the code of a refusal to include.
+/// The code of a receipt's failure, `ok`, or the code of a refusal to include. Every code a
+/// test sees must be one some module (or the stf) lists as its own.
 pub fn outcome(r: Result<Receipt, TxError>) -> String {
-    match r {
+    let code = match r {
         Ok(r) => r.error.map_or("ok".into(), |e| e.code),
         Err(e) => e.code().into(),
-    }
+    };
+    let listed = code == "ok"
+        || TxError::CODES.contains(&code.as_str())
+        || machina_stf::MODULES
+            .iter()
+            .any(|m| m.error_codes.contains(&code.as_str()));
+    assert!(listed, "code {code} is listed by no module");
+    code
 }
 
 /// A reading of machine `id` on channel 0, unsigned.
