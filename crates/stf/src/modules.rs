@@ -252,4 +252,5 @@ modules! {
     wallet: Wallet => machina_wallet::Wallet, machina_wallet::WalletAction, machina_wallet::WalletError;
     oracle: Oracle => machina_oracle::Oracle, machina_oracle::OracleAction, machina_oracle::OracleError;
     energy: Energy => machina_energy::Energy, machina_energy::EnergyAction, machina_energy::EnergyError;
+    staking: Staking => machina_staking::Staking, machina_staking::StakingAction, machina_staking::StakingError;
 }

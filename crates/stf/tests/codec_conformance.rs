@@ -57,6 +57,8 @@ fn encode_any(ty: &str, json: &Value) -> Result<Vec<u8>, String> {
         "Zone" => encode_sample::<machina_energy::Zone>(json),
         "Interval" => encode_sample::<machina_energy::Interval>(json),
         "OrderRec" => encode_sample::<machina_energy::OrderRec>(json),
+        "Unbonding" => encode_sample::<machina_staking::Unbonding>(json),
+        "StakingParams" => encode_sample::<machina_staking::StakingParams>(json),
         other => Err(format!("no type {other} in the conformance table")),
     }
 }

@@ -46,6 +46,8 @@ enum QueryCmd {
     Oracle(machina_oracle::cli::OracleQuery),
     #[command(flatten)]
     Energy(machina_energy::cli::EnergyQueryCmd),
+    #[command(flatten)]
+    Staking(machina_staking::cli::StakingQuery),
 }
 
 /// Reads for the modules' query subcommands.
@@ -109,6 +111,7 @@ pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         QueryCmd::Wallet(c) => machina_wallet::cli::run_query(&r, c)?,
         QueryCmd::Oracle(c) => machina_oracle::cli::run_query(&r, c)?,
         QueryCmd::Energy(c) => machina_energy::cli::run_query(&r, c)?,
+        QueryCmd::Staking(c) => machina_staking::cli::run_query(&r, c)?,
     }
     Ok(())
 }

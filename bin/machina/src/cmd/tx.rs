@@ -67,6 +67,8 @@ enum TxCmd {
     Oracle(machina_oracle::cli::OracleTx),
     #[command(flatten)]
     Energy(machina_energy::cli::EnergyTx),
+    #[command(flatten)]
+    Staking(machina_staking::cli::StakingTx),
 }
 
 /// Runs `machina tx ...`.
@@ -83,6 +85,7 @@ pub fn run(args: TxArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         TxCmd::Wallet(c) => machina_wallet::cli::run_tx(&s, c),
         TxCmd::Oracle(c) => machina_oracle::cli::run_tx(&s, c),
         TxCmd::Energy(c) => machina_energy::cli::run_tx(&s, c),
+        TxCmd::Staking(c) => machina_staking::cli::run_tx(&s, c),
     }
 }
 

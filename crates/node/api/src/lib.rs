@@ -99,6 +99,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
         .chain(machina_wallet::routes::routes())
         .chain(machina_oracle::routes::routes())
         .chain(machina_energy::routes::routes())
+        .chain(machina_staking::routes::routes())
         .collect()
 }
 
