@@ -50,14 +50,16 @@ enum QueryCmd {
     Staking(machina_staking::cli::StakingQuery),
 }
 
-/// Reads for the modules' query subcommands.
-struct Reader<'a> {
-    client: Client,
-    ks: &'a Keystore,
-    json: bool,
+/// The command line as the modules' subcommands see it: the node, the keystore, the output
+/// mode, and for `tx` commands their signing options.
+pub struct Node<'a> {
+    pub(crate) client: Client,
+    pub(crate) ks: &'a Keystore,
+    pub(crate) json: bool,
+    pub(crate) tx: Option<&'a super::tx::TxOpts>,
 }
 
-impl QueryHost for Reader<'_> {
+impl QueryHost for Node<'_> {
     fn json(&self) -> bool {
         self.json
     }
@@ -85,10 +87,11 @@ impl QueryHost for Reader<'_> {
 
 /// Runs `machina query ...`.
 pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
-    let r = Reader {
+    let r = Node {
         client: Client::new(&args.node),
         ks,
         json,
+        tx: None,
     };
     match args.cmd {
         QueryCmd::Block { id } => {

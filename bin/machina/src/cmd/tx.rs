@@ -2,6 +2,7 @@
 //! subcommands come from its own crate (`machina_<module>::cli`); this file signs, submits
 //! and prints for all of them.
 
+use super::query::Node;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use machina_api_types::HealthView;
@@ -9,7 +10,7 @@ use machina_client::print;
 use machina_client::Keystore;
 use machina_client::{Client, NodeError};
 use machina_module_cli::{QueryHost, TxHost};
-use machina_primitives::{Address, Amount, Keypair, PublicKey};
+use machina_primitives::{Address, Amount, Keypair};
 use machina_stf::{Action, TxBody};
 use serde_json::Value;
 use std::time::Duration;
@@ -31,7 +32,7 @@ pub struct TxArgs {
 
 /// Options every transaction takes.
 #[derive(Args)]
-struct TxOpts {
+pub struct TxOpts {
     /// The node's HTTP API.
     #[arg(
         long,
@@ -73,11 +74,11 @@ enum TxCmd {
 
 /// Runs `machina tx ...`.
 pub fn run(args: TxArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
-    let s = Sender {
+    let s = Node {
         client: Client::new(&args.opts.node),
         ks,
-        opts: &args.opts,
         json,
+        tx: Some(&args.opts),
     };
     match args.cmd {
         TxCmd::Bank(c) => machina_bank::cli::run_tx(&s, c),
@@ -89,19 +90,10 @@ pub fn run(args: TxArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
     }
 }
 
-/// Signs and sends transactions for one command.
-struct Sender<'a> {
-    client: Client,
-    ks: &'a Keystore,
-    opts: &'a TxOpts,
-    json: bool,
-}
-
-impl Sender<'_> {
-    fn chain(&self) -> anyhow::Result<(u64, u64)> {
-        let h: HealthView =
-            serde_json::from_value(self.client.get("/v1/health")?).context("the node's health")?;
-        Ok((h.chain_id, h.height))
+impl Node<'_> {
+    /// The options of `machina tx`: a `tx` command's host always has them.
+    fn opts(&self) -> &TxOpts {
+        self.tx.expect("a tx command's host carries its options")
     }
 
     /// Signs, submits and waits for `actions`; fails with the receipt's code when they failed.
@@ -111,16 +103,17 @@ impl Sender<'_> {
         sender: Address,
         actions: Vec<Action>,
     ) -> anyhow::Result<Value> {
-        let (chain_id, height) = self.chain()?;
+        let (h, _): (HealthView, _) = self.get_as("/v1/health")?;
+        let (chain_id, height) = (h.chain_id, h.height);
         let account = self.client.get(&format!("/v1/account/{sender}"))?;
         let fee_payer = self
-            .opts
+            .opts()
             .fee_payer
             .as_deref()
             .map(|p| self.ks.address_of(p))
             .transpose()?;
         let mut keys = vec![signer.clone()];
-        for c in &self.opts.co_signers {
+        for c in &self.opts().co_signers {
             keys.push(self.ks.get(c)?);
         }
         let key_refs: Vec<&Keypair> = keys.iter().collect();
@@ -128,7 +121,7 @@ impl Sender<'_> {
             chain_id,
             sender,
             nonce: account["nonce"].as_u64().context("account has nonce")?,
-            fee: self.opts.fee,
+            fee: self.opts().fee,
             expiry_height: height + TX_EXPIRY_BLOCKS,
             fee_payer,
             actions,
@@ -161,35 +154,9 @@ impl Sender<'_> {
     }
 }
 
-impl QueryHost for Sender<'_> {
-    fn json(&self) -> bool {
-        self.json
-    }
-
-    fn key(&self, name: &str) -> anyhow::Result<Keypair> {
-        self.ks.get(name)
-    }
-
-    fn address_of(&self, name_or_hex: &str) -> anyhow::Result<Address> {
-        self.ks.address_of(name_or_hex)
-    }
-
-    fn public_key_of(&self, name_or_hex: &str) -> anyhow::Result<PublicKey> {
-        self.ks.public_key_of(name_or_hex)
-    }
-
-    fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.client.get(path)
-    }
-
-    fn chain_id(&self) -> anyhow::Result<u64> {
-        Ok(self.chain()?.0)
-    }
-}
-
-impl<A: Into<Action>> TxHost<A> for Sender<'_> {
+impl<A: Into<Action>> TxHost<A> for Node<'_> {
     fn sender_address(&self, signer: &Keypair) -> anyhow::Result<Address> {
-        match &self.opts.multisig {
+        match &self.opts().multisig {
             Some(m) => self.ks.address_of(m),
             None => Ok(signer.address()),
         }
@@ -208,7 +175,7 @@ impl<A: Into<Action>> TxHost<A> for Sender<'_> {
     }
 
     fn sends_as_multisig(&self) -> bool {
-        self.opts.multisig.is_some()
+        self.opts().multisig.is_some()
     }
 }
 
