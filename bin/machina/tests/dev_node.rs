@@ -8,53 +8,11 @@ use machina_primitives::{Address, Amount, Encode, Keypair, DEV_CHAIN_ID};
 use machina_stf::TxBody;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_machina");
-
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn start(data_dir: &Path, port: u16) -> Node {
-    let child = Command::new(BIN)
-        .args(["dev", "--data-dir"])
-        .arg(data_dir)
-        .args([
-            "--http",
-            &format!("127.0.0.1:{port}"),
-            "--block-time-ms",
-            "20",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start machina dev");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ureq::get(&format!("{url}/v1/health")).call().is_err() {
-        assert!(Instant::now() < deadline, "dev node did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Node { child, url }
-}
+mod common;
+use common::{free_port, start_dev, Proc as Node, BIN};
 
 fn cli(keystore: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -1309,4 +1267,9 @@ fn two_zones_clear_and_settle_against_readings_by_themselves() {
     );
     assert_eq!(trades["orders"][0]["status"], "settled");
     assert_eq!(trades["orders"][0]["metered_wh"], 1_000);
+}
+
+/// A dev node on `port` (a restart reuses it).
+fn start(data_dir: &Path, port: u16) -> Node {
+    start_dev(data_dir, port, &[])
 }

@@ -5,65 +5,16 @@
 use serde_json::Value;
 use std::io::Read as _;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_machina");
+mod common;
+use common::{free_port, start_dev, wait_up, Proc, BIN};
 
 /// The node's body limit (`machina_api::MAX_BODY_BYTES`).
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Longest error body any test accepts: a capped message and its code.
 const SMALL: usize = 1024;
-
-struct Proc {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn wait_up(url: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ureq::get(&format!("{url}/v1/health")).call().is_err() {
-        assert!(Instant::now() < deadline, "{what} did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn start_node(data_dir: &Path, extra: &[&str]) -> Proc {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .args(["dev", "--data-dir"])
-        .arg(data_dir)
-        .args([
-            "--http",
-            &format!("127.0.0.1:{port}"),
-            "--block-time-ms",
-            "20",
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start machina dev");
-    let url = format!("http://127.0.0.1:{port}");
-    wait_up(&url, "dev node");
-    Proc { child, url }
-}
 
 fn cli(keystore: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -448,4 +399,9 @@ fn the_node_address_works_without_a_scheme_and_a_missing_node_says_how_to_start_
         err.contains("machina dev") && err.contains("cargo run --release -- dev"),
         "{err}"
     );
+}
+
+/// A dev node on a free port.
+fn start_node(data_dir: &std::path::Path, extra: &[&str]) -> Proc {
+    start_dev(data_dir, free_port(), extra)
 }

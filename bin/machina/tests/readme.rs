@@ -9,10 +9,10 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_machina");
+mod common;
+use common::{free_port, start_dev, BIN};
 const README: &str = include_str!("../../../README.md");
 
 /// Commands the test does not run: servers that never exit, benchmarks, and a book file the
@@ -108,42 +108,6 @@ fn steps() -> Vec<Step> {
     steps
 }
 
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_node(data: &Path) -> (Node, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new(BIN)
-        .args(["dev", "--data-dir"])
-        .arg(data)
-        .args([
-            "--http",
-            &format!("127.0.0.1:{port}"),
-            "--block-time-ms",
-            "20",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start machina dev");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ureq::get(&format!("{url}/v1/health")).call().is_err() {
-        assert!(Instant::now() < deadline, "dev node did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Node(child), url)
-}
-
 #[test]
 fn every_readme_example_runs_as_written() {
     let steps = steps();
@@ -153,7 +117,8 @@ fn every_readme_example_runs_as_written() {
         steps.len()
     );
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (_node, url) = start_node(&tmp.path().join("data"));
+    let node = start_dev(&tmp.path().join("data"), free_port(), &[]);
+    let url = node.url.clone();
     let bin_dir = Path::new(BIN).parent().expect("bin dir");
     let path = format!(
         "{}:{}",

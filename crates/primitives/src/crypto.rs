@@ -27,6 +27,11 @@ hex_bytes_serde!(PublicKey, 32, "a 32-byte hex ed25519 public key");
 hex_bytes_serde!(Signature, 64, "a 64-byte hex ed25519 signature");
 
 impl PublicKey {
+    /// Parses `0x`-prefixed or bare hex of exactly 32 bytes.
+    pub fn from_hex(s: &str) -> Option<PublicKey> {
+        crate::hex_serde::parse_fixed::<32>(s).map(PublicKey)
+    }
+
     /// The address of the plain account this key authorises.
     pub fn address(&self) -> Address {
         Address::from_public_key(&self.0)

@@ -60,19 +60,15 @@ pub const MAX_MULTISIG_MEMBERS: usize = MAX_SIGNATURES_PER_TX;
 /// Most action kinds a session key may be granted.
 pub const MAX_SESSION_ACTIONS: usize = 16;
 
-/// Most bytes of user input an error message quotes: a 10 MB bad string must not come back as
-/// a 10 MB error.
-pub const MAX_QUOTED_BYTES: usize = 64;
+/// Most characters of one piece of user input an error message quotes: a 10 MB bad string
+/// must not come back as a 10 MB error.
+pub const MAX_QUOTE_CHARS: usize = 64;
 
-/// `s` in quotes, cut to at most [`MAX_QUOTED_BYTES`] (on a character boundary) with the full
-/// length said when it was cut.
+/// User input as an error message quotes it: whole if short, otherwise its first
+/// [`MAX_QUOTE_CHARS`] characters and its length, e.g. `0xabab…(1048576 bytes)`.
 pub fn quote_prefix(s: &str) -> String {
-    if s.len() <= MAX_QUOTED_BYTES {
-        return format!("{s:?}");
+    match s.char_indices().nth(MAX_QUOTE_CHARS) {
+        None => s.to_owned(),
+        Some((end, _)) => format!("{}…({} bytes)", &s[..end], s.len()),
     }
-    let mut end = MAX_QUOTED_BYTES;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{:?}… ({} bytes)", &s[..end], s.len())
 }

@@ -8,9 +8,9 @@ use machina_module_cli::QueryHost;
 use machina_primitives::{Address, Keypair, PublicKey};
 use serde_json::Value;
 
-/// `machina query ...`.
+/// `--node URL` (or `MACHINA_NODE`), which every `tx` and `query` command takes.
 #[derive(Args)]
-pub struct QueryArgs {
+pub struct NodeArg {
     /// The node's HTTP API.
     #[arg(
         long,
@@ -18,7 +18,14 @@ pub struct QueryArgs {
         default_value = "http://127.0.0.1:8645",
         env = "MACHINA_NODE"
     )]
-    node: String,
+    pub node: String,
+}
+
+/// `machina query ...`.
+#[derive(Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    node: NodeArg,
     #[command(subcommand)]
     cmd: QueryCmd,
 }
@@ -88,7 +95,7 @@ impl QueryHost for Node<'_> {
 /// Runs `machina query ...`.
 pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
     let r = Node {
-        client: Client::new(&args.node),
+        client: Client::new(&args.node.node),
         ks,
         json,
         tx: None,

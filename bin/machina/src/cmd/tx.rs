@@ -33,14 +33,8 @@ pub struct TxArgs {
 /// Options every transaction takes.
 #[derive(Args)]
 pub struct TxOpts {
-    /// The node's HTTP API.
-    #[arg(
-        long,
-        global = true,
-        default_value = "http://127.0.0.1:8645",
-        env = "MACHINA_NODE"
-    )]
-    node: String,
+    #[command(flatten)]
+    node: super::query::NodeArg,
     /// Fee in micro-units.
     #[arg(long, global = true, default_value_t = machina_stf::params::DEFAULT_MIN_FEE)]
     fee: Amount,
@@ -75,7 +69,7 @@ enum TxCmd {
 /// Runs `machina tx ...`.
 pub fn run(args: TxArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
     let s = Node {
-        client: Client::new(&args.opts.node),
+        client: Client::new(&args.opts.node.node),
         ks,
         json,
         tx: Some(&args.opts),

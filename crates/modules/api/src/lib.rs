@@ -53,21 +53,8 @@ pub fn parse_address(s: &str) -> Result<machina_primitives::Address, String> {
 
 /// Parses a 32-byte hex public key from a path.
 pub fn parse_key(s: &str) -> Result<machina_primitives::PublicKey, ApiError> {
-    let b = s.strip_prefix("0x").unwrap_or(s);
-    let mut k = [0u8; 32];
-    hex_decode(b, &mut k)
-        .ok_or_else(|| ApiError::bad_path(format!("not a 32-byte hex public key: {}", quote(s))))?;
-    Ok(machina_primitives::PublicKey(k))
-}
-
-fn hex_decode(s: &str, out: &mut [u8]) -> Option<()> {
-    if s.len() != out.len() * 2 {
-        return None;
-    }
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(())
+    machina_primitives::PublicKey::from_hex(s)
+        .ok_or_else(|| ApiError::bad_path(format!("not a 32-byte hex public key: {}", quote(s))))
 }
 
 /// Parses a machine id from a path.
@@ -82,8 +69,7 @@ pub type ApiResult<T> = Result<Json<T>, ApiError>;
 /// Longest error message, in bytes: enough for a sentence and a short quote.
 pub const MAX_MESSAGE_BYTES: usize = 512;
 
-/// Most characters of one piece of user input an error message quotes.
-pub const MAX_QUOTE_CHARS: usize = 64;
+pub use machina_primitives::limits::{quote_prefix as quote, MAX_QUOTE_CHARS};
 
 /// Most bytes of a non-JSON error body [`json_errors`] reads to reword it.
 const MAX_REWORDED_BODY: usize = 4096;
@@ -183,15 +169,6 @@ fn cap_message(s: &str) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
-}
-
-/// User input as an error message quotes it: whole if short, otherwise its first
-/// [`MAX_QUOTE_CHARS`] characters and its length, e.g. `0xabab…(1048576 bytes)`.
-pub fn quote(s: &str) -> String {
-    match s.char_indices().nth(MAX_QUOTE_CHARS) {
-        None => s.to_owned(),
-        Some((end, _)) => format!("{}…({} bytes)", &s[..end], s.len()),
-    }
 }
 
 /// Another library's error text with each `"…"` or `` `…` `` span in it passed through

@@ -132,10 +132,8 @@ impl Keystore {
 
     /// A public key given as 32-byte hex, or the public key of a key given by name.
     pub fn public_key_of(&self, s: &str) -> anyhow::Result<PublicKey> {
-        let hex_part = s.strip_prefix("0x").unwrap_or(s);
-        let mut k = [0u8; 32];
-        if hex_part.len() == 64 && hex::decode_to_slice(hex_part, &mut k).is_ok() {
-            return Ok(PublicKey(k));
+        if let Some(k) = PublicKey::from_hex(s) {
+            return Ok(k);
         }
         Ok(self
             .get(s)

@@ -1,0 +1,63 @@
+//! What the binary's integration tests share: a free port, and a `machina` process (a dev
+//! node, a gateway) that is killed when dropped.
+
+#![allow(dead_code)] // Each test file uses a part of it.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_machina");
+
+/// A running `machina` process and the URL it serves.
+pub struct Proc {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Waits until `url` answers `/v1/health`.
+pub fn wait_up(url: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ureq::get(&format!("{url}/v1/health")).call().is_err() {
+        assert!(Instant::now() < deadline, "{what} did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `machina dev` on `port` with 20 ms blocks and `extra` flags, once it answers.
+pub fn start_dev(data_dir: &Path, port: u16, extra: &[&str]) -> Proc {
+    let child = Command::new(BIN)
+        .args(["dev", "--data-dir"])
+        .arg(data_dir)
+        .args([
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--block-time-ms",
+            "20",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start machina dev");
+    let url = format!("http://127.0.0.1:{port}");
+    wait_up(&url, "dev node");
+    Proc { child, url }
+}
