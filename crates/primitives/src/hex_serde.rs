@@ -1,4 +1,4 @@
-//! Hex helpers shared by the fixed-size byte types.
+//! Hex helpers shared by the byte types, and a serde adapter for byte strings.
 
 /// Parses `0x`-prefixed or bare hex into exactly `N` bytes.
 pub(crate) fn parse_fixed<const N: usize>(s: &str) -> Option<[u8; N]> {
@@ -30,3 +30,19 @@ macro_rules! hex_bytes_serde {
     };
 }
 pub(crate) use hex_bytes_serde;
+
+/// Serde adapter for variable-length bytes as `0x` hex strings:
+/// `#[serde(with = "machina_primitives::hex_serde::bytes")]`.
+pub mod bytes {
+    /// Writes `0x` and the bytes in hex.
+    pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("0x{}", hex::encode(b)))
+    }
+
+    /// Reads `0x`-prefixed or bare hex.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        hex::decode(s.strip_prefix("0x").unwrap_or(&s))
+            .map_err(|_| serde::de::Error::custom("expected hex bytes"))
+    }
+}

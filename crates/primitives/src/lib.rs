@@ -14,8 +14,9 @@ pub mod block;
 pub mod codec;
 pub mod crypto;
 pub mod hash;
-mod hex_serde;
+pub mod hex_serde;
 pub mod limits;
+pub mod prorata;
 pub mod receipt;
 pub mod tx;
 

@@ -112,10 +112,11 @@ pub struct FeedConfig {
     /// The feed's name, e.g. `grid.retail_price.zone-a`.
     #[codec(max = MAX_LABEL_BYTES, what = "feed name")]
     pub name: String,
-    /// The reporters' addresses (each must post the bond before its reports count).
+    /// The reporters' addresses (each counts only while its staking bond for the feed covers
+    /// `bond` and it is not jailed).
     #[codec(max = MAX_FEED_REPORTERS, what = "feed reporters")]
     pub reporters: Vec<Address>,
-    /// Bond each reporter posts, micro-units.
+    /// Stake each reporter must have bonded for the feed (role `reporter`), micro-units.
     pub bond: Amount,
     /// Reports needed to set a round's value (the median of them).
     pub quorum: u16,
@@ -143,13 +144,7 @@ pub enum OracleAction {
     /// Create a data feed; the sender administers nothing after this: the rules are fixed.
     #[codec(tag = 31)]
     CreateFeed(Box<FeedConfig>),
-    /// Post the sender's bond as a reporter of a feed.
-    #[codec(tag = 32)]
-    BondFeed {
-        /// The feed.
-        #[codec(max = MAX_LABEL_BYTES, what = "feed name")]
-        feed: String,
-    },
+    // Tag 32 was `bond_feed`: reporters now bond in the staking module. Never reuse it.
     /// Reporters' signed values, submitted by anyone.
     #[codec(tag = 33)]
     ReportFeed {
@@ -157,7 +152,7 @@ pub enum OracleAction {
         #[codec(max = MAX_REPORTS_PER_TX, what = "feed reports")]
         reports: Vec<FeedReport>,
     },
-    /// Two signed values of one reporter for the same round; forfeits its bond.
+    /// Two signed values of one reporter for the same round: slashes its stake for the feed.
     #[codec(tag = 34)]
     ProveEquivocation {
         /// One report.

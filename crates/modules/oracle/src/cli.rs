@@ -148,7 +148,7 @@ pub enum FeedCmd {
         /// Reporters: addresses or key names (repeatable).
         #[arg(long = "reporter", required = true)]
         reporters: Vec<String>,
-        /// Bond each reporter posts, micro-units.
+        /// Stake each reporter must bond for the feed (`tx stake bond --role reporter`), micro-units.
         #[arg(long)]
         bond: Amount,
         /// Reports needed to set a value.
@@ -163,15 +163,6 @@ pub enum FeedCmd {
         /// The value is stale after this long without a round.
         #[arg(long, default_value_t = 3_600_000)]
         stale_after_ms: u64,
-    },
-    /// Post your bond as a reporter.
-    Bond {
-        /// Key name of the reporter.
-        #[arg(long)]
-        from: String,
-        /// Feed name.
-        #[arg(long)]
-        name: String,
     },
     /// Sign and submit a value for a round.
     Report {
@@ -285,7 +276,6 @@ fn run_feed(host: &impl TxHost<OracleAction>, cmd: FeedCmd) -> anyhow::Result<()
             };
             (from, OracleAction::CreateFeed(Box::new(config)))
         }
-        FeedCmd::Bond { from, name } => (from, OracleAction::BondFeed { feed: name }),
         FeedCmd::Report {
             from,
             name,

@@ -1,10 +1,14 @@
-//! Data feeds: bonded reporters, a median per round once a quorum reported, bounded moves,
-//! staleness, and equivocation that forfeits the bond.
+//! Data feeds: staked reporters, a median per round once a quorum reported, bounded moves,
+//! staleness, and equivocation that the staking module slashes.
+//!
+//! A reporter's stake for a feed is the staking module's subject `reporter` (feed, reporter):
+//! its reports count while that stake covers the feed's bond and it is not jailed.
 
 use crate::action::{FeedConfig, FeedReport};
 use crate::{keys, OracleError};
 use machina_primitives::limits::{MAX_FEED_REPORTERS, MAX_LABEL_BYTES};
 use machina_primitives::{Address, Amount, Decode, Encode, Event};
+use machina_staking::{EvidenceKind, Slash, Subject};
 use machina_state::{StateRead, StateWrite};
 use machina_wallet::ActionCtx;
 use serde::{Deserialize, Serialize};
@@ -12,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// Most rejection events one report batch writes into its receipt.
 const MAX_REJECTION_EVENTS: usize = 200;
 
-/// A feed: its rules, its current value and its reporters' bonds.
+/// A feed: its rules and its current value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct Feed {
     /// The rules, fixed at creation.
@@ -23,13 +27,6 @@ pub struct Feed {
     pub value: Option<i64>,
     /// When that round finished, ms of chain time.
     pub updated_ms: u64,
-    /// Bond posted by each reporter, in the order of `config.reporters`.
-    #[codec(max = MAX_FEED_REPORTERS)]
-    pub bonds: Vec<Amount>,
-    /// The open round when each reporter last bonded: evidence from before it cannot take
-    /// the new bond.
-    #[codec(max = MAX_FEED_REPORTERS, what = "bonded rounds")]
-    pub bonded_round: Vec<u64>,
 }
 
 /// Reports of the open round: `(reporter index, value)`.
@@ -56,14 +53,12 @@ fn reports(state: &impl StateRead, name: &str) -> RoundReports {
         .unwrap_or(RoundReports(Vec::new()))
 }
 
-/// The account that holds a feed's bonds.
-pub fn escrow_address(name: &str) -> Address {
-    Address::derive(&[b"machina/feed-escrow/v1", name.as_bytes()])
-}
-
-/// The account that receives the part of forfeited bonds not paid to provers.
-pub fn slash_pool_address() -> Address {
-    Address::derive(&[b"machina/oracle-slash-pool/v1"])
+/// The staking subject of one reporter of one feed.
+pub fn reporter_subject(feed: &str, reporter: &Address) -> Subject {
+    Subject::Reporter {
+        feed: feed.to_owned(),
+        reporter: *reporter,
+    }
 }
 
 /// The feed's value at `now_ms`, or why there is none: never set, or stale.
@@ -123,8 +118,6 @@ pub fn create(state: &mut impl StateWrite, config: &FeedConfig) -> Result<Event,
         round: 1,
         value: None,
         updated_ms: 0,
-        bonds: vec![Amount::ZERO; config.reporters.len()],
-        bonded_round: vec![0; config.reporters.len()],
     };
     put_feed(state, &f);
     Ok(Event::new(
@@ -140,34 +133,6 @@ fn reporter_index(f: &Feed, who: &Address) -> Result<usize, OracleError> {
         .iter()
         .position(|r| r == who)
         .ok_or(OracleError::NotAReporter(*who))
-}
-
-/// Posts the sender's bond into the feed's escrow (through the sender's wallet policy).
-pub fn bond(
-    state: &mut impl StateWrite,
-    ctx: &ActionCtx,
-    name: &str,
-) -> Result<Event, OracleError> {
-    let mut f = feed(state, name).ok_or_else(|| OracleError::UnknownFeed(name.to_owned()))?;
-    let i = reporter_index(&f, &ctx.sender)?;
-    if f.bonds[i] > Amount::ZERO {
-        return Err(OracleError::AlreadyBonded(ctx.sender));
-    }
-    machina_wallet::pay(
-        state,
-        ctx,
-        &ctx.sender,
-        &escrow_address(name),
-        f.config.bond,
-    )?;
-    f.bonds[i] = f.config.bond;
-    f.bonded_round[i] = f.round;
-    put_feed(state, &f);
-    Ok(Event::new(
-        "oracle",
-        "bonded",
-        &[("feed", name.into()), ("reporter", ctx.sender.into())],
-    ))
 }
 
 /// The lower median: deterministic for an even count too.
@@ -186,11 +151,12 @@ fn accept_report(
     state: &mut impl StateWrite,
     r: &FeedReport,
     now_ms: u64,
+    height: u64,
 ) -> Result<Option<Event>, OracleError> {
     let mut f = feed(state, &r.feed).ok_or_else(|| OracleError::UnknownFeed(r.feed.clone()))?;
     let who = r.reporter.address();
     let i = reporter_index(&f, &who)?;
-    if f.bonds[i] == Amount::ZERO {
+    if machina_staking::reporter_stake(state, &r.feed, &who, height) < f.config.bond {
         return Err(OracleError::NotBonded(who));
     }
     if r.round != f.round {
@@ -244,6 +210,7 @@ pub fn report(
     reports: &[FeedReport],
     bad_signatures: &[usize],
     now_ms: u64,
+    height: u64,
 ) -> Vec<Event> {
     let mut events = Vec::new();
     let (mut accepted, mut rejected) = (0u64, 0u64);
@@ -251,7 +218,7 @@ pub fn report(
         let outcome = if bad_signatures.contains(&i) {
             Err(OracleError::BadReportSignature)
         } else {
-            accept_report(state, r, now_ms)
+            accept_report(state, r, now_ms, height)
         };
         match outcome {
             Ok(updated) => {
@@ -285,49 +252,50 @@ pub fn report(
     events
 }
 
-/// Two validly signed reports of one reporter for one round with different values: the bond
-/// is forfeited, half (rounded down) to `prover`, the rest to the slash pool.
+/// Two validly signed reports of one reporter for one round with different values: the
+/// staking module slashes the reporter's stake for the feed (by default all of it, half to the
+/// prover, the rest to the insurance pool), and its report in the open round no longer counts.
 pub fn prove_equivocation(
     state: &mut impl StateWrite,
-    prover: &Address,
+    ctx: &ActionCtx,
     a: &FeedReport,
     b: &FeedReport,
-) -> Result<Event, OracleError> {
+) -> Result<Vec<Event>, OracleError> {
     if a.feed != b.feed || a.round != b.round || a.reporter != b.reporter || a.value == b.value {
         return Err(OracleError::InvalidEvidence);
     }
-    let mut f = feed(state, &a.feed).ok_or_else(|| OracleError::UnknownFeed(a.feed.clone()))?;
+    let f = feed(state, &a.feed).ok_or_else(|| OracleError::UnknownFeed(a.feed.clone()))?;
     let who = a.reporter.address();
     let i = reporter_index(&f, &who)?;
-    let bond = f.bonds[i];
-    if bond == Amount::ZERO || a.round < f.bonded_round[i] {
-        return Err(OracleError::NotBonded(who));
-    }
-    let reward = Amount(bond.0 / 2);
-    let rest = bond.checked_sub(reward).expect("half is at most the whole");
-    let escrow = escrow_address(&a.feed);
-    if reward > Amount::ZERO {
-        machina_bank::transfer(state, &escrow, prover, reward)?;
-    }
-    if rest > Amount::ZERO {
-        machina_bank::transfer(state, &escrow, &slash_pool_address(), rest)?;
-    }
-    f.bonds[i] = Amount::ZERO;
-    put_feed(state, &f);
-    // Its report in the open round, if any, no longer counts.
+    let subject = reporter_subject(&a.feed, &who);
+    let kind = EvidenceKind::FeedEquivocation;
+    let evidence =
+        machina_staking::evidence_id(kind, &[a.feed.as_bytes(), &a.round.to_be_bytes(), &who.0]);
+    let payees = machina_staking::prover_and_pool(state, &ctx.sender);
+    let (_, slashed) = machina_staking::slash(
+        state,
+        ctx.height(),
+        &Slash {
+            subject: &subject,
+            kind,
+            evidence,
+            bps: machina_staking::StakingParams::load(state).feed_equivocation_bps,
+            payees: &payees,
+        },
+    )?;
     let mut open = reports(state, &a.feed);
     open.0.retain(|(j, _)| usize::from(*j) != i);
     state.set(keys::feed_reports(&a.feed), open.encode());
-    Ok(Event::new(
+    let proven = Event::new(
         "oracle",
-        "bond_forfeited",
+        "equivocation_proven",
         &[
             ("feed", a.feed.clone().into()),
+            ("round", a.round.into()),
             ("reporter", who.into()),
-            ("to_prover", reward.into()),
-            ("to_pool", rest.into()),
         ],
-    ))
+    );
+    Ok(vec![proven, slashed])
 }
 
 #[cfg(test)]

@@ -124,11 +124,8 @@ pub enum OracleError {
     /// Not one of the feed's reporters.
     #[error("{0} is not a reporter of this feed")]
     NotAReporter(Address),
-    /// The reporter posted its bond already.
-    #[error("{0} has bonded already")]
-    AlreadyBonded(Address),
-    /// The reporter has no bond (never posted, or forfeited).
-    #[error("{0} has no bond on this feed")]
+    /// The reporter's stake for the feed is below the feed's bond, or it is jailed.
+    #[error("{0} has less stake for this feed than its bond, or is jailed: bond with `machina tx stake bond --role reporter`")]
     NotBonded(Address),
     /// The report is not for the open round.
     #[error("the open round is {expected}, the report is for round {got}")]
@@ -164,6 +161,9 @@ pub enum OracleError {
     /// From the wallet.
     #[error(transparent)]
     Wallet(#[from] WalletError),
+    /// From the staking module (a slash refused: evidence used, nothing staked).
+    #[error(transparent)]
+    Staking(#[from] machina_staking::StakingError),
 }
 
 impl OracleError {
@@ -187,7 +187,6 @@ impl OracleError {
             OracleError::DuplicateFeed(_) => "duplicate_feed",
             OracleError::InvalidFeed(_) => "invalid_feed",
             OracleError::NotAReporter(_) => "not_a_reporter",
-            OracleError::AlreadyBonded(_) => "already_bonded",
             OracleError::NotBonded(_) => "not_bonded",
             OracleError::WrongRound { .. } => "wrong_round",
             OracleError::DuplicateReport(_) => "duplicate_report",
@@ -197,6 +196,7 @@ impl OracleError {
             OracleError::InvalidEvidence => "invalid_evidence",
             OracleError::Bank(e) => e.code(),
             OracleError::Wallet(e) => e.code(),
+            OracleError::Staking(e) => e.code(),
         }
     }
 }

@@ -29,7 +29,6 @@ impl ModuleError for OracleError {
         "duplicate_feed",
         "invalid_feed",
         "not_a_reporter",
-        "already_bonded",
         "not_bonded",
         "wrong_round",
         "duplicate_report",
@@ -113,12 +112,11 @@ impl Module for Oracle {
                 crate::submit_readings(state, readings, &ctx.bad_items, now)
             }
             OracleAction::ReportFeed { reports } => {
-                crate::feed::report(state, reports, &ctx.bad_items, now)
+                crate::feed::report(state, reports, &ctx.bad_items, now, ctx.height())
             }
             OracleAction::CreateFeed(config) => vec![crate::feed::create(state, config)?],
-            OracleAction::BondFeed { feed } => vec![crate::feed::bond(state, ctx, feed)?],
             OracleAction::ProveEquivocation { a, b } => {
-                vec![crate::feed::prove_equivocation(state, &ctx.sender, a, b)?]
+                crate::feed::prove_equivocation(state, ctx, a, b)?
             }
         })
     }

@@ -63,7 +63,8 @@ pub struct FeedView {
     pub stale: bool,
     /// The feed's rules.
     pub config: FeedConfig,
-    /// Each reporter's bond, in the order of `config.reporters`.
+    /// Each reporter's stake for the feed (the staking module's `reporter` subject), in the
+    /// order of `config.reporters`; 0 while it is jailed.
     pub bonds: Vec<Amount>,
 }
 
@@ -144,13 +145,19 @@ async fn get_feed<H: ReadHost>(
     let f = crate::feed(&v.state, &name)
         .ok_or_else(|| api_error(OracleError::UnknownFeed(quote(&name))))?;
     let stale = crate::feed_value(&v.state, &name, v.timestamp_ms).is_err();
+    let bonds = f
+        .config
+        .reporters
+        .iter()
+        .map(|r| machina_staking::reporter_stake(&v.state, &name, r, v.height))
+        .collect();
     Ok(Json(FeedView {
         value: f.value,
         open_round: f.round,
         updated_ms: f.updated_ms,
         stale,
         config: f.config,
-        bonds: f.bonds,
+        bonds,
         name,
     }))
 }

@@ -4,8 +4,10 @@ use machina_bank::BankAction;
 use machina_identity::{
     device_pop_message, IdentityAction, MachineKind, MachineMetadata, MachineRegistration,
 };
+use machina_oracle::feed::reporter_subject;
 use machina_oracle::{FeedConfig, FeedReport, OracleAction, SignedReading};
 use machina_primitives::{Address, Amount, BlockEnv, Event, Keypair};
+use machina_staking::StakingAction;
 use machina_stf::{verify_txs, Action, BlockExecutor, TxBody, TxError};
 use proptest::prelude::*;
 
@@ -279,9 +281,21 @@ fn setup_feed(c: &mut Chain, reporters: &[Keypair], quorum: u16, super_quorum: u
     )
     .expect("created");
     for r in reporters {
-        c.run(r, vec![OracleAction::BondFeed { feed: FEED.into() }.into()])
-            .expect("bonded");
+        c.run(r, vec![stake_for_feed(r)]).expect("bonded");
     }
+}
+
+/// A reporter's bond for the feed, in the staking module.
+fn stake_for_feed(r: &Keypair) -> Action {
+    StakingAction::Bond {
+        subject: reporter_subject(FEED, &r.address()),
+        amount: Amount(1_000_000),
+    }
+    .into()
+}
+
+fn stake_of(c: &Chain, r: &Keypair) -> Amount {
+    machina_staking::total(&c.state, &reporter_subject(FEED, &r.address()))
 }
 
 fn report(c: &mut Chain, reports: Vec<FeedReport>) -> Vec<String> {
@@ -358,7 +372,7 @@ fn a_feed_takes_the_median_once_a_quorum_reports_and_bounds_its_moves() {
 }
 
 #[test]
-fn equivocation_forfeits_the_bond_half_to_the_prover() {
+fn equivocation_slashes_the_stake_half_to_the_prover() {
     let mut c = Chain::new(CHAIN, T0);
     let rs = reporters(3);
     setup_feed(&mut c, &rs, 2, 3);
@@ -383,17 +397,14 @@ fn equivocation_forfeits_the_bond_half_to_the_prover() {
         before - FEE + 500_000
     );
     assert_eq!(
-        machina_bank::account(&c.state, &machina_oracle::feed::slash_pool_address())
+        machina_bank::account(&c.state, &machina_staking::insurance_pool_address())
             .balance
             .0,
         500_000
     );
-    assert_eq!(
-        machina_oracle::feed(&c.state, FEED).expect("feed").bonds[0],
-        Amount::ZERO
-    );
+    assert_eq!(stake_of(&c, &rs[0]), Amount::ZERO);
     assert_eq!(machina_bank::total_supply(&c.state), supply);
-    // The forfeited reporter no longer counts; proving twice finds nothing to take.
+    // The slashed reporter no longer counts; the same offence is punished once.
     assert_eq!(
         report(&mut c, vec![a.clone()]),
         vec!["not_bonded".to_string()]
@@ -428,7 +439,7 @@ fn equivocation_forfeits_the_bond_half_to_the_prover() {
             .error
             .as_ref()
             .map(|e| e.code.as_str()),
-        Some("not_bonded")
+        Some("evidence_used")
     );
     // Evidence with a forged signature is refused before execution.
     let mut forged = a.clone();
@@ -500,17 +511,15 @@ fn old_evidence_cannot_take_a_new_bond() {
         .into()],
     )
     .expect("proved");
-    // Two honest reports finish round 1; the slashed reporter bonds again in round 2.
+    // Two honest reports finish round 1; the slashed reporter bonds again in round 2, and the
+    // old evidence cannot take the new stake.
     let honest: Vec<FeedReport> = rs[1..]
         .iter()
         .map(|k| FeedReport::sign(CHAIN, FEED, 1, 100, k))
         .collect();
     assert!(report(&mut c, honest).is_empty());
-    c.run(
-        &rs[0],
-        vec![OracleAction::BondFeed { feed: FEED.into() }.into()],
-    )
-    .expect("bonded again");
+    c.run(&rs[0], vec![stake_for_feed(&rs[0])])
+        .expect("bonded again");
     let replay = c
         .send(
             &prover,
@@ -521,9 +530,9 @@ fn old_evidence_cannot_take_a_new_bond() {
             .into()],
         )
         .expect("included");
-    assert_eq!(replay.error.map(|e| e.code), Some("not_bonded".to_string()));
     assert_eq!(
-        machina_oracle::feed(&c.state, FEED).expect("feed").bonds[0],
-        Amount(1_000_000)
+        replay.error.map(|e| e.code),
+        Some("evidence_used".to_string())
     );
+    assert_eq!(stake_of(&c, &rs[0]), Amount(1_000_000));
 }

@@ -1,37 +1,55 @@
 //! The staking module's `machina tx stake` and `machina query stake` subcommands.
 
-use crate::action::{StakingAction, Subject};
-use crate::routes::StakeView;
+use crate::action::{Role, StakingAction, Subject};
+use crate::routes::{OwnerView, StakeView};
 use clap::{Args, Subcommand};
 use machina_module_cli::{QueryHost, TxHost};
 use machina_primitives::Amount;
 
-/// What a bond backs, as flags: exactly one of them.
+/// What a bond backs: a role and the subject's id.
 #[derive(Args)]
-#[group(required = true, multiple = false)]
 pub struct SubjectArgs {
-    /// A compute machine the sender owns.
+    /// provider, reporter or validator.
+    #[arg(long, value_parser = parse_role)]
+    role: Role,
+    /// A machine id (provider), FEED or FEED:REPORTER (reporter; the reporter is an address
+    /// or a key name, the sender when left out), or a validator key (hex or a key name).
     #[arg(long)]
-    provider: Option<u64>,
-    /// A data feed the sender reports to.
-    #[arg(long)]
-    reporter: Option<String>,
-    /// A validator key: hex, or a key name.
-    #[arg(long)]
-    validator: Option<String>,
+    subject: String,
 }
 
-impl SubjectArgs {
-    fn subject(&self, host: &impl QueryHost) -> anyhow::Result<Subject> {
-        Ok(match (&self.provider, &self.reporter, &self.validator) {
-            (Some(id), _, _) => Subject::Provider { machine_id: *id },
-            (_, Some(feed), _) => Subject::Reporter { feed: feed.clone() },
-            (_, _, Some(k)) => Subject::Validator {
-                key: host.public_key_of(k)?,
-            },
-            _ => anyhow::bail!("name what the stake backs: --provider, --reporter or --validator"),
-        })
-    }
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("no role {s:?}: provider, reporter or validator"))
+}
+
+/// The subject `id` of `role`; a reporter's account defaults to `sender`.
+fn subject(
+    host: &impl QueryHost,
+    role: Role,
+    id: &str,
+    sender: Option<&str>,
+) -> anyhow::Result<Subject> {
+    Ok(match role {
+        Role::Provider => Subject::Provider {
+            machine_id: id
+                .parse()
+                .map_err(|_| anyhow::anyhow!("a provider subject is a machine id, not {id:?}"))?,
+        },
+        Role::Reporter => {
+            let (feed, who) = match (id.rsplit_once(':'), sender) {
+                (Some((feed, who)), _) => (feed, who),
+                (None, Some(sender)) => (id, sender),
+                (None, None) => anyhow::bail!("a reporter subject is FEED:REPORTER, not {id:?}"),
+            };
+            Subject::Reporter {
+                feed: feed.to_owned(),
+                reporter: host.address_of(who)?,
+            }
+        }
+        Role::Validator => Subject::Validator {
+            key: host.public_key_of(id)?,
+        },
+    })
 }
 
 /// `machina tx stake ...`.
@@ -42,7 +60,7 @@ pub enum StakingTx {
     Stake(StakeCmd),
 }
 
-/// `machina tx stake bond|unbond`.
+/// `machina tx stake bond|unbond|prove-equivocation`.
 #[derive(Subcommand)]
 pub enum StakeCmd {
     /// Lock stake at once.
@@ -57,7 +75,7 @@ pub enum StakeCmd {
         #[arg(long)]
         amount: Amount,
     },
-    /// Start unbonding: returns by itself after the role's delay.
+    /// Start unbonding: slashable until the role's delay has passed, then returned by itself.
     Unbond {
         /// Key name of the bonder.
         #[arg(long)]
@@ -69,20 +87,31 @@ pub enum StakeCmd {
         #[arg(long)]
         amount: Amount,
     },
+    /// Submit evidence that a validator signed two conflicting consensus votes.
+    ProveEquivocation {
+        /// Key name of the prover (paid its share of the slash).
+        #[arg(long)]
+        from: String,
+        /// The evidence, hex (as a validator logs it).
+        #[arg(long)]
+        evidence: String,
+    },
 }
 
-/// `machina query stake ROLE SUBJECT [--bonder NAME]`.
+/// `machina query stake SUBJECT --role ROLE` or `machina query stake --owner ADDR`.
 #[derive(Subcommand)]
 pub enum StakingQuery {
-    /// A subject's bonded total, and a bonder's part.
+    /// A subject's stake (bonded, unbonding, jail, slashes), or what an owner has staked.
     Stake {
+        /// The subject's id (with --role).
+        #[arg(required_unless_present = "owner", requires = "role")]
+        subject: Option<String>,
         /// provider, reporter or validator.
-        role: String,
-        /// The machine id, feed name or validator key.
-        subject: String,
-        /// A bonder (address or key name) whose part to show.
-        #[arg(long)]
-        bonder: Option<String>,
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+        /// An owner (address or key name): its bonds and unbondings.
+        #[arg(long, conflicts_with = "subject")]
+        owner: Option<String>,
     },
 }
 
@@ -92,19 +121,24 @@ pub fn run_tx(host: &impl TxHost<StakingAction>, cmd: StakingTx) -> anyhow::Resu
     let (from, action) = match cmd {
         StakeCmd::Bond {
             from,
-            subject,
+            subject: s,
             amount,
         } => {
-            let subject = subject.subject(host)?;
+            let subject = subject(host, s.role, &s.subject, Some(&from))?;
             (from, StakingAction::Bond { subject, amount })
         }
         StakeCmd::Unbond {
             from,
-            subject,
+            subject: s,
             amount,
         } => {
-            let subject = subject.subject(host)?;
+            let subject = subject(host, s.role, &s.subject, Some(&from))?;
             (from, StakingAction::Unbond { subject, amount })
+        }
+        StakeCmd::ProveEquivocation { from, evidence } => {
+            let evidence = hex::decode(evidence.trim().trim_start_matches("0x"))
+                .map_err(|_| anyhow::anyhow!("--evidence is hex"))?;
+            (from, StakingAction::ProveValidatorEquivocation { evidence })
         }
     };
     host.print_receipt(&host.send_from(&from, vec![action])?.1);
@@ -114,24 +148,81 @@ pub fn run_tx(host: &impl TxHost<StakingAction>, cmd: StakingTx) -> anyhow::Resu
 /// Runs a staking `query` subcommand.
 pub fn run_query(host: &impl QueryHost, cmd: StakingQuery) -> anyhow::Result<()> {
     let StakingQuery::Stake {
+        subject: id,
         role,
-        subject,
-        bonder,
+        owner,
     } = cmd;
-    let subject = match role.as_str() {
-        "validator" => {
-            machina_primitives::AttrValue::from(host.public_key_of(&subject)?).to_string()
-        }
-        _ => subject,
-    };
-    let mut path = format!("/v1/stake/{role}/{subject}");
-    if let Some(b) = bonder {
-        path += &format!("?bonder={}", host.address_of(&b)?);
+    if let Some(owner) = owner {
+        let (o, v): (OwnerView, _) =
+            host.get_as(&format!("/v1/stake/owner/{}", host.address_of(&owner)?))?;
+        host.print(&v, &|| owner_text(&o));
+        return Ok(());
     }
+    let (Some(id), Some(role)) = (id, role) else {
+        anyhow::bail!("name a SUBJECT with --role, or an --owner");
+    };
+    let s = subject(host, role, &id, None)?;
+    let path = format!("/v1/stake/{}/{}", role.name(), escape_segment(&s.id()));
     let (s, v): (StakeView, _) = host.get_as(&path)?;
-    host.print(&v, &|| match (&s.bonder, &s.bonded) {
-        (Some(b), Some(p)) => format!("{} micro bonded in total, {p} of them by {b}", s.total),
-        _ => format!("{} micro bonded in total", s.total),
-    });
+    host.print(&v, &|| stake_text(&s));
     Ok(())
+}
+
+/// Percent-encodes what a path segment may not hold as is (feed names are free text).
+fn escape_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn stake_text(s: &StakeView) -> String {
+    let mut out = format!(
+        "{} {}\nbonded          {} micro ({} bonders)\n",
+        s.role.name(),
+        s.subject,
+        s.bonded,
+        s.bonds.len()
+    );
+    out += &format!("unbonding       {} micro\n", s.unbonding_total);
+    for u in &s.unbonding {
+        out += &format!(
+            "  {} micro to {} at height {}\n",
+            u.amount, u.owner, u.release_height
+        );
+    }
+    out += &format!(
+        "jailed_until    {}\nslashed_total   {} micro",
+        s.jailed_until, s.slashed_total
+    );
+    out
+}
+
+fn owner_text(o: &OwnerView) -> String {
+    let mut out = format!("{}\n", o.owner);
+    if o.bonds.is_empty() && o.unbonding.is_empty() {
+        return out + "nothing staked";
+    }
+    for b in &o.bonds {
+        out += &format!(
+            "bonded     {} micro for {} {}\n",
+            b.amount,
+            b.role.name(),
+            b.subject
+        );
+    }
+    for u in &o.unbonding {
+        out += &format!(
+            "unbonding  {} micro from {} {}, released at height {}\n",
+            u.amount,
+            u.role.name(),
+            u.subject,
+            u.release_height
+        );
+    }
+    out.trim_end().to_owned()
 }

@@ -1,30 +1,19 @@
 //! The state keys the staking module owns, all under `staking/`.
 
 use crate::Subject;
-use machina_primitives::{Address, Encode};
+use machina_primitives::{Address, Encode, Hash};
 
-fn subject(prefix: &[u8], s: &Subject) -> Vec<u8> {
-    let mut k = prefix.to_vec();
+/// A subject's stake: its bonds, its unbondings, its jail term and what it lost. The subject's
+/// encoding is length-prefixed where it varies, so no two subjects share a key.
+pub(crate) fn subject(s: &Subject) -> Vec<u8> {
+    let mut k = b"staking/subject/".to_vec();
     s.encode_to(&mut k);
     k
 }
 
-/// Total bonded for a subject.
-pub(crate) fn total(s: &Subject) -> Vec<u8> {
-    subject(b"staking/total/", s)
-}
-
-/// One bonder's part for a subject. The subject's encoding is length-prefixed where it varies,
-/// so no two (subject, bonder) pairs share a key.
-pub(crate) fn bond(s: &Subject, bonder: &Address) -> Vec<u8> {
-    let mut k = subject(b"staking/bond/", s);
-    k.extend_from_slice(&bonder.0);
-    k
-}
-
-/// Pending unbondings of an account.
-pub(crate) fn pending(owner: &Address) -> Vec<u8> {
-    [b"staking/pending/".as_slice(), &owner.0].concat()
+/// The subjects an account backs and its pending unbondings.
+pub(crate) fn account(owner: &Address) -> Vec<u8> {
+    [b"staking/account/".as_slice(), &owner.0].concat()
 }
 
 /// How many unbondings mature at a height.
@@ -40,6 +29,16 @@ pub(crate) fn due(height: u64, i: u64) -> Vec<u8> {
         &i.to_be_bytes(),
     ]
     .concat()
+}
+
+/// Evidence already used, by its id: the height it was used at.
+pub(crate) fn evidence(id: &Hash) -> Vec<u8> {
+    [b"staking/evidence/".as_slice(), &id.0].concat()
+}
+
+/// The validator set written at genesis.
+pub(crate) fn validators() -> Vec<u8> {
+    b"staking/validators".to_vec()
 }
 
 /// The module's parameters.

@@ -1,7 +1,7 @@
 //! Staking as a module: stateless checks, dispatch, genesis, the end-of-block releases.
 
 use crate::action::StakingAction;
-use crate::{StakingError, StakingParams};
+use crate::{StakingError, StakingGenesis, StakingParams, MAX_EVIDENCE_BYTES};
 use machina_module::{ActionCtx, Host, Module, ModuleError, StatelessCtx};
 use machina_primitives::{Amount, BlockEnv, Event};
 use machina_state::StateWrite;
@@ -15,7 +15,14 @@ impl ModuleError for StakingError {
         "bond_below_minimum",
         "not_bonded_enough",
         "too_many_unbondings",
+        "subject_unbonding_full",
+        "too_many_bonders",
+        "too_many_bonds",
         "invalid_subject",
+        "invalid_equivocation_evidence",
+        "evidence_used",
+        "nothing_staked",
+        "invalid_staking_genesis",
     ];
 
     fn code(&self) -> &'static str {
@@ -32,21 +39,34 @@ impl Module for Staking {
     const ID: u8 = 5;
     type Action = StakingAction;
     type Error = StakingError;
-    type Genesis = StakingParams;
+    type Genesis = StakingGenesis;
 
-    fn init_genesis(state: &mut impl StateWrite, p: &StakingParams) -> crate::Result<()> {
+    fn init_genesis(state: &mut impl StateWrite, g: &StakingGenesis) -> crate::Result<()> {
+        g.params.check().map_err(StakingError::InvalidGenesis)?;
         // Default parameters are not written: a chain started before staking existed and one
         // started with the defaults have the same state (and root).
-        if *p != StakingParams::default() {
-            crate::params::store(state, p);
+        if g.params != StakingParams::default() {
+            crate::params::store(state, &g.params);
         }
-        Ok(())
+        crate::validator::init_genesis(state, &g.validators)
     }
 
     fn check_stateless(action: &StakingAction, _cx: &StatelessCtx) -> crate::Result<()> {
-        let (StakingAction::Bond { amount, .. } | StakingAction::Unbond { amount, .. }) = action;
-        if *amount == Amount::ZERO {
-            return Err(StakingError::ZeroStake);
+        match action {
+            StakingAction::Bond { amount, .. } | StakingAction::Unbond { amount, .. } => {
+                if *amount == Amount::ZERO {
+                    return Err(StakingError::ZeroStake);
+                }
+            }
+            StakingAction::ProveValidatorEquivocation { evidence } => {
+                if evidence.is_empty() || evidence.len() > MAX_EVIDENCE_BYTES {
+                    return Err(StakingError::InvalidEvidence(format!(
+                        "evidence has 1 to {MAX_EVIDENCE_BYTES} bytes"
+                    )));
+                }
+                // Decoding is pure: malformed evidence is refused before any fee.
+                crate::validator::Equivocation::decode(evidence)?;
+            }
         }
         Ok(())
     }
@@ -60,6 +80,9 @@ impl Module for Staking {
             StakingAction::Bond { subject, amount } => crate::bond(host, ctx, subject, *amount)?,
             StakingAction::Unbond { subject, amount } => {
                 crate::unbond(host, ctx, subject, *amount)?
+            }
+            StakingAction::ProveValidatorEquivocation { evidence } => {
+                crate::validator::prove(host, ctx, evidence)?
             }
         };
         Ok(vec![e])

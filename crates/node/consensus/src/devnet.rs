@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub const MAX_VALIDATORS: usize = 64;
 /// What each validator's account holds at genesis, to pay fees.
 pub const VALIDATOR_BALANCE: Amount = Amount(1_000 * 1_000_000);
+/// Of which each validator bonds this much at genesis (the staking module's validator stake).
+pub const VALIDATOR_STAKE: Amount = Amount(500 * 1_000_000);
 
 /// One member of the validator set.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -143,8 +145,17 @@ pub fn init_with(
         })
         .collect();
     allocations.extend(extra);
+    let mut chain = Genesis::dev(DEV_CHAIN_ID, genesis_time_ms, allocations);
+    // Each validator bonds part of its own balance: the stake equivocation is slashed from.
+    chain.modules.staking.validators = validators
+        .iter()
+        .map(|v| machina_staking::GenesisValidator {
+            key: v.public_key,
+            amount: VALIDATOR_STAKE,
+        })
+        .collect();
     let genesis = NetworkGenesis {
-        chain: Genesis::dev(DEV_CHAIN_ID, genesis_time_ms, allocations),
+        chain,
         validators: validators.clone(),
     };
     std::fs::write(&genesis_path, serde_json::to_vec_pretty(&genesis)?)?;

@@ -5,6 +5,7 @@
 
 use crate::app::{App, Executed, Pacing};
 use crate::block::{BlockLimits, ConsensusBlock};
+use crate::evidence;
 use crate::finalizer::{self, Finalizer};
 use crate::gossip;
 use commonware_broadcast::buffered;
@@ -29,6 +30,7 @@ use commonware_storage::archive::prunable;
 use commonware_storage::translator::TwoCap;
 use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, ordered::Set};
 use machina_chain::Chain;
+use machina_primitives::Keypair;
 use rand_core::CryptoRng;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
@@ -110,9 +112,9 @@ pub fn max_message_size(validators: usize, limits: &BlockLimits) -> u32 {
     ])
 }
 
-/// The consensus namespace for a chain id.
+/// The consensus namespace for a chain id (the staking module verifies evidence under it).
 pub fn namespace(chain_id: u64) -> Vec<u8> {
-    format!("machina/consensus/v1/{chain_id}").into_bytes()
+    machina_staking::consensus_namespace(chain_id)
 }
 
 /// Builds and starts one validator's stack; the returned handle ends if consensus stops.
@@ -250,6 +252,17 @@ where
         setup.pacing,
     );
     let deferred = Deferred::new(ctx.child("deferred"), app, marshal_mailbox.clone(), epocher);
+    let account = Keypair::from_seed(
+        commonware_codec::Encode::encode(&setup.key)[..]
+            .try_into()
+            .expect("an ed25519 private key encodes as its 32-byte seed"),
+    );
+    let simplex_reporter = evidence::start(
+        ctx.child("evidence"),
+        setup.chain.clone(),
+        account,
+        deferred.clone(),
+    );
     let reporter = finalizer::start(ctx.child("finalizer"), setup.chain.clone(), executed);
     marshal_actor.start(wrap(reporter), buffer, resolver);
 
@@ -262,8 +275,8 @@ where
             elector: RoundRobin::<Sha256>::default(),
             blocker,
             automaton: deferred.clone(),
-            relay: deferred.clone(),
-            reporter: deferred,
+            relay: deferred,
+            reporter: simplex_reporter,
             strategy: Sequential,
             partition: format!("{prefix}-simplex"),
             mailbox_size: MAILBOX_SIZE,

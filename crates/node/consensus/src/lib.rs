@@ -9,6 +9,7 @@
 pub mod app;
 pub mod block;
 pub mod engine;
+pub mod evidence;
 pub mod finalizer;
 pub mod gossip;
 

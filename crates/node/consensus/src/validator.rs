@@ -47,6 +47,22 @@ pub fn run(config: &ValidatorConfig) -> anyhow::Result<()> {
             me.public().address()
         );
     }
+    let mut listed: Vec<_> = genesis.validators.iter().map(|v| v.public_key).collect();
+    listed.sort();
+    let mut staked: Vec<_> = genesis
+        .chain
+        .modules
+        .staking
+        .validators
+        .iter()
+        .map(|v| v.key)
+        .collect();
+    staked.sort();
+    if !staked.is_empty() && staked != listed {
+        bail!(
+            "the genesis validator set and the staking module's validators differ: they must list the same keys"
+        );
+    }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let store = Store::open(&config.data_dir.join("chain.redb"))?;

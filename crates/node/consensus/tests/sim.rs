@@ -22,7 +22,8 @@ use machina_bank::BankAction;
 use machina_chain::Chain;
 use machina_consensus::engine::{self, CHANNELS};
 use machina_consensus::{BlockLimits, Pacing, Setup, Timeouts, address_of};
-use machina_primitives::{Address, Amount, Keypair};
+use machina_primitives::{Address, Amount, Keypair, PublicKey};
+use machina_staking::{GenesisValidator, Subject};
 use machina_stf::Genesis;
 use machina_stf::TxBody;
 use machina_store::Store;
@@ -56,9 +57,21 @@ impl Sim {
                 address: worker(i).address(),
                 balance: Amount(1_000_000_000),
             })
+            .chain(keys.iter().map(|k| Allocation {
+                address: address_of(&k.public_key()),
+                balance: Amount(1_000_000_000),
+            }))
             .collect();
         allocations.sort_by_key(|a| a.address);
-        let genesis = Genesis::dev(CHAIN_ID, 0, allocations);
+        let mut genesis = Genesis::dev(CHAIN_ID, 0, allocations);
+        // Every validator bonds stake at genesis: the equivocators lose part of theirs.
+        genesis.modules.staking.validators = keys
+            .iter()
+            .map(|k| GenesisValidator {
+                key: machina_key(&k.public_key()),
+                amount: VALIDATOR_STAKE,
+            })
+            .collect();
         let disks = (0..n)
             .map(|_| Store::in_memory().expect("in-memory store"))
             .collect();
@@ -78,8 +91,17 @@ impl Sim {
             .collect();
         a.extend((0..self.keys.len()).map(|i| worker(i).address()));
         a.extend(self.keys.iter().map(|k| address_of(&k.public_key())));
+        a.push(machina_staking::escrow_address());
+        a.push(machina_staking::insurance_pool_address());
         a
     }
+}
+
+/// Stake each simulated validator bonds at genesis.
+const VALIDATOR_STAKE: Amount = Amount(500_000_000);
+
+fn machina_key(k: &ed25519::PublicKey) -> PublicKey {
+    PublicKey(k.as_ref().try_into().expect("32 bytes"))
 }
 
 /// The account validator `i`'s clients send transfers from.
@@ -447,10 +469,14 @@ impl ExitCondition<ed25519::PublicKey, Node> for HonestHeight {
 #[test]
 fn one_byzantine_of_four_and_two_of_seven() {
     run(4, &[3], |p| {
-        p.link(lossy()).exit_condition(HonestHeight(25))
+        p.link(lossy())
+            .exit_condition(HonestHeight(25))
+            .property(EquivocatorsSlashed(vec![3]))
     });
     run(7, &[1, 5], |p| {
-        p.link(lossy()).exit_condition(HonestHeight(25))
+        p.link(lossy())
+            .exit_condition(HonestHeight(25))
+            .property(EquivocatorsSlashed(vec![1, 5]))
     });
 }
 
@@ -501,4 +527,73 @@ impl Property<ed25519::PublicKey, Node> for TransfersFinalized {
             Ok(())
         })
     }
+}
+
+/// At the end, every equivocating validator was slashed on evidence its honest peers
+/// submitted: on every honest validator the same slashes at the same heights, and less stake
+/// than it bonded at genesis.
+#[derive(Clone)]
+struct EquivocatorsSlashed(Vec<u64>);
+
+impl Property<ed25519::PublicKey, Node> for EquivocatorsSlashed {
+    fn name(&self) -> &str {
+        "equivocating validators are slashed alike everywhere"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a Node],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let chains: Vec<&Arc<Chain>> = states.iter().filter_map(|s| s.chain.as_ref()).collect();
+            let common = chains
+                .iter()
+                .map(|c| c.committed().head.height)
+                .min()
+                .unwrap_or(0);
+            let mut seen = BTreeSet::new();
+            for c in &chains {
+                let slashes = slashes_until(c, common);
+                for &i in &self.0 {
+                    let key = machina_key(&ed25519::PrivateKey::from_seed(i).public_key());
+                    let id = key.to_string();
+                    if !slashes.iter().any(|(_, subject, _)| *subject == id) {
+                        return Err(format!("validator {i} was not slashed by height {common}"));
+                    }
+                    let left =
+                        machina_staking::total(&c.committed().state, &Subject::Validator { key });
+                    if left >= VALIDATOR_STAKE {
+                        return Err(format!(
+                            "validator {i} still has {left} of {VALIDATOR_STAKE}"
+                        ));
+                    }
+                }
+                eprintln!("slashes up to height {common}: {slashes:?}");
+                seen.insert(slashes);
+            }
+            if seen.len() != 1 {
+                return Err(format!("honest validators saw different slashes: {seen:?}"));
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The `slashed` events of a chain's transactions up to `height`: (height, subject, amount).
+fn slashes_until(c: &Chain, height: u64) -> Vec<(u64, String, String)> {
+    let mut out = Vec::new();
+    for h in 1..=height {
+        for tx in c.store().block_tx_hashes(h).expect("store reads") {
+            let rec = c.store().tx(&tx).expect("store reads").expect("indexed tx");
+            for e in rec.receipt.events.iter().filter(|e| e.kind == "slashed") {
+                out.push((
+                    h,
+                    e.attrs["subject"].to_string(),
+                    e.attrs["amount"].to_string(),
+                ));
+            }
+        }
+    }
+    out
 }

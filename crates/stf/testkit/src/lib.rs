@@ -79,17 +79,18 @@ pub struct Chain {
 impl Chain {
     /// A dev genesis for `chain_id`, at time `now`.
     pub fn new(chain_id: u64, now: u64) -> Chain {
+        Chain::from_genesis(&Genesis::dev(chain_id, 0, vec![]), now)
+    }
+
+    /// A chain from `genesis`, at time `now`.
+    pub fn from_genesis(genesis: &Genesis, now: u64) -> Chain {
         let mut state = SparseMerkleTree::from_entries(std::iter::empty());
-        state.apply(
-            &Genesis::dev(chain_id, 0, vec![])
-                .changes()
-                .expect("genesis"),
-        );
+        state.apply(&genesis.changes().expect("genesis"));
         Chain {
             state,
             height: 0,
             now,
-            chain_id,
+            chain_id: genesis.chain_id,
         }
     }
 
