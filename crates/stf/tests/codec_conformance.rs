@@ -59,6 +59,8 @@ fn encode_any(ty: &str, json: &Value) -> Result<Vec<u8>, String> {
         "OrderRec" => encode_sample::<machina_energy::OrderRec>(json),
         "Unbonding" => encode_sample::<machina_staking::Unbonding>(json),
         "StakingParams" => encode_sample::<machina_staking::StakingParams>(json),
+        "Stake" => encode_sample::<machina_staking::Stake>(json),
+        "StakeAccount" => encode_sample::<machina_staking::Account>(json),
         other => Err(format!("no type {other} in the conformance table")),
     }
 }

@@ -45,7 +45,7 @@ pub enum StakingError {
     #[error("a bond or unbonding needs at least 1 micro")]
     ZeroStake,
     /// Less than the role's minimum would remain bonded.
-    #[error("a {role:?} bond is at least {min} micro; this leaves {would}: bond more, or unbond all of it")]
+    #[error("a {} bond is at least {min} micro; this leaves {would}: bond more, or unbond all of it", .role.name())]
     BelowMinimum {
         /// The role.
         role: Role,
@@ -90,6 +90,14 @@ pub enum StakingError {
     /// The genesis section cannot start a chain.
     #[error("invalid staking genesis: {0}")]
     InvalidGenesis(String),
+    /// The subject is jailed for an earlier slash.
+    #[error("subject {subject} is jailed until height {until} for an earlier slash; evidence against it counts again after that")]
+    AlreadyJailed {
+        /// The subject's id.
+        subject: String,
+        /// The end of its jail term.
+        until: u64,
+    },
     /// Nothing to slash.
     #[error("subject {0} has no stake to slash")]
     NothingStaked(String),
@@ -116,6 +124,7 @@ impl StakingError {
             StakingError::InvalidEvidence(_) => "invalid_equivocation_evidence",
             StakingError::EvidenceUsed(_) => "evidence_used",
             StakingError::NothingStaked(_) => "nothing_staked",
+            StakingError::AlreadyJailed { .. } => "already_jailed",
             StakingError::InvalidGenesis(_) => "invalid_staking_genesis",
             StakingError::Wallet(e) => e.code(),
             StakingError::Identity(e) => e.code(),

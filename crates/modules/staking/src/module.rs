@@ -22,6 +22,7 @@ impl ModuleError for StakingError {
         "invalid_equivocation_evidence",
         "evidence_used",
         "nothing_staked",
+        "already_jailed",
         "invalid_staking_genesis",
     ];
 

@@ -243,6 +243,18 @@ pub(crate) fn prove(
         &[&offender.0, &epoch.to_be_bytes(), &view.to_be_bytes()],
     );
     let subject = Subject::Validator { key: offender };
+    // One incident, one slash: votes a validator double-signed before its first slash landed
+    // (often several views in the same block) are not slashed again while it is jailed.
+    if let Some(at) = crate::evidence_used(state, &id) {
+        return Err(StakingError::EvidenceUsed(at));
+    }
+    let until = crate::stake(state, &subject).jailed_until;
+    if until > ctx.height() {
+        return Err(StakingError::AlreadyJailed {
+            subject: subject.id(),
+            until,
+        });
+    }
     let payees = prover_and_pool(state, &ctx.sender);
     let bps = crate::StakingParams::load(state).validator_equivocation_bps;
     let (_, mut event) = crate::slash(

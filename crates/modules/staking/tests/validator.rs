@@ -123,8 +123,12 @@ fn equivocation_is_verified_slashed_once_and_jails() {
         c.code(&prover, vec![prove(conflicting(2, 7, CHAIN, b"c"))]),
         "evidence_used"
     );
-    // Another view is another offence.
-    c.ok(&prover, vec![prove(conflicting(2, 8, CHAIN, b"b"))]);
+    // Another view is another offence, but the validator is jailed for the first: one
+    // incident, one slash.
+    assert_eq!(
+        c.code(&prover, vec![prove(conflicting(2, 8, CHAIN, b"b"))]),
+        "already_jailed"
+    );
 }
 
 #[test]

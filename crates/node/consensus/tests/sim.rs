@@ -3,9 +3,14 @@
 //! storage, and Byzantine validators. Each seed replays identically; a failure names its
 //! seed, and `MACHINA_SIM_SEED=s` runs that seed alone.
 
+use commonware_codec::{DecodeExt as _, Encode as _};
 use commonware_consensus::simplex::mocks::conflicter::{self, Conflicter};
 use commonware_consensus::simplex::scheme::ed25519::Scheme;
-use commonware_cryptography::{Sha256, Signer as _, ed25519};
+use commonware_consensus::simplex::types::{Notarize, Proposal, Vote};
+use commonware_consensus::types::{Round, View};
+use commonware_consensus::{Epochable as _, Viewable as _};
+use commonware_cryptography::sha256::Digest as Sha256Digest;
+use commonware_cryptography::{Hasher as _, Sha256, Signer as _, ed25519};
 use commonware_glue::simulate::action::{Action, Crash, Schedule};
 use commonware_glue::simulate::engine::{EngineDefinition, InitContext};
 use commonware_glue::simulate::exit::ExitCondition;
@@ -15,6 +20,7 @@ use commonware_glue::simulate::property::{FinalizationProperty, Property};
 use commonware_glue::simulate::reporter::MonitorReporter;
 use commonware_glue::simulate::tracker::ProgressTracker;
 use commonware_p2p::simulated::Link;
+use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Quota, Spawner};
 use commonware_utils::{Probability, ordered::Set};
 use machina_bank::Allocation;
@@ -43,6 +49,8 @@ struct Sim {
     keys: Vec<ed25519::PrivateKey>,
     /// Validators that run a Byzantine voter instead of the honest engine.
     byzantine: BTreeSet<usize>,
+    /// Validators that run [`Equivocator`] instead of the honest engine.
+    equivocators: BTreeSet<usize>,
     /// Each validator's disk: kept across its crashes, as a disk outlives a process.
     disks: Arc<Mutex<Vec<Store>>>,
     genesis: Genesis,
@@ -78,9 +86,16 @@ impl Sim {
         Sim {
             keys,
             byzantine: byzantine.iter().copied().collect(),
+            equivocators: BTreeSet::new(),
             disks: Arc::new(Mutex::new(disks)),
             genesis,
         }
+    }
+
+    /// Runs [`Equivocator`] as validators `which`.
+    fn equivocating(mut self, which: &[usize]) -> Self {
+        self.equivocators = which.iter().copied().collect();
+        self
     }
 
     /// Every account that can hold value in the simulation.
@@ -156,6 +171,13 @@ impl EngineDefinition for Sim {
             let votes = channels.into_iter().next().expect("vote channel");
             let voter = Conflicter::<_, _, Sha256>::new(context, conflicter::Config { scheme });
             return (voter.start(votes), Node { chain: None });
+        }
+        if self.equivocators.contains(&index) {
+            let scheme =
+                Scheme::signer(&namespace, validators, self.keys[index].clone()).expect("member");
+            let votes = channels.into_iter().next().expect("vote channel");
+            let handle = context.spawn(move |_| equivocate(scheme, votes));
+            return (handle, Node { chain: None });
         }
         let store = self.disks.lock().expect("disks")[index].clone();
         let proposer = address_of(public_key);
@@ -286,12 +308,10 @@ fn lossy() -> Link {
 
 /// Runs `plan` for one seed on fresh disks, with the agreement and transfer properties.
 fn run_seed(
-    n: usize,
-    byzantine: &[usize],
+    sim: Sim,
     seed: u64,
     plan: &impl Fn(PlanBuilder<Sim>) -> PlanBuilder<Sim>,
 ) -> PlanResult<Sim> {
-    let sim = Sim::new(n, byzantine);
     let accounts = sim.accounts();
     plan(PlanBuilder::new(sim))
         .seed(seed)
@@ -310,11 +330,25 @@ fn run(
     byzantine: &[usize],
     plan: impl Fn(PlanBuilder<Sim>) -> PlanBuilder<Sim>,
 ) -> Vec<u64> {
+    run_with(|| Sim::new(n, byzantine), plan)
+}
+
+/// [`run`] on networks `make` builds, a fresh one (fresh disks) per seed.
+fn run_with(
+    make: impl Fn() -> Sim,
+    plan: impl Fn(PlanBuilder<Sim>) -> PlanBuilder<Sim>,
+) -> Vec<u64> {
     seeds()
         .into_iter()
         .map(|seed| {
-            eprintln!("simulating {n} validators (byzantine {byzantine:?}), seed {seed}");
-            let r = run_seed(n, byzantine, seed, &plan);
+            let sim = make();
+            eprintln!(
+                "simulating {} validators (byzantine {:?}, equivocating {:?}), seed {seed}",
+                sim.keys.len(),
+                sim.byzantine,
+                sim.equivocators
+            );
+            let r = run_seed(sim, seed, &plan);
             eprintln!(
                 "seed {seed}: {} crashes, {} scheduled actions",
                 r.crashes, r.scheduled_actions
@@ -388,7 +422,10 @@ fn seven_validators_partition_heals() {
     run(7, &[], move |p| {
         p.link(lossy())
             .crash(Crash::Schedule(schedule.clone()))
-            .exit_condition(HonestHeight(40))
+            .exit_condition(BlocksAfter {
+                after_ms: 8_000,
+                count: 5,
+            })
             .property(BlocksAfter {
                 after_ms: 8_000,
                 count: 5,
@@ -397,11 +434,47 @@ fn seven_validators_partition_heals() {
 }
 
 /// Every honest validator finalized `count` blocks with a chain time past `after_ms`:
-/// progress resumed after the partition healed.
+/// progress resumed after the partition healed. As an exit condition, the run ends once it
+/// holds (or fails at the plan's timeout).
 #[derive(Clone)]
 struct BlocksAfter {
     after_ms: u64,
     count: u64,
+}
+
+impl BlocksAfter {
+    fn blocks_after(&self, c: &Chain) -> u64 {
+        let head = c.committed().head.height;
+        (1..=head)
+            .rev()
+            .map_while(|h| c.store().header(h).ok().flatten())
+            .take_while(|h| h.timestamp_ms > self.after_ms)
+            .count() as u64
+    }
+}
+
+impl ExitCondition<ed25519::PublicKey, Node> for BlocksAfter {
+    fn name(&self) -> &str {
+        "honest validators finalized blocks after the partition healed"
+    }
+
+    fn requires_polling(&self) -> bool {
+        true
+    }
+
+    fn reached<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a Node],
+        _target_count: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
+        Box::pin(async move {
+            Ok(states
+                .iter()
+                .filter_map(|s| s.chain.as_ref())
+                .all(|c| self.blocks_after(c) >= self.count))
+        })
+    }
 }
 
 impl Property<ed25519::PublicKey, Node> for BlocksAfter {
@@ -416,11 +489,7 @@ impl Property<ed25519::PublicKey, Node> for BlocksAfter {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             for c in states.iter().filter_map(|s| s.chain.as_ref()) {
-                let head = c.committed().head.height;
-                let after = (1..=head)
-                    .filter_map(|h| c.store().header(h).ok().flatten())
-                    .filter(|h| h.timestamp_ms > self.after_ms)
-                    .count() as u64;
+                let after = self.blocks_after(c);
                 if after < self.count {
                     return Err(format!(
                         "{after} blocks finalized after {} ms, expected {}",
@@ -469,15 +538,30 @@ impl ExitCondition<ed25519::PublicKey, Node> for HonestHeight {
 #[test]
 fn one_byzantine_of_four_and_two_of_seven() {
     run(4, &[3], |p| {
-        p.link(lossy())
-            .exit_condition(HonestHeight(25))
-            .property(EquivocatorsSlashed(vec![3]))
+        p.link(lossy()).exit_condition(HonestHeight(25))
     });
     run(7, &[1, 5], |p| {
-        p.link(lossy())
-            .exit_condition(HonestHeight(25))
-            .property(EquivocatorsSlashed(vec![1, 5]))
+        p.link(lossy()).exit_condition(HonestHeight(25))
     });
+}
+
+/// Validators that sign two notarize votes for every view: their honest peers submit the
+/// evidence simplex reports, and the chain slashes them. The run ends once every honest
+/// validator is past height 25 and has slashed every equivocator (a network that never
+/// slashes one runs into the plan's timeout and fails).
+#[test]
+fn equivocating_validators_are_slashed_alike_on_every_honest_validator() {
+    for (n, bad) in [(4, vec![3]), (7, vec![1, 5])] {
+        let slashed = EquivocatorsSlashed(bad.iter().map(|&i| i as u64).collect());
+        run_with(
+            || Sim::new(n, &[]).equivocating(&bad),
+            |p| {
+                p.link(lossy())
+                    .exit_condition(slashed.clone())
+                    .property(slashed.clone())
+            },
+        );
+    }
 }
 
 #[test]
@@ -492,7 +576,7 @@ fn seven_validators_crash_and_recover() {
 fn a_seed_replays_identically() {
     let plan = crashing(Duration::from_secs(1), Duration::from_millis(500), 1, 20);
     let seed = seeds()[0];
-    let once = || run_seed(4, &[], seed, &plan).state;
+    let once = || run_seed(Sim::new(4, &[]), seed, &plan).state;
     assert_eq!(once(), once(), "seed {seed} did not replay identically");
 }
 
@@ -535,6 +619,45 @@ impl Property<ed25519::PublicKey, Node> for TransfersFinalized {
 #[derive(Clone)]
 struct EquivocatorsSlashed(Vec<u64>);
 
+impl EquivocatorsSlashed {
+    fn keys(&self) -> impl Iterator<Item = (u64, PublicKey)> + '_ {
+        self.0.iter().map(|&i| {
+            (
+                i,
+                machina_key(&ed25519::PrivateKey::from_seed(i).public_key()),
+            )
+        })
+    }
+}
+
+impl ExitCondition<ed25519::PublicKey, Node> for EquivocatorsSlashed {
+    fn name(&self) -> &str {
+        "honest validators are past height 25 and slashed every equivocator"
+    }
+
+    fn requires_polling(&self) -> bool {
+        true
+    }
+
+    fn reached<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a Node],
+        _target_count: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
+        Box::pin(async move {
+            Ok(states.iter().filter_map(|s| s.chain.as_ref()).all(|c| {
+                let state = c.committed().state;
+                c.committed().head.height >= 25
+                    && self.keys().all(|(_, key)| {
+                        machina_staking::stake(&state, &Subject::Validator { key }).slashed_total
+                            > Amount::ZERO
+                    })
+            }))
+        })
+    }
+}
+
 impl Property<ed25519::PublicKey, Node> for EquivocatorsSlashed {
     fn name(&self) -> &str {
         "equivocating validators are slashed alike everywhere"
@@ -555,8 +678,7 @@ impl Property<ed25519::PublicKey, Node> for EquivocatorsSlashed {
             let mut seen = BTreeSet::new();
             for c in &chains {
                 let slashes = slashes_until(c, common);
-                for &i in &self.0 {
-                    let key = machina_key(&ed25519::PrivateKey::from_seed(i).public_key());
+                for (i, key) in self.keys() {
                     let id = key.to_string();
                     if !slashes.iter().any(|(_, subject, _)| *subject == id) {
                         return Err(format!("validator {i} was not slashed by height {common}"));
@@ -596,4 +718,29 @@ fn slashes_until(c: &Chain, height: u64) -> Vec<(u64, String, String)> {
         }
     }
     out
+}
+
+/// A Byzantine voter that, on every vote it hears for view v, signs two notarize votes for
+/// different proposals of view v + 1 and sends both at once: they reach its peers before
+/// those peers are done with v + 1, so each peer's simplex sees the conflict. (Commonware's
+/// `Conflicter` answers a vote with a conflicting one for the same view, which peers that
+/// already finalized the view ignore.)
+async fn equivocate<S: Sender, R: Receiver>(scheme: Scheme, (mut sender, mut receiver): (S, R)) {
+    let mut done = BTreeSet::new();
+    while let Ok((_, msg)) = receiver.recv().await {
+        let Ok(vote) = Vote::<Scheme, Sha256Digest>::decode(msg) else {
+            continue;
+        };
+        let next = vote.view().get() + 1;
+        if !done.insert(next) {
+            continue;
+        }
+        let round = Round::new(vote.epoch(), View::new(next));
+        for side in [b"left", b"rght"] {
+            let payload = Sha256::hash(&[side, &next.to_be_bytes()]);
+            let proposal = Proposal::new(round, View::new(next - 1), payload);
+            let n = Notarize::sign(&scheme, proposal).expect("a member signs");
+            let _ = sender.send(Recipients::All, Vote::Notarize(n).encode(), true);
+        }
+    }
 }
