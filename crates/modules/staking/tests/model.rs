@@ -58,6 +58,10 @@ struct Model {
 }
 
 impl Model {
+    fn balance(&mut self, a: &Address) -> &mut u128 {
+        self.balances.get_mut(a).expect("a tracked account")
+    }
+
     fn parts(&self, s: usize) -> Vec<u128> {
         self.bonds
             .iter()
@@ -144,7 +148,7 @@ impl Run<'_> {
         assert_eq!(code(&r), expect);
         if r.is_ok() {
             self.model.bonds.insert((s, owner), part);
-            *self.model.balances.get_mut(&owner).unwrap() -= amount;
+            *self.model.balance(&owner) -= amount;
         }
     }
 
@@ -249,12 +253,10 @@ impl Run<'_> {
         }
         let to_prover =
             take * u128::from(StakingParams::default().prover_share_bps) / u128::from(BPS);
-        *self.model.balances.get_mut(&prover).unwrap() += to_prover;
+        *self.model.balance(&prover) += to_prover;
         *self
             .model
-            .balances
-            .get_mut(&machina_staking::insurance_pool_address())
-            .unwrap() += take - to_prover;
+            .balance(&machina_staking::insurance_pool_address()) += take - to_prover;
         assert_eq!(event.attrs["to_prover"], to_prover.to_string().as_str());
         self.model.slashed[s] += take;
         self.model.used.push(evidence);
@@ -263,9 +265,10 @@ impl Run<'_> {
     fn advance(&mut self, blocks: u64) {
         for h in self.height..self.height + blocks {
             machina_staking::release_due(&mut self.state, h);
+            let balances = &mut self.model.balances;
             for list in &mut self.model.unbonding {
                 for u in list.iter().filter(|u| u.0 == h) {
-                    *self.model.balances.get_mut(&u.1).unwrap() += u.2;
+                    *balances.get_mut(&u.1).expect("a tracked account") += u.2;
                 }
                 list.retain(|u| u.0 != h);
             }
