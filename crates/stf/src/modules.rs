@@ -253,4 +253,5 @@ modules! {
     oracle: Oracle => machina_oracle::Oracle, machina_oracle::OracleAction, machina_oracle::OracleError;
     energy: Energy => machina_energy::Energy, machina_energy::EnergyAction, machina_energy::EnergyError;
     staking: Staking => machina_staking::Staking, machina_staking::StakingAction, machina_staking::StakingError;
+    compute: Compute => machina_compute::Compute, machina_compute::ComputeAction, machina_compute::ComputeError;
 }

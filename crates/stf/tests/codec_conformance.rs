@@ -61,6 +61,9 @@ fn encode_any(ty: &str, json: &Value) -> Result<Vec<u8>, String> {
         "StakingParams" => encode_sample::<machina_staking::StakingParams>(json),
         "Stake" => encode_sample::<machina_staking::Stake>(json),
         "StakeAccount" => encode_sample::<machina_staking::Account>(json),
+        "ComputeOffer" => encode_sample::<machina_compute::Offer>(json),
+        "ComputeJob" => encode_sample::<machina_compute::Job>(json),
+        "ComputeParams" => encode_sample::<machina_compute::ComputeParams>(json),
         other => Err(format!("no type {other} in the conformance table")),
     }
 }

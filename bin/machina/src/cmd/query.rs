@@ -55,6 +55,8 @@ enum QueryCmd {
     Energy(machina_energy::cli::EnergyQueryCmd),
     #[command(flatten)]
     Staking(machina_staking::cli::StakingQuery),
+    #[command(flatten)]
+    Compute(machina_compute::cli::ComputeQueryCmd),
 }
 
 /// The command line as the modules' subcommands see it: the node, the keystore, the output
@@ -122,6 +124,7 @@ pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         QueryCmd::Oracle(c) => machina_oracle::cli::run_query(&r, c)?,
         QueryCmd::Energy(c) => machina_energy::cli::run_query(&r, c)?,
         QueryCmd::Staking(c) => machina_staking::cli::run_query(&r, c)?,
+        QueryCmd::Compute(c) => machina_compute::cli::run_query(&r, c)?,
     }
     Ok(())
 }

@@ -64,6 +64,8 @@ enum TxCmd {
     Energy(machina_energy::cli::EnergyTx),
     #[command(flatten)]
     Staking(machina_staking::cli::StakingTx),
+    #[command(flatten)]
+    Compute(machina_compute::cli::ComputeTx),
 }
 
 /// Runs `machina tx ...`.
@@ -81,6 +83,7 @@ pub fn run(args: TxArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         TxCmd::Oracle(c) => machina_oracle::cli::run_tx(&s, c),
         TxCmd::Energy(c) => machina_energy::cli::run_tx(&s, c),
         TxCmd::Staking(c) => machina_staking::cli::run_tx(&s, c),
+        TxCmd::Compute(c) => machina_compute::cli::run_tx(&s, c),
     }
 }
 

@@ -100,6 +100,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
         .chain(machina_oracle::routes::routes())
         .chain(machina_energy::routes::routes())
         .chain(machina_staking::routes::routes())
+        .chain(machina_compute::routes::routes())
         .collect()
 }
 

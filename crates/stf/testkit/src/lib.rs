@@ -73,6 +73,8 @@ pub struct Chain {
     pub height: u64,
     /// Chain time of the next block.
     pub now: u64,
+    /// The end-of-block hooks' events of the last block.
+    pub block_events: Vec<machina_primitives::Event>,
     chain_id: u64,
 }
 
@@ -90,6 +92,7 @@ impl Chain {
             state,
             height: 0,
             now,
+            block_events: Vec::new(),
             chain_id: genesis.chain_id,
         }
     }
@@ -136,9 +139,10 @@ impl Chain {
         self.height += 1;
         let mut exec = BlockExecutor::begin(&self.state, self.env());
         let receipt = exec.execute(&vtx)?.clone();
-        let changes = exec.finish().changes;
-        assert_keys_owned(&changes);
-        self.state.apply(&changes);
+        let parts = exec.finish();
+        assert_keys_owned(&parts.changes);
+        self.state.apply(&parts.changes);
+        self.block_events = parts.events;
         Ok(receipt)
     }
 
@@ -167,6 +171,7 @@ impl Chain {
         let parts = exec.finish();
         assert_keys_owned(&parts.changes);
         self.state.apply(&parts.changes);
+        self.block_events = parts.events.clone();
         parts.events
     }
 }

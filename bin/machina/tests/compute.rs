@@ -1,0 +1,193 @@
+//! The compute market on the real binary: a bonded compute machine offers a slot, a tenant's
+//! job is leased in the block it arrives in, paid while it runs, and closed with its unused
+//! escrow back, through the CLI of a dev node.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{free_port, start_dev, BIN};
+
+fn cli(keystore: &Path, node: Option<&str>, args: &[&str]) -> Value {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .arg("--json")
+        .env("MACHINA_KEYSTORE", keystore);
+    if let Some(n) = node {
+        cmd.args(["--node", n]);
+    }
+    let out = cmd.output().expect("run machina");
+    assert!(
+        out.status.success(),
+        "machina {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+fn micro(v: &Value) -> u128 {
+    v.as_str()
+        .expect("a decimal string")
+        .parse()
+        .expect("an amount")
+}
+
+#[test]
+fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_back() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ks = tmp.path().join("keys.json");
+    let node = start_dev(
+        &tmp.path().join("data"),
+        free_port(),
+        &["--idle-block-ms", "20"],
+    );
+    let n = Some(node.url.as_str());
+    cli(&ks, None, &["keys", "new", "gpu-box"]);
+    let reg = cli(
+        &ks,
+        n,
+        &[
+            "tx",
+            "machine",
+            "register",
+            "--from",
+            "bob",
+            "--device",
+            "gpu-box",
+            "--kind",
+            "compute",
+            "--rated-power-w",
+            "700",
+        ],
+    );
+    let id = reg["machine_id"].as_u64().expect("machine_id").to_string();
+    cli(
+        &ks,
+        n,
+        &[
+            "tx",
+            "stake",
+            "bond",
+            "--from",
+            "bob",
+            "--role",
+            "provider",
+            "--subject",
+            &id,
+            "--amount",
+            "10000000",
+        ],
+    );
+    let offer = cli(
+        &ks,
+        n,
+        &[
+            "tx",
+            "compute",
+            "offer",
+            "--from",
+            "bob",
+            "--machine",
+            &id,
+            "--gpu-model",
+            "h100",
+            "--gpus",
+            "1",
+            "--region",
+            "eu",
+            "--price",
+            "2500",
+            "--max-lease-blocks",
+            "100000",
+        ],
+    );
+    assert_eq!(offer["receipt"]["success"], true);
+    let posted = cli(
+        &ks,
+        n,
+        &[
+            "tx",
+            "compute",
+            "job",
+            "--from",
+            "charlie",
+            "--gpu-model",
+            "h100",
+            "--gpus",
+            "1",
+            "--max-price",
+            "3000",
+            "--blocks",
+            "100000",
+            "--deposit",
+            "1000000",
+        ],
+    );
+    let height = posted["height"].as_u64().expect("height");
+    let job = posted["receipt"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "job_posted")
+        .expect("job_posted")["attrs"]["job_id"]
+        .as_u64()
+        .expect("job id")
+        .to_string();
+    // Leased at the end of the block it arrived in: the lease starts in the next one.
+    let j = cli(&ks, n, &["query", "compute", "job", &job]);
+    assert_eq!(j["status"], "leased");
+    assert_eq!(j["paid_until_height"], height + 1);
+    assert_eq!(
+        j["leases"][0]["machine_id"]
+            .as_u64()
+            .expect("id")
+            .to_string(),
+        id
+    );
+    assert_eq!(
+        micro(&j["leases"][0]["price_per_block"]),
+        2500,
+        "the offer's price"
+    );
+    let leases = cli(&ks, n, &["query", "compute", "leases", "--machine", &id]);
+    assert_eq!(
+        leases["leases"][0]["job_id"]
+            .as_u64()
+            .expect("id")
+            .to_string(),
+        job
+    );
+
+    // Paid while it runs, a whole number of blocks at the offer's price.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = cli(&ks, n, &["query", "compute", "job", &job]);
+        if micro(&j["leases"][0]["paid"]) > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never paid");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let closed = cli(
+        &ks,
+        n,
+        &["tx", "compute", "close", "--from", "charlie", "--job", &job],
+    );
+    assert_eq!(closed["receipt"]["success"], true);
+    let j = cli(&ks, n, &["query", "compute", "job", &job]);
+    assert_eq!(j["status"], "closed");
+    assert_eq!(micro(&j["escrow"]), 0);
+    let paid = micro(&j["leases"][0]["paid"]);
+    assert_eq!(paid % 2500, 0);
+    let machine = cli(&ks, n, &["query", "machine", &id]);
+    let account = machine["address"].as_str().expect("address");
+    let balance = cli(&ks, n, &["query", "account", account]);
+    assert_eq!(
+        micro(&balance["balance"]),
+        paid,
+        "the machine earned what the lease paid"
+    );
+}

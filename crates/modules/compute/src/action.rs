@@ -1,0 +1,134 @@
+//! The compute market's actions: offers of machines, jobs of tenants.
+
+use machina_primitives::limits::MAX_LABEL_BYTES;
+use machina_primitives::{Amount, Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+/// Most replicas a job may ask for.
+pub const MAX_REDUNDANCY: u8 = 5;
+
+/// What one slot of an offer holds, or what one replica of a job needs at least.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(default, deny_unknown_fields)]
+pub struct Resources {
+    /// The GPU model, a short label (`h100`, `a10`, `rtx4090`; `cpu` for CPU only). Offers are
+    /// indexed by it: a job matches offers of exactly its model.
+    #[codec(max = MAX_LABEL_BYTES, what = "GPU model")]
+    pub gpu_model: String,
+    /// GPUs.
+    pub gpus: u16,
+    /// Memory per GPU, GB.
+    pub gpu_mem_gb: u16,
+    /// Virtual CPUs.
+    pub vcpus: u16,
+    /// RAM, GB.
+    pub ram_gb: u32,
+    /// Disk, GB.
+    pub disk_gb: u32,
+}
+
+impl Resources {
+    /// Whether `self` (a slot) holds at least `need` (a replica's requirements).
+    pub fn covers(&self, need: &Resources) -> bool {
+        self.gpu_model == need.gpu_model
+            && self.gpus >= need.gpus
+            && self.gpu_mem_gb >= need.gpu_mem_gb
+            && self.vcpus >= need.vcpus
+            && self.ram_gb >= need.ram_gb
+            && self.disk_gb >= need.disk_gb
+    }
+}
+
+/// What a provider sells: `capacity` identical slots, each at `price_per_block`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct OfferTerms {
+    /// One slot's resources.
+    pub resources: Resources,
+    /// Where the machine runs, a short label (`eu-west`).
+    #[codec(max = MAX_LABEL_BYTES, what = "region")]
+    pub region: String,
+    /// Micro-units per slot per block: one replica of a job leases one slot.
+    pub price_per_block: Amount,
+    /// Slots that can be leased at once.
+    pub capacity: u16,
+    /// The longest lease the provider accepts, blocks.
+    pub max_lease_blocks: u64,
+}
+
+/// What a tenant needs and pays.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// What each replica needs at least.
+    pub requirements: Resources,
+    /// The region, or any when empty.
+    #[codec(max = MAX_LABEL_BYTES, what = "region")]
+    #[serde(default)]
+    pub region: String,
+    /// Least provider reputation (leases completed minus leases breached).
+    #[serde(default)]
+    pub min_reputation: u64,
+    /// The most paid per replica per block.
+    pub max_price_per_block: Amount,
+    /// Length of the lease, blocks.
+    pub blocks: u64,
+    /// Replicas on distinct providers, 1 to 5.
+    #[serde(default = "one")]
+    pub redundancy: u8,
+}
+
+fn one() -> u8 {
+    1
+}
+
+/// The compute market's actions. Tags are protocol: they never change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[codec(what = "compute action")]
+pub enum ComputeAction {
+    /// The owner of a compute machine offers slots of it.
+    #[codec(tag = 60)]
+    Offer {
+        /// The machine (kind `compute`, owned by the sender, with a provider bond).
+        machine_id: u64,
+        /// What it sells.
+        terms: OfferTerms,
+    },
+    /// New terms for an offer; slots leased now stay leased (capacity may not drop below them).
+    #[codec(tag = 61)]
+    UpdateOffer {
+        /// The offer.
+        offer_id: u64,
+        /// Its new terms (the resources' GPU model may not change).
+        terms: OfferTerms,
+    },
+    /// Withdraw an offer: no new leases; running leases run to their end.
+    #[codec(tag = 62)]
+    WithdrawOffer {
+        /// The offer.
+        offer_id: u64,
+    },
+    /// A tenant posts a job with an escrow deposit; it is matched at the end of this block.
+    #[codec(tag = 63)]
+    Job {
+        /// What it needs.
+        spec: JobSpec,
+        /// Escrow moved from the tenant now.
+        deposit: Amount,
+    },
+    /// Add escrow to a job; a paused job resumes.
+    #[codec(tag = 64)]
+    TopUp {
+        /// The job.
+        job_id: u64,
+        /// Micro-units.
+        amount: Amount,
+    },
+    /// The tenant closes a job: what was used is paid, the rest of the escrow returns at once.
+    #[codec(tag = 65)]
+    Close {
+        /// The job.
+        job_id: u64,
+    },
+}

@@ -1,0 +1,145 @@
+//! Offers: published by a compute machine's owner, kept in their GPU model's price book.
+
+use crate::action::OfferTerms;
+use crate::records::{self, keys, Offer};
+use crate::{ComputeError, Result, MAX_OFFERS_PER_CLASS};
+use machina_primitives::limits::MAX_LABEL_BYTES;
+use machina_primitives::{Address, Event};
+use machina_state::{StateRead, StateWrite};
+
+fn check_terms(t: &OfferTerms) -> Result<()> {
+    let bad = |s: &str| Err(ComputeError::InvalidOffer(s.to_owned()));
+    if t.capacity == 0 {
+        return bad("capacity is at least 1 slot");
+    }
+    if t.price_per_block.0 == 0 {
+        return bad("price_per_block is at least 1 micro");
+    }
+    if t.max_lease_blocks == 0 {
+        return bad("max_lease_blocks is at least 1");
+    }
+    if t.region.len() > MAX_LABEL_BYTES || t.resources.gpu_model.len() > MAX_LABEL_BYTES {
+        return bad("labels have at most 64 bytes");
+    }
+    if t.resources.gpu_model.is_empty() {
+        return bad("name the GPU model (`cpu` for CPU only)");
+    }
+    Ok(())
+}
+
+/// The machine if `sender` owns it, it is active and of kind compute.
+fn compute_machine(state: &impl StateRead, sender: &Address, machine_id: u64) -> Result<()> {
+    let m = machina_identity::owned_active(state, sender, machine_id)?;
+    if m.kind != machina_identity::MachineKind::Compute {
+        return Err(ComputeError::InvalidOffer(format!(
+            "machine {machine_id} is a {} machine; offers are of compute machines",
+            m.kind.name()
+        )));
+    }
+    Ok(())
+}
+
+fn book_insert(state: &mut impl StateWrite, o: &Offer) -> Result<()> {
+    let model = &o.terms.resources.gpu_model;
+    let mut b = records::book(state, model);
+    if b.len() >= MAX_OFFERS_PER_CLASS {
+        return Err(ComputeError::BookFull(model.clone()));
+    }
+    let entry = (o.terms.price_per_block, o.offer_id);
+    let at = b.partition_point(|e| *e < entry);
+    b.insert(at, entry);
+    records::put_book(state, model, b);
+    Ok(())
+}
+
+fn book_remove(state: &mut impl StateWrite, o: &Offer) {
+    let model = &o.terms.resources.gpu_model;
+    let mut b = records::book(state, model);
+    b.retain(|e| e.1 != o.offer_id);
+    records::put_book(state, model, b);
+}
+
+fn event(kind: &str, o: &Offer) -> Event {
+    Event::new(
+        "compute",
+        kind,
+        &[
+            ("offer_id", o.offer_id.into()),
+            ("machine_id", o.machine_id.into()),
+            ("price_per_block", o.terms.price_per_block.into()),
+            ("capacity", u64::from(o.terms.capacity).into()),
+        ],
+    )
+}
+
+/// Publishes an offer of `machine_id`'s slots.
+pub fn create_offer(
+    state: &mut impl StateWrite,
+    sender: &Address,
+    machine_id: u64,
+    terms: &OfferTerms,
+) -> Result<Event> {
+    check_terms(terms)?;
+    compute_machine(state, sender, machine_id)?;
+    let offer_id = records::next_id(state, keys::next_offer());
+    let o = Offer {
+        offer_id,
+        machine_id,
+        terms: terms.clone(),
+        leased: 0,
+        withdrawn: false,
+    };
+    book_insert(state, &o)?;
+    records::put(state, keys::offer(offer_id), &o);
+    Ok(event("offer_created", &o))
+}
+
+fn owned_offer(state: &impl StateRead, sender: &Address, offer_id: u64) -> Result<Offer> {
+    let o = records::offer(state, offer_id).ok_or(ComputeError::UnknownOffer(offer_id))?;
+    let m = machina_identity::machine(state, o.machine_id)
+        .ok_or(ComputeError::UnknownOffer(offer_id))?;
+    if m.owner != *sender {
+        return Err(ComputeError::NotYours(*sender));
+    }
+    if o.withdrawn {
+        return Err(ComputeError::OfferWithdrawn(offer_id));
+    }
+    Ok(o)
+}
+
+/// New terms for an offer; its leased slots stay leased at their old price.
+pub fn update_offer(
+    state: &mut impl StateWrite,
+    sender: &Address,
+    offer_id: u64,
+    terms: &OfferTerms,
+) -> Result<Event> {
+    check_terms(terms)?;
+    let mut o = owned_offer(state, sender, offer_id)?;
+    if terms.resources.gpu_model != o.terms.resources.gpu_model {
+        return Err(ComputeError::InvalidOffer(
+            "the GPU model of an offer is fixed: withdraw it and offer again".into(),
+        ));
+    }
+    if terms.capacity < o.leased {
+        return Err(ComputeError::CapacityInUse { leased: o.leased });
+    }
+    book_remove(state, &o);
+    o.terms = terms.clone();
+    book_insert(state, &o)?;
+    records::put(state, keys::offer(offer_id), &o);
+    Ok(event("offer_updated", &o))
+}
+
+/// Withdraws an offer: no new leases; running ones run to their end.
+pub fn withdraw_offer(
+    state: &mut impl StateWrite,
+    sender: &Address,
+    offer_id: u64,
+) -> Result<Event> {
+    let mut o = owned_offer(state, sender, offer_id)?;
+    book_remove(state, &o);
+    o.withdrawn = true;
+    records::put(state, keys::offer(offer_id), &o);
+    Ok(event("offer_withdrawn", &o))
+}

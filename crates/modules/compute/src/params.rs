@@ -1,0 +1,43 @@
+//! The compute market's parameters: its genesis section, stored in the state.
+
+use crate::records::keys;
+use machina_primitives::{Decode, Encode};
+use machina_state::{StateRead, StateWrite};
+use serde::{Deserialize, Serialize};
+
+/// Payment cadence, pause grace and the matching window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComputeParams {
+    /// A running job pays its providers every this many blocks (and at its end, pause or
+    /// close), exactly for the blocks run.
+    pub pay_every_blocks: u64,
+    /// A paused job closes after this many blocks without a top-up.
+    pub grace_blocks: u64,
+    /// A job not matched within this many blocks fails and is refunded.
+    pub match_window_blocks: u64,
+}
+
+impl Default for ComputeParams {
+    fn default() -> Self {
+        ComputeParams {
+            pay_every_blocks: 10,
+            grace_blocks: 100,
+            match_window_blocks: 100,
+        }
+    }
+}
+
+impl ComputeParams {
+    /// The stored parameters (the defaults unless the genesis set others).
+    pub fn load(state: &impl StateRead) -> ComputeParams {
+        state
+            .get(&keys::params())
+            .map(|b| ComputeParams::decode_exact(&b, 64).expect("compute wrote its params"))
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn store(&self, state: &mut impl StateWrite) {
+        state.set(keys::params(), self.encode());
+    }
+}
