@@ -81,6 +81,15 @@ pub fn create_offer(
 ) -> Result<Event> {
     check_terms(terms)?;
     compute_machine(state, sender, machine_id)?;
+    let bonded = machina_staking::total(state, &machina_staking::Subject::Provider { machine_id });
+    let min = machina_staking::StakingParams::load(state).min_provider_bond;
+    if bonded < min {
+        return Err(ComputeError::NoProviderBond {
+            machine_id,
+            bonded,
+            min,
+        });
+    }
     let offer_id = records::next_id(state, keys::next_offer());
     let o = Offer {
         offer_id,

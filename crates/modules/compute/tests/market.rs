@@ -14,9 +14,9 @@ fn job_of(c: &Chain, id: u64) -> machina_compute::Job {
 #[test]
 fn a_job_is_leased_in_its_own_block_on_the_cheapest_feasible_distinct_machines() {
     let mut c = Chain::new(CHAIN, 1_000);
-    let m = machines(&mut c, 5, 4);
+    let m = machines(&mut c, 5, 5);
     let bob = key("bob");
-    // Offer 1 is the cheapest but in another region; offer 5's machine has no bond; offers 2
+    // Offer 1 is the cheapest but in another region; offer 5's machine unbonds below; offers 2
     // and 3 are on the same machine, so only one of them may serve the job.
     c.ok(&bob, vec![offer(m[0], terms(5, 1, "us"))]);
     c.ok(&bob, vec![offer(m[1], terms(10, 2, "eu"))]);
@@ -24,6 +24,14 @@ fn a_job_is_leased_in_its_own_block_on_the_cheapest_feasible_distinct_machines()
     c.ok(&bob, vec![offer(m[2], terms(30, 1, "eu"))]);
     c.ok(&bob, vec![offer(m[4], terms(1, 4, "eu"))]);
     c.ok(&bob, vec![offer(m[3], terms(20, 1, "eu"))]);
+    c.ok(
+        &bob,
+        vec![machina_staking::StakingAction::Unbond {
+            subject: machina_staking::Subject::Provider { machine_id: m[4] },
+            amount: machina_staking::StakingParams::default().min_provider_bond,
+        }
+        .into()],
+    );
     let t = tenant();
     fund(&mut c, &t);
     let r = c.ok(&t, vec![job(spec(25, 10, 2, "eu"), 1_000)]);
@@ -193,11 +201,15 @@ fn a_job_waits_until_an_offer_fits_and_fails_after_the_window() {
 #[test]
 fn offers_are_refused_without_a_compute_machine_and_capacity_in_use_stays() {
     let mut c = Chain::new(CHAIN, 1_000);
-    let m = machines(&mut c, 1, 1);
+    let m = machines(&mut c, 2, 1);
     let bob = key("bob");
     assert_eq!(
         c.code(&key("alice"), vec![offer(m[0], terms(10, 1, "eu"))]),
         "not_owner"
+    );
+    assert_eq!(
+        c.code(&bob, vec![offer(m[1], terms(10, 1, "eu"))]),
+        "no_provider_bond"
     );
     assert_eq!(
         c.code(&bob, vec![offer(m[0], terms(0, 1, "eu"))]),

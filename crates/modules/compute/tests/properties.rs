@@ -22,7 +22,7 @@ struct OfferGen {
 
 fn offer_gen() -> impl Strategy<Value = OfferGen> {
     (
-        0..6usize,
+        0..4usize,
         1..40u128,
         1..3u16,
         1..4u16,
@@ -89,10 +89,10 @@ fn job_spec(g: &JobGen) -> JobSpec {
     }
 }
 
-/// A market with six machines (the last two without a provider bond) and `offers`.
+/// A market with four bonded machines and `offers`.
 fn market(offers: &[OfferGen]) -> (Chain, Vec<u64>) {
     let mut c = Chain::new(CHAIN, 1_000);
-    let m = machines(&mut c, 6, 4);
+    let m = machines(&mut c, 4, 4);
     let actions: Vec<Action> = offers
         .iter()
         .map(|g| offer(m[g.machine], offer_terms(g)))
