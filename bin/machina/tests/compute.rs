@@ -124,6 +124,12 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
             "100000",
             "--deposit",
             "1000000",
+            "--heartbeat-every-blocks",
+            "1000",
+            "--max-missed",
+            "2",
+            "--penalty-bps",
+            "500",
         ],
     );
     let height = posted["height"].as_u64().expect("height");
@@ -171,6 +177,40 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
         assert!(Instant::now() < deadline, "never paid");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The provider acknowledges; its device signs a heartbeat, sent as the machine's account
+    // (which pays the fee from what it earned).
+    cli(
+        &ks,
+        n,
+        &["tx", "compute", "ack", "--from", "bob", "--job", &job],
+    );
+    let hb = cli(
+        &ks,
+        n,
+        &[
+            "tx",
+            "compute",
+            "heartbeat",
+            "--from",
+            "gpu-box",
+            "--machine",
+            &id,
+            "--job",
+            &job,
+            "--gpu-seconds",
+            "60",
+        ],
+    );
+    assert_eq!(hb["receipt"]["success"], true, "{hb}");
+    let j = cli(&ks, n, &["query", "compute", "job", &job]);
+    assert_eq!(j["leases"][0]["acked"], true);
+    assert_eq!(j["leases"][0]["gpu_seconds"], 60);
+    assert!(
+        j["leases"][0]["last_heartbeat_height"]
+            .as_u64()
+            .expect("height")
+            > height
+    );
     let closed = cli(
         &ks,
         n,
@@ -187,7 +227,7 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
     let balance = cli(&ks, n, &["query", "account", account]);
     assert_eq!(
         micro(&balance["balance"]),
-        paid,
-        "the machine earned what the lease paid"
+        paid - 1_000,
+        "the machine earned what the lease paid, less its heartbeat's fee"
     );
 }

@@ -1,11 +1,83 @@
 //! The compute market's actions: offers of machines, jobs of tenants.
 
 use machina_primitives::limits::MAX_LABEL_BYTES;
-use machina_primitives::{Amount, Decode, Encode};
+use machina_primitives::{Amount, Decode, Encode, PublicKey, Signature};
 use serde::{Deserialize, Serialize};
 
 /// Most replicas a job may ask for.
 pub const MAX_REDUNDANCY: u8 = 5;
+/// Most heartbeats in one action.
+pub const MAX_HEARTBEATS_PER_TX: usize = 1_024;
+
+/// A job's service level: each replica's device signs a heartbeat at least every
+/// `heartbeat_every_blocks`; missing more than `max_missed` in a row is a breach that slashes
+/// `penalty_bps` of the provider's bond to the tenant. `heartbeat_every_blocks` 0: no SLA.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sla {
+    /// Blocks between heartbeats (0: no SLA).
+    pub heartbeat_every_blocks: u64,
+    /// Heartbeats that may be missed in a row.
+    pub max_missed: u32,
+    /// Part of the provider's bond a breach takes, basis points.
+    pub penalty_bps: u32,
+}
+
+/// A device-signed heartbeat of one replica: it is running, with its usage so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// The job.
+    pub job_id: u64,
+    /// The replica.
+    pub replica: u8,
+    /// The height the device saw when it signed (at most the block's).
+    pub height: u64,
+    /// GPU-seconds used so far.
+    pub gpu_seconds: u64,
+    /// The provider machine's device key.
+    pub device_key: PublicKey,
+    /// Its signature over [`Heartbeat::signing_message`].
+    pub signature: Signature,
+}
+
+impl Heartbeat {
+    /// What the device signs: `"machina/heartbeat/v1" || chain_id || job || replica || height
+    /// || gpu_seconds`.
+    pub fn signing_message(
+        chain_id: u64,
+        job_id: u64,
+        replica: u8,
+        height: u64,
+        gpu_seconds: u64,
+    ) -> Vec<u8> {
+        let mut m = b"machina/heartbeat/v1".to_vec();
+        for v in [chain_id, job_id, u64::from(replica), height, gpu_seconds] {
+            m.extend_from_slice(&v.to_be_bytes());
+        }
+        m
+    }
+
+    /// Signs a heartbeat with the device key.
+    pub fn sign(
+        chain_id: u64,
+        job_id: u64,
+        replica: u8,
+        height: u64,
+        gpu_seconds: u64,
+        device: &machina_primitives::Keypair,
+    ) -> Heartbeat {
+        let m = Heartbeat::signing_message(chain_id, job_id, replica, height, gpu_seconds);
+        Heartbeat {
+            job_id,
+            replica,
+            height,
+            gpu_seconds,
+            device_key: device.public(),
+            signature: device.sign(&m),
+        }
+    }
+}
 
 /// What one slot of an offer holds, or what one replica of a job needs at least.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -76,6 +148,9 @@ pub struct JobSpec {
     /// Replicas on distinct providers, 1 to 5.
     #[serde(default = "one")]
     pub redundancy: u8,
+    /// The service level (none by default).
+    #[serde(default)]
+    pub sla: Sla,
 }
 
 fn one() -> u8 {
@@ -130,5 +205,20 @@ pub enum ComputeAction {
     Close {
         /// The job.
         job_id: u64,
+    },
+    /// The provider (the machine's owner or the machine itself) acknowledges a lease: it runs.
+    #[codec(tag = 66)]
+    Ack {
+        /// The job.
+        job_id: u64,
+        /// The replica.
+        replica: u8,
+    },
+    /// Device-signed heartbeats, submitted by anyone; each is accepted or refused on its own.
+    #[codec(tag = 67)]
+    Heartbeats {
+        /// The heartbeats.
+        #[codec(max = MAX_HEARTBEATS_PER_TX, what = "heartbeats")]
+        beats: Vec<Heartbeat>,
     },
 }

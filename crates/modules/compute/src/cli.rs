@@ -1,6 +1,6 @@
 //! The compute market's `machina tx compute` and `machina query compute` subcommands.
 
-use crate::action::{ComputeAction, JobSpec, OfferTerms, Resources};
+use crate::action::{ComputeAction, Heartbeat, JobSpec, OfferTerms, Resources, Sla};
 use crate::routes::{BookView, JobView, MachineLeasesView, OfferView};
 use clap::{Args, Subcommand};
 use machina_module_cli::{QueryHost, TxHost};
@@ -152,6 +152,15 @@ pub enum ComputeTxCmd {
         /// Escrow moved in now, micro-units.
         #[arg(long)]
         deposit: Amount,
+        /// SLA: blocks between heartbeats (0: no SLA).
+        #[arg(long, default_value_t = 0)]
+        heartbeat_every_blocks: u64,
+        /// SLA: heartbeats that may be missed in a row.
+        #[arg(long, default_value_t = 0)]
+        max_missed: u32,
+        /// SLA: part of the provider's bond a breach pays the tenant, basis points.
+        #[arg(long, default_value_t = 0)]
+        penalty_bps: u32,
     },
     /// Add escrow to a job (a paused job resumes).
     TopUp {
@@ -173,6 +182,37 @@ pub enum ComputeTxCmd {
         /// The job.
         #[arg(long)]
         job: u64,
+    },
+    /// Acknowledge a lease as its provider (the machine's owner).
+    Ack {
+        /// Key name of the machine's owner.
+        #[arg(long)]
+        from: String,
+        /// The job.
+        #[arg(long)]
+        job: u64,
+        /// The replica.
+        #[arg(long, default_value_t = 0)]
+        replica: u8,
+    },
+    /// A device-signed heartbeat of a lease, sent as the machine's account.
+    Heartbeat {
+        /// Key name of the provider machine's device key (signs the heartbeat and the
+        /// transaction).
+        #[arg(long)]
+        from: String,
+        /// The provider machine.
+        #[arg(long)]
+        machine: u64,
+        /// The job.
+        #[arg(long)]
+        job: u64,
+        /// The replica.
+        #[arg(long, default_value_t = 0)]
+        replica: u8,
+        /// GPU-seconds used so far.
+        #[arg(long, default_value_t = 0)]
+        gpu_seconds: u64,
     },
 }
 
@@ -236,6 +276,9 @@ pub fn run_tx(host: &impl TxHost<ComputeAction>, cmd: ComputeTx) -> anyhow::Resu
             blocks,
             redundancy,
             deposit,
+            heartbeat_every_blocks,
+            max_missed,
+            penalty_bps,
         } => {
             let spec = JobSpec {
                 requirements: needs.into(),
@@ -244,6 +287,11 @@ pub fn run_tx(host: &impl TxHost<ComputeAction>, cmd: ComputeTx) -> anyhow::Resu
                 max_price_per_block: max_price,
                 blocks,
                 redundancy,
+                sla: Sla {
+                    heartbeat_every_blocks,
+                    max_missed,
+                    penalty_bps,
+                },
             };
             (from, ComputeAction::Job { spec, deposit })
         }
@@ -255,6 +303,29 @@ pub fn run_tx(host: &impl TxHost<ComputeAction>, cmd: ComputeTx) -> anyhow::Resu
             },
         ),
         ComputeTxCmd::Close { from, job } => (from, ComputeAction::Close { job_id: job }),
+        ComputeTxCmd::Ack { from, job, replica } => (
+            from,
+            ComputeAction::Ack {
+                job_id: job,
+                replica,
+            },
+        ),
+        ComputeTxCmd::Heartbeat {
+            from,
+            machine,
+            job,
+            replica,
+            gpu_seconds,
+        } => {
+            let device = host.key(&from)?;
+            let height = host.get("/v1/health")?["height"].as_u64().unwrap_or(0) + 1;
+            let chain_id = host.chain_id()?;
+            let b = Heartbeat::sign(chain_id, job, replica, height, gpu_seconds, &device);
+            let action = ComputeAction::Heartbeats { beats: vec![b] };
+            let rec = host.send(&device, host.machine_address(machine)?, vec![action])?;
+            host.print_receipt(&rec);
+            return Ok(());
+        }
     };
     host.print_receipt(&host.send_from(&from, vec![action])?.1);
     Ok(())

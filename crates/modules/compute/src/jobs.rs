@@ -22,6 +22,9 @@ fn check_spec(s: &JobSpec) -> Result<()> {
     if s.blocks == 0 {
         return bad("a job runs at least 1 block".into());
     }
+    if s.sla.penalty_bps > machina_staking::BPS {
+        return bad("penalty_bps is at most 10000".into());
+    }
     if s.requirements.gpu_model.is_empty() {
         return bad("name the GPU model (`cpu` for CPU only)".into());
     }
@@ -64,6 +67,7 @@ pub fn post_job(
         end_height: 0,
         paused_at: None,
         next_due: 0,
+        missing: 0,
     };
     w.push(job_id);
     records::put_waiting(state, w);
@@ -97,6 +101,9 @@ pub fn top_up(
     if let Some(at) = j.paused_at {
         if j.escrow >= j.rate() {
             j.end_height += h - at;
+            for l in j.leases.iter_mut().filter(|l| l.active) {
+                l.end_height = j.end_height;
+            }
             j.paid_until_height = h;
             j.paused_at = None;
             j.status = JobStatus::Leased;
@@ -135,9 +142,16 @@ pub(crate) fn pay(state: &mut impl StateWrite, j: &mut Job, upto: u64) -> Option
     if until <= j.paid_until_height {
         return None;
     }
-    let blocks = u128::from(until - j.paid_until_height);
     let mut total = Amount::ZERO;
     for l in &mut j.leases {
+        // Each lease pays the blocks of [paid_until, until) it ran: replacements start late,
+        // ended leases stopped early (and were paid up to their end when they ended).
+        let lo = j.paid_until_height.max(l.start_height);
+        let hi = until.min(l.end_height);
+        let blocks = u128::from(hi.saturating_sub(lo));
+        if blocks == 0 {
+            continue;
+        }
         let a = Amount(l.price_per_block.0 * blocks);
         machina_bank::transfer(
             state,
@@ -173,17 +187,21 @@ pub(crate) fn finish(
     status: JobStatus,
     why: &str,
 ) -> Event {
-    for (i, l) in j.leases.iter().enumerate() {
-        if let Some(mut o) = records::offer(state, l.offer_id) {
-            o.leased = o.leased.saturating_sub(1);
-            records::put(state, keys::offer(o.offer_id), &o);
+    for i in 0..j.leases.len() {
+        if !j.leases[i].active {
+            continue;
         }
-        let mut ml = records::machine_leases(state, l.machine_id);
-        ml.retain(|r| !(r.job_id == j.job_id && usize::from(r.replica) == i));
-        records::put_machine_leases(state, l.machine_id, ml);
+        free_slot(state, j, i);
         if why == "completed" {
-            machina_identity::update_reputation(state, l.machine_id, |r| r.leases_completed += 1);
+            let m = j.leases[i].machine_id;
+            machina_identity::update_reputation(state, m, |r| r.leases_completed += 1);
         }
+    }
+    if j.missing > 0 {
+        let mut w = records::waiting(state);
+        w.retain(|id| *id != j.job_id);
+        records::put_waiting(state, w);
+        j.missing = 0;
     }
     let refund = j.escrow;
     if refund > Amount::ZERO {
@@ -198,6 +216,18 @@ pub(crate) fn finish(
         j,
         &[("reason", why.into()), ("refund", refund.into())],
     )
+}
+
+/// Gives lease `i`'s slot back to its offer and drops it from its machine's lease list.
+pub(crate) fn free_slot(state: &mut impl StateWrite, j: &Job, i: usize) {
+    let l = &j.leases[i];
+    if let Some(mut o) = records::offer(state, l.offer_id) {
+        o.leased = o.leased.saturating_sub(1);
+        records::put(state, keys::offer(o.offer_id), &o);
+    }
+    let mut ml = records::machine_leases(state, l.machine_id);
+    ml.retain(|r| !(r.job_id == j.job_id && usize::from(r.replica) == i));
+    records::put_machine_leases(state, l.machine_id, ml);
 }
 
 /// Files `j` under the height of its next payment, from height `h` on.
@@ -258,6 +288,7 @@ fn due(state: &mut impl StateWrite, j: &mut Job, h: u64) -> Vec<Event> {
         return events;
     }
     events.extend(pay(state, j, h + 1));
+    events.extend(crate::sla::check(state, j, h));
     if j.paid_until_height >= j.end_height {
         events.push(finish(state, j, JobStatus::Closed, "completed"));
     } else if j.paid_until_height >= j.covered_until() {

@@ -15,8 +15,9 @@ mod offers;
 mod params;
 pub mod records;
 pub mod routes;
+mod sla;
 
-pub use action::{ComputeAction, JobSpec, OfferTerms, Resources, MAX_REDUNDANCY};
+pub use action::{ComputeAction, Heartbeat, JobSpec, OfferTerms, Resources, Sla, MAX_REDUNDANCY};
 pub use jobs::{close, post_job, run_due, top_up};
 pub use matching::{fair_order, match_waiting, reputation};
 pub use module::Compute;
@@ -25,12 +26,15 @@ pub use params::ComputeParams;
 pub use records::{
     book, job, machine_leases, offer, waiting, Job, JobStatus, Lease, LeaseRef, Offer,
 };
+pub use sla::{ack, heartbeats};
 
 use machina_primitives::{Address, Amount};
 use thiserror::Error;
 
 /// Most offers in one GPU model's price book.
 pub const MAX_OFFERS_PER_CLASS: usize = 2_048;
+/// Most leases one job records: its replicas and up to as many replacements again.
+pub const MAX_LEASES_PER_JOB: usize = 4 * MAX_REDUNDANCY as usize;
 /// Most jobs waiting for a match at once.
 pub const MAX_WAITING_JOBS: usize = 4_096;
 /// Most leases one machine holds at once.
@@ -90,6 +94,17 @@ pub enum ComputeError {
         /// The staking module's minimum.
         min: Amount,
     },
+    /// No such running lease.
+    #[error("job {job_id} has no running lease {replica}")]
+    UnknownLease {
+        /// The job.
+        job_id: u64,
+        /// The replica.
+        replica: u8,
+    },
+    /// A heartbeat that does not count.
+    #[error("bad heartbeat: {0}")]
+    BadHeartbeat(String),
     /// From the identity module.
     #[error(transparent)]
     Identity(#[from] machina_identity::IdentityError),
@@ -113,6 +128,8 @@ impl ComputeError {
             ComputeError::JobEnded(_) => "job_ended",
             ComputeError::OfferWithdrawn(_) => "offer_withdrawn",
             ComputeError::NoProviderBond { .. } => "no_provider_bond",
+            ComputeError::UnknownLease { .. } => "unknown_lease",
+            ComputeError::BadHeartbeat(_) => "bad_heartbeat",
             ComputeError::Identity(e) => e.code(),
             ComputeError::Wallet(e) => e.code(),
         }

@@ -7,7 +7,7 @@
 //!
 //! **Choice of slots.** A job reads its GPU model's price book from the cheapest offer up, at
 //! most [`MAX_SCAN_PER_JOB`] entries, and takes, per replica, the cheapest feasible offer on a
-//! machine it does not use yet: not withdrawn, a free slot, resources that cover the
+//! machine it does not use and did not breach: not withdrawn, a free slot, resources that cover the
 //! requirements, the job's region (if it names one), a `max_lease_blocks` of at least the
 //! job's length, an active machine whose provider stake covers the staking minimum and is not
 //! jailed, and a reputation of at least the job's minimum. Among offers of one price the
@@ -53,6 +53,8 @@ fn feasible(state: &impl StateRead, o: &Offer, j: &Job, height: u64) -> bool {
         || !t.resources.covers(&j.spec.requirements)
         || (!j.spec.region.is_empty() && t.region != j.spec.region)
         || t.max_lease_blocks < j.spec.blocks
+        // Never the machine of another replica, nor one whose lease of this job ended.
+        || j.leases.iter().any(|l| l.machine_id == o.machine_id)
     {
         return false;
     }
@@ -74,7 +76,11 @@ fn feasible(state: &impl StateRead, o: &Offer, j: &Job, height: u64) -> bool {
 pub fn choose(state: &impl StateRead, j: &Job, height: u64) -> Option<Vec<Offer>> {
     let book = records::book(state, &j.spec.requirements.gpu_model);
     let mut chosen: Vec<Offer> = Vec::new();
-    let want = usize::from(j.spec.redundancy);
+    let want = usize::from(if j.status == JobStatus::Waiting {
+        j.spec.redundancy
+    } else {
+        j.missing
+    });
     let scan = &book[..book.len().min(MAX_SCAN_PER_JOB)];
     // Walk the book one price level at a time; within a level, reputation then id.
     let mut i = 0;
@@ -120,7 +126,17 @@ pub fn match_waiting(state: &mut impl StateWrite, h: u64) -> Vec<Event> {
     fair_order(&mut jobs);
     let mut still = Vec::new();
     for (n, mut j) in jobs.into_iter().enumerate() {
-        if h >= j.posted_height + window {
+        match j.status {
+            // Replacements for breached replicas wait while the job is paused.
+            JobStatus::Paused => {
+                still.push(j.job_id);
+                continue;
+            }
+            JobStatus::Closed | JobStatus::Failed => continue,
+            JobStatus::Leased if j.missing == 0 => continue,
+            _ => {}
+        }
+        if j.status == JobStatus::Waiting && h >= j.posted_height + window {
             events.push(finish(state, &mut j, JobStatus::Failed, "not_matched"));
             records::put(state, keys::job(j.job_id), &j);
             continue;
@@ -145,11 +161,18 @@ pub fn match_waiting(state: &mut impl StateWrite, h: u64) -> Vec<Event> {
 
 fn covers_a_block(j: &Job, offers: &[Offer]) -> bool {
     let rate: u128 = offers.iter().map(|o| o.terms.price_per_block.0).sum();
-    j.escrow.0 >= rate
+    j.escrow.0 >= rate + j.rate().0
 }
 
 fn lease(state: &mut impl StateWrite, j: &mut Job, offers: Vec<Offer>, h: u64) -> Event {
-    for (replica, mut o) in offers.into_iter().enumerate() {
+    let replacing = j.status == JobStatus::Leased;
+    if !replacing {
+        j.status = JobStatus::Leased;
+        j.paid_until_height = h + 1;
+        j.end_height = h + 1 + j.spec.blocks;
+    }
+    for mut o in offers {
+        let replica = j.leases.len();
         o.leased += 1;
         records::put(state, keys::offer(o.offer_id), &o);
         // Feasibility checked that the machine's lease list has room.
@@ -164,14 +187,22 @@ fn lease(state: &mut impl StateWrite, j: &mut Job, offers: Vec<Offer>, h: u64) -
             machine_id: o.machine_id,
             price_per_block: o.terms.price_per_block,
             paid: Amount::ZERO,
+            start_height: h + 1,
+            end_height: j.end_height,
+            active: true,
+            acked: false,
+            last_beat_height: h + 1,
+            gpu_seconds: 0,
         });
+        if replacing {
+            j.missing -= 1;
+        }
     }
-    j.status = JobStatus::Leased;
-    j.paid_until_height = h + 1;
-    j.end_height = h + 1 + j.spec.blocks;
     schedule(state, j, h + 1);
-    let machines: Vec<String> = j.leases.iter().map(|l| l.machine_id.to_string()).collect();
-    let offers: Vec<String> = j.leases.iter().map(|l| l.offer_id.to_string()).collect();
+    let new = j.leases.iter().filter(|l| l.start_height == h + 1);
+    let (machines, offers): (Vec<String>, Vec<String>) = new
+        .map(|l| (l.machine_id.to_string(), l.offer_id.to_string()))
+        .unzip();
     event(
         "matched",
         j,

@@ -2,7 +2,7 @@
 
 use crate::action::ComputeAction;
 use crate::{ComputeError, ComputeParams};
-use machina_module::{ActionCtx, Host, Module, ModuleError, StatelessCtx};
+use machina_module::{ActionCtx, Host, ItemSig, Module, ModuleError, StatelessCtx};
 use machina_primitives::{Amount, BlockEnv, Event};
 use machina_state::StateWrite;
 
@@ -23,6 +23,8 @@ impl ModuleError for ComputeError {
         "job_ended",
         "offer_withdrawn",
         "no_provider_bond",
+        "unknown_lease",
+        "bad_heartbeat",
     ];
 
     fn code(&self) -> &'static str {
@@ -61,6 +63,28 @@ impl Module for Compute {
         }
     }
 
+    fn item_signatures(action: &ComputeAction, chain_id: u64) -> Vec<ItemSig> {
+        let ComputeAction::Heartbeats { beats } = action else {
+            return Vec::new();
+        };
+        beats
+            .iter()
+            .enumerate()
+            .map(|(item, b)| ItemSig {
+                item,
+                message: crate::Heartbeat::signing_message(
+                    chain_id,
+                    b.job_id,
+                    b.replica,
+                    b.height,
+                    b.gpu_seconds,
+                ),
+                key: b.device_key,
+                signature: b.signature,
+            })
+            .collect()
+    }
+
     fn execute(
         host: &mut impl Host,
         ctx: &ActionCtx,
@@ -82,6 +106,12 @@ impl Module for Compute {
             }
             ComputeAction::TopUp { job_id, amount } => crate::top_up(host, ctx, *job_id, *amount)?,
             ComputeAction::Close { job_id } => crate::close(host, ctx, *job_id)?,
+            ComputeAction::Ack { job_id, replica } => {
+                vec![crate::ack(host, ctx, *job_id, *replica)?]
+            }
+            ComputeAction::Heartbeats { beats } => {
+                crate::heartbeats(host, beats, &ctx.bad_items, ctx.height())
+            }
         })
     }
 

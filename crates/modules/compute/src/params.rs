@@ -16,6 +16,9 @@ pub struct ComputeParams {
     pub grace_blocks: u64,
     /// A job not matched within this many blocks fails and is refunded.
     pub match_window_blocks: u64,
+    /// A provider acknowledges a lease (or sends a heartbeat) within this many blocks of its
+    /// start, or the lease ends and the replica is matched again (jobs with an SLA).
+    pub ack_blocks: u64,
 }
 
 impl Default for ComputeParams {
@@ -24,6 +27,7 @@ impl Default for ComputeParams {
             pay_every_blocks: 10,
             grace_blocks: 100,
             match_window_blocks: 100,
+            ack_blocks: 10,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! What the compute market stores: offers, the per-GPU-model price books, jobs with their
 //! leases, the waiting list, each machine's leases and the payment schedule.
 
-use crate::action::{JobSpec, OfferTerms, MAX_REDUNDANCY};
-use crate::{MAX_LEASES_PER_MACHINE, MAX_OFFERS_PER_CLASS, MAX_WAITING_JOBS};
+use crate::action::{JobSpec, OfferTerms};
+use crate::{MAX_LEASES_PER_JOB, MAX_LEASES_PER_MACHINE, MAX_OFFERS_PER_CLASS, MAX_WAITING_JOBS};
 use machina_primitives::{Address, Amount, Decode, Encode};
 use machina_state::{StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
@@ -71,6 +71,18 @@ pub struct Lease {
     pub price_per_block: Amount,
     /// Paid so far.
     pub paid: Amount,
+    /// Its first block.
+    pub start_height: u64,
+    /// The block after its last: the job's end, or where a breach ended it.
+    pub end_height: u64,
+    /// Still running (not ended by a breach or a missing acknowledgement).
+    pub active: bool,
+    /// The provider acknowledged it.
+    pub acked: bool,
+    /// Height of its last heartbeat (its start until the first).
+    pub last_beat_height: u64,
+    /// GPU-seconds the device last reported.
+    pub gpu_seconds: u64,
 }
 
 /// A job and its leases.
@@ -88,9 +100,12 @@ pub struct Job {
     pub escrow: Amount,
     /// The height it was posted at.
     pub posted_height: u64,
-    /// Its leases, one per replica (empty while waiting).
-    #[codec(max = MAX_REDUNDANCY, what = "leases")]
+    /// Its leases: one per replica, and those that replaced breached ones (empty while
+    /// waiting).
+    #[codec(max = MAX_LEASES_PER_JOB, what = "leases")]
     pub leases: Vec<Lease>,
+    /// Replicas to match again (their leases ended by a breach).
+    pub missing: u8,
     /// The first block not yet paid for (leases run from the block after their match).
     pub paid_until_height: u64,
     /// The block after the last one the job runs (later by any time spent paused).
@@ -102,12 +117,15 @@ pub struct Job {
 }
 
 impl Job {
-    /// Micro-units per block of all its leases.
+    /// Micro-units per block of its active leases.
     pub fn rate(&self) -> Amount {
-        self.leases.iter().fold(Amount::ZERO, |s, l| {
-            s.checked_add(l.price_per_block)
-                .expect("prices are bounded")
-        })
+        self.leases
+            .iter()
+            .filter(|l| l.active)
+            .fold(Amount::ZERO, |s, l| {
+                s.checked_add(l.price_per_block)
+                    .expect("prices are bounded")
+            })
     }
 
     /// The first block the escrow does not cover.

@@ -51,6 +51,18 @@ pub struct LeaseView {
     pub paid: Amount,
     /// The first block not paid yet (the job's).
     pub paid_until_height: u64,
+    /// Its first block.
+    pub start_height: u64,
+    /// The block after its last.
+    pub end_height: u64,
+    /// Still running (a breach or a missing acknowledgement ends it).
+    pub active: bool,
+    /// The provider acknowledged it.
+    pub acked: bool,
+    /// Its last heartbeat's height.
+    pub last_heartbeat_height: u64,
+    /// GPU-seconds the device last reported.
+    pub gpu_seconds: u64,
 }
 
 /// `GET /v1/compute/job/{id}`.
@@ -91,6 +103,12 @@ impl From<Job> for JobView {
                     price_per_block: l.price_per_block,
                     paid: l.paid,
                     paid_until_height: j.paid_until_height,
+                    start_height: l.start_height,
+                    end_height: l.end_height,
+                    active: l.active,
+                    acked: l.acked,
+                    last_heartbeat_height: l.last_beat_height,
+                    gpu_seconds: l.gpu_seconds,
                 })
                 .collect(),
             job_id: j.job_id,

@@ -86,6 +86,7 @@ fn job_spec(g: &JobGen) -> JobSpec {
         max_price_per_block: Amount(g.max_price),
         blocks: g.blocks,
         redundancy: g.redundancy,
+        sla: machina_compute::Sla::default(),
     }
 }
 

@@ -88,6 +88,7 @@ pub fn spec(max_price: u128, blocks: u64, redundancy: u8, region: &str) -> JobSp
         max_price_per_block: Amount(max_price),
         blocks,
         redundancy,
+        sla: machina_compute::Sla::default(),
     }
 }
 
