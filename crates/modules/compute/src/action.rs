@@ -1,11 +1,13 @@
 //! The compute market's actions: offers of machines, jobs of tenants.
 
 use machina_primitives::limits::MAX_LABEL_BYTES;
-use machina_primitives::{Amount, Decode, Encode, PublicKey, Signature};
+use machina_primitives::{Amount, Decode, Encode, Hash, PublicKey, Signature};
 use serde::{Deserialize, Serialize};
 
 /// Most replicas a job may ask for.
 pub const MAX_REDUNDANCY: u8 = 5;
+/// Longest result URI.
+pub const MAX_URI_BYTES: usize = 256;
 /// Most heartbeats in one action.
 pub const MAX_HEARTBEATS_PER_TX: usize = 1_024;
 
@@ -221,4 +223,41 @@ pub enum ComputeAction {
         #[codec(max = MAX_HEARTBEATS_PER_TX, what = "heartbeats")]
         beats: Vec<Heartbeat>,
     },
+    /// A replica's provider commits to its result: [`result_commitment`] of it.
+    #[codec(tag = 68)]
+    Commit {
+        /// The job.
+        job_id: u64,
+        /// The replica.
+        replica: u8,
+        /// The commitment.
+        commitment: Hash,
+    },
+    /// A replica's provider reveals the result it committed to.
+    #[codec(tag = 69)]
+    Reveal {
+        /// The job.
+        job_id: u64,
+        /// The replica.
+        replica: u8,
+        /// The result's hash.
+        result: Hash,
+        /// Where the result is.
+        #[codec(max = MAX_URI_BYTES, what = "result URI")]
+        uri: String,
+        /// The commitment's salt.
+        salt: Hash,
+    },
+}
+
+/// What a replica commits to: `sha256("machina/result/v1" || job || replica || result ||
+/// salt)`. The replica is in it, so a replica that copies another's commitment cannot reveal.
+pub fn result_commitment(job_id: u64, replica: u8, result: &Hash, salt: &Hash) -> Hash {
+    machina_primitives::sha256(&[
+        b"machina/result/v1",
+        &job_id.to_be_bytes(),
+        &[replica],
+        &result.0,
+        &salt.0,
+    ])
 }

@@ -195,6 +195,46 @@ pub enum ComputeTxCmd {
         #[arg(long, default_value_t = 0)]
         replica: u8,
     },
+    /// Commit to a replica's result (the commitment is computed here from the result and a
+    /// salt you keep for the reveal).
+    Commit {
+        /// Key name of the machine's owner.
+        #[arg(long)]
+        from: String,
+        /// The job.
+        #[arg(long)]
+        job: u64,
+        /// The replica.
+        #[arg(long, default_value_t = 0)]
+        replica: u8,
+        /// The result's hash, hex.
+        #[arg(long)]
+        result: String,
+        /// A secret salt, hex (32 bytes).
+        #[arg(long)]
+        salt: String,
+    },
+    /// Reveal the result a replica committed to.
+    Reveal {
+        /// Key name of the machine's owner.
+        #[arg(long)]
+        from: String,
+        /// The job.
+        #[arg(long)]
+        job: u64,
+        /// The replica.
+        #[arg(long, default_value_t = 0)]
+        replica: u8,
+        /// The result's hash, hex.
+        #[arg(long)]
+        result: String,
+        /// The salt of the commitment, hex.
+        #[arg(long)]
+        salt: String,
+        /// Where the result is.
+        #[arg(long, default_value = "")]
+        uri: String,
+    },
     /// A device-signed heartbeat of a lease, sent as the machine's account.
     Heartbeat {
         /// Key name of the provider machine's device key (signs the heartbeat and the
@@ -310,6 +350,41 @@ pub fn run_tx(host: &impl TxHost<ComputeAction>, cmd: ComputeTx) -> anyhow::Resu
                 replica,
             },
         ),
+        ComputeTxCmd::Commit {
+            from,
+            job,
+            replica,
+            result,
+            salt,
+        } => {
+            let (result, salt) = (hash_arg("--result", &result)?, hash_arg("--salt", &salt)?);
+            let commitment = crate::result_commitment(job, replica, &result, &salt);
+            (
+                from,
+                ComputeAction::Commit {
+                    job_id: job,
+                    replica,
+                    commitment,
+                },
+            )
+        }
+        ComputeTxCmd::Reveal {
+            from,
+            job,
+            replica,
+            result,
+            salt,
+            uri,
+        } => (
+            from,
+            ComputeAction::Reveal {
+                job_id: job,
+                replica,
+                result: hash_arg("--result", &result)?,
+                uri,
+                salt: hash_arg("--salt", &salt)?,
+            },
+        ),
         ComputeTxCmd::Heartbeat {
             from,
             machine,
@@ -329,6 +404,11 @@ pub fn run_tx(host: &impl TxHost<ComputeAction>, cmd: ComputeTx) -> anyhow::Resu
     };
     host.print_receipt(&host.send_from(&from, vec![action])?.1);
     Ok(())
+}
+
+fn hash_arg(flag: &str, s: &str) -> anyhow::Result<machina_primitives::Hash> {
+    machina_primitives::Hash::from_hex(s)
+        .ok_or_else(|| anyhow::anyhow!("{flag} is 32 bytes of hex"))
 }
 
 /// Runs a compute `query` subcommand.

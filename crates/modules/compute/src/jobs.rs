@@ -68,6 +68,9 @@ pub fn post_job(
         paused_at: None,
         next_due: 0,
         missing: 0,
+        result: None,
+        result_uri: String::new(),
+        tally_height: 0,
     };
     w.push(job_id);
     records::put_waiting(state, w);
@@ -266,10 +269,16 @@ pub fn run_due(state: &mut impl StateWrite, h: u64) -> Vec<Event> {
             continue;
         };
         // A top-up filed the job again elsewhere: this entry is stale.
-        if j.next_due != h || matches!(j.status, JobStatus::Closed | JobStatus::Failed) {
+        if j.next_due != h {
             continue;
         }
-        events.extend(due(state, &mut j, h));
+        if j.status == JobStatus::Closed && j.tally_height == h {
+            events.extend(crate::results::tally(state, &mut j, h));
+        } else if matches!(j.status, JobStatus::Closed | JobStatus::Failed) {
+            continue;
+        } else {
+            events.extend(due(state, &mut j, h));
+        }
         records::put(state, keys::job(id), &j);
     }
     if n > 0 {
@@ -291,6 +300,11 @@ fn due(state: &mut impl StateWrite, j: &mut Job, h: u64) -> Vec<Event> {
     events.extend(crate::sla::check(state, j, h));
     if j.paid_until_height >= j.end_height {
         events.push(finish(state, j, JobStatus::Closed, "completed"));
+        if j.spec.redundancy >= 2 {
+            // The replicas' results are tallied once the commit and reveal windows closed.
+            j.tally_height = crate::results::tally_height(state, j);
+            file(state, j, j.tally_height);
+        }
     } else if j.paid_until_height >= j.covered_until() {
         // The escrow cannot pay the next block: pause until a top-up, close after the grace.
         j.status = JobStatus::Paused;

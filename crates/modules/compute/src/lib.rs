@@ -14,10 +14,14 @@ mod module;
 mod offers;
 mod params;
 pub mod records;
+mod results;
 pub mod routes;
 mod sla;
 
-pub use action::{ComputeAction, Heartbeat, JobSpec, OfferTerms, Resources, Sla, MAX_REDUNDANCY};
+pub use action::{
+    result_commitment, ComputeAction, Heartbeat, JobSpec, OfferTerms, Resources, Sla,
+    MAX_REDUNDANCY,
+};
 pub use jobs::{close, post_job, run_due, top_up};
 pub use matching::{fair_order, match_waiting, reputation};
 pub use module::Compute;
@@ -26,6 +30,7 @@ pub use params::ComputeParams;
 pub use records::{
     book, job, machine_leases, offer, waiting, Job, JobStatus, Lease, LeaseRef, Offer,
 };
+pub use results::{commit, reveal};
 pub use sla::{ack, heartbeats};
 
 use machina_primitives::{Address, Amount};
@@ -102,6 +107,12 @@ pub enum ComputeError {
         /// The replica.
         replica: u8,
     },
+    /// The job has one replica: there are no results to commit.
+    #[error("job {0} has one replica: results are committed only with two or more")]
+    NoResults(u64),
+    /// A commit or reveal outside its window, twice, or not matching.
+    #[error("{0}")]
+    ResultWindow(String),
     /// A heartbeat that does not count.
     #[error("bad heartbeat: {0}")]
     BadHeartbeat(String),
@@ -130,6 +141,8 @@ impl ComputeError {
             ComputeError::NoProviderBond { .. } => "no_provider_bond",
             ComputeError::UnknownLease { .. } => "unknown_lease",
             ComputeError::BadHeartbeat(_) => "bad_heartbeat",
+            ComputeError::NoResults(_) => "no_results",
+            ComputeError::ResultWindow(_) => "result_window",
             ComputeError::Identity(e) => e.code(),
             ComputeError::Wallet(e) => e.code(),
         }

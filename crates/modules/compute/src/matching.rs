@@ -193,6 +193,9 @@ fn lease(state: &mut impl StateWrite, j: &mut Job, offers: Vec<Offer>, h: u64) -
             acked: false,
             last_beat_height: h + 1,
             gpu_seconds: 0,
+            commitment: None,
+            revealed: None,
+            uri: String::new(),
         });
         if replacing {
             j.missing -= 1;

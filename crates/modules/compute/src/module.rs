@@ -25,6 +25,8 @@ impl ModuleError for ComputeError {
         "no_provider_bond",
         "unknown_lease",
         "bad_heartbeat",
+        "no_results",
+        "result_window",
     ];
 
     fn code(&self) -> &'static str {
@@ -109,6 +111,20 @@ impl Module for Compute {
             ComputeAction::Ack { job_id, replica } => {
                 vec![crate::ack(host, ctx, *job_id, *replica)?]
             }
+            ComputeAction::Commit {
+                job_id,
+                replica,
+                commitment,
+            } => vec![crate::commit(host, ctx, *job_id, *replica, *commitment)?],
+            ComputeAction::Reveal {
+                job_id,
+                replica,
+                result,
+                uri,
+                salt,
+            } => vec![crate::reveal(
+                host, ctx, *job_id, *replica, *result, uri, *salt,
+            )?],
             ComputeAction::Heartbeats { beats } => {
                 crate::heartbeats(host, beats, &ctx.bad_items, ctx.height())
             }

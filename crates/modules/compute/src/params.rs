@@ -19,6 +19,12 @@ pub struct ComputeParams {
     /// A provider acknowledges a lease (or sends a heartbeat) within this many blocks of its
     /// start, or the lease ends and the replica is matched again (jobs with an SLA).
     pub ack_blocks: u64,
+    /// Jobs with two replicas or more: commits are taken until this many blocks after the
+    /// job's end, reveals for as many again; then the results are tallied.
+    pub result_blocks: u64,
+    /// Part of a provider's bond taken when its replica's result is in the minority, or it
+    /// revealed none, basis points (to the tenant).
+    pub result_penalty_bps: u32,
 }
 
 impl Default for ComputeParams {
@@ -28,6 +34,8 @@ impl Default for ComputeParams {
             grace_blocks: 100,
             match_window_blocks: 100,
             ack_blocks: 10,
+            result_blocks: 20,
+            result_penalty_bps: 1_000,
         }
     }
 }

@@ -1,9 +1,9 @@
 //! What the compute market stores: offers, the per-GPU-model price books, jobs with their
 //! leases, the waiting list, each machine's leases and the payment schedule.
 
-use crate::action::{JobSpec, OfferTerms};
+use crate::action::{JobSpec, OfferTerms, MAX_URI_BYTES};
 use crate::{MAX_LEASES_PER_JOB, MAX_LEASES_PER_MACHINE, MAX_OFFERS_PER_CLASS, MAX_WAITING_JOBS};
-use machina_primitives::{Address, Amount, Decode, Encode};
+use machina_primitives::{Address, Amount, Decode, Encode, Hash};
 use machina_state::{StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +83,13 @@ pub struct Lease {
     pub last_beat_height: u64,
     /// GPU-seconds the device last reported.
     pub gpu_seconds: u64,
+    /// Its result commitment (jobs with two replicas or more).
+    pub commitment: Option<Hash>,
+    /// The result it revealed.
+    pub revealed: Option<Hash>,
+    /// Where it says the result is.
+    #[codec(max = MAX_URI_BYTES, what = "result URI")]
+    pub uri: String,
 }
 
 /// A job and its leases.
@@ -106,6 +113,13 @@ pub struct Job {
     pub leases: Vec<Lease>,
     /// Replicas to match again (their leases ended by a breach).
     pub missing: u8,
+    /// The majority result, once tallied.
+    pub result: Option<Hash>,
+    /// Where the majority says it is.
+    #[codec(max = MAX_URI_BYTES, what = "result URI")]
+    pub result_uri: String,
+    /// The height whose end tallies the results (0: none pending).
+    pub tally_height: u64,
     /// The first block not yet paid for (leases run from the block after their match).
     pub paid_until_height: u64,
     /// The block after the last one the job runs (later by any time spent paused).

@@ -63,6 +63,11 @@ pub struct LeaseView {
     pub last_heartbeat_height: u64,
     /// GPU-seconds the device last reported.
     pub gpu_seconds: u64,
+    /// Whether its replica committed to a result.
+    pub committed: bool,
+    /// The result it revealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revealed: Option<machina_primitives::Hash>,
 }
 
 /// `GET /v1/compute/job/{id}`.
@@ -88,6 +93,14 @@ pub struct JobView {
     pub covered_until_height: u64,
     /// The block after its last.
     pub end_height: u64,
+    /// The majority result of its replicas, once tallied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<machina_primitives::Hash>,
+    /// Where the majority says the result is.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub result_uri: String,
+    /// The height at whose end the results are tallied (0: none pending).
+    pub tally_height: u64,
 }
 
 impl From<Job> for JobView {
@@ -109,6 +122,8 @@ impl From<Job> for JobView {
                     acked: l.acked,
                     last_heartbeat_height: l.last_beat_height,
                     gpu_seconds: l.gpu_seconds,
+                    committed: l.commitment.is_some(),
+                    revealed: l.revealed,
                 })
                 .collect(),
             job_id: j.job_id,
@@ -124,6 +139,9 @@ impl From<Job> for JobView {
                 covered
             },
             end_height: j.end_height,
+            result: j.result,
+            result_uri: j.result_uri,
+            tally_height: j.tally_height,
         }
     }
 }

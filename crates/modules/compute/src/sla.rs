@@ -49,6 +49,9 @@ fn accept(state: &mut impl StateWrite, b: &Heartbeat, height: u64) -> Result<()>
         replica: b.replica,
     };
     let mut j = records::job(state, b.job_id).ok_or(unknown.clone())?;
+    if j.status != JobStatus::Leased {
+        return Err(unknown);
+    }
     let i = usize::from(b.replica);
     let l = j
         .leases

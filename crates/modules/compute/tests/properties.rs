@@ -244,7 +244,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
     /// After every step: the escrow account holds exactly every job's escrow; the tenant's
-    /// money is its fees, the escrows and what the leases were paid; each machine received
+    /// money is its fees, the escrows and what the leases were paid, less the slashes of
+    /// silent replicas it received; each machine received
     /// exactly what its leases were paid; each lease was paid whole blocks at its price, never
     /// more than its length; and the supply never moved.
     #[test]
@@ -289,7 +290,12 @@ proptest! {
             let paid: u128 = jobs.iter().flat_map(|j| &j.leases).map(|l| l.paid.0).sum();
             prop_assert_eq!(c.balance(&machina_compute::escrow_address()), escrow);
             let fees = txs * machina_stf::params::DEFAULT_MIN_FEE.0;
-            prop_assert_eq!(start - c.balance(&t.address()), fees + escrow + paid);
+            // Replicas that reveal no result are slashed to the tenant.
+            let slashed: u128 = m
+                .iter()
+                .map(|id| machina_staking::stake(&c.state, &machina_staking::Subject::Provider { machine_id: *id }).slashed_total.0)
+                .sum();
+            prop_assert_eq!(start + slashed, c.balance(&t.address()) + fees + escrow + paid);
             let to_machines: u128 = m.iter().map(|id| machine_balance(&c, *id)).sum();
             prop_assert_eq!(to_machines, paid);
             for j in &jobs {
