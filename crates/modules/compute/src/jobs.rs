@@ -226,6 +226,8 @@ pub(crate) fn free_slot(state: &mut impl StateWrite, j: &Job, i: usize) {
     let l = &j.leases[i];
     if let Some(mut o) = records::offer(state, l.offer_id) {
         o.leased = o.leased.saturating_sub(1);
+        // A full offer left its book; with a free slot again it is listed again.
+        crate::offers::book_insert(state, &o);
         records::put(state, keys::offer(o.offer_id), &o);
     }
     let mut ml = records::machine_leases(state, l.machine_id);

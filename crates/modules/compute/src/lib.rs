@@ -36,7 +36,7 @@ pub use sla::{ack, heartbeats};
 use machina_primitives::{Address, Amount};
 use thiserror::Error;
 
-/// Most offers in one GPU model's price book.
+/// Most offers of one GPU model (not withdrawn); its price book lists those with a free slot.
 pub const MAX_OFFERS_PER_CLASS: usize = 2_048;
 /// Most leases one job records: its replicas and up to as many replacements again.
 pub const MAX_LEASES_PER_JOB: usize = 4 * MAX_REDUNDANCY as usize;
@@ -45,7 +45,7 @@ pub const MAX_WAITING_JOBS: usize = 4_096;
 /// Most leases one machine holds at once.
 pub const MAX_LEASES_PER_MACHINE: usize = 256;
 /// Most waiting jobs one block tries to match: the bound on a block's matching work.
-pub const MAX_MATCHES_PER_BLOCK: usize = 256;
+pub const MAX_MATCHES_PER_BLOCK: usize = 1_024;
 /// Most price-book entries one job looks at.
 pub const MAX_SCAN_PER_JOB: usize = 512;
 /// Most jobs whose payment falls due at one height.

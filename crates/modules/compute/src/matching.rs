@@ -174,6 +174,9 @@ fn lease(state: &mut impl StateWrite, j: &mut Job, offers: Vec<Offer>, h: u64) -
     for mut o in offers {
         let replica = j.leases.len();
         o.leased += 1;
+        if o.leased >= o.terms.capacity {
+            crate::offers::book_remove(state, &o);
+        }
         records::put(state, keys::offer(o.offer_id), &o);
         // Feasibility checked that the machine's lease list has room.
         let mut ml = records::machine_leases(state, o.machine_id);

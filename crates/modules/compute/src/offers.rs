@@ -39,20 +39,36 @@ fn compute_machine(state: &impl StateRead, sender: &Address, machine_id: u64) ->
     Ok(())
 }
 
-fn book_insert(state: &mut impl StateWrite, o: &Offer) -> Result<()> {
+/// Lists `o` in its model's book if it has a free slot and is not withdrawn. The book holds
+/// only offers a job can take, so a scan never walks past full ones; its size is bounded by
+/// the model's offers, which creation bounds.
+pub(crate) fn book_insert(state: &mut impl StateWrite, o: &Offer) {
+    if o.withdrawn || o.leased >= o.terms.capacity {
+        return;
+    }
     let model = &o.terms.resources.gpu_model;
     let mut b = records::book(state, model);
-    if b.len() >= MAX_OFFERS_PER_CLASS {
-        return Err(ComputeError::BookFull(model.clone()));
-    }
     let entry = (o.terms.price_per_block, o.offer_id);
     let at = b.partition_point(|e| *e < entry);
-    b.insert(at, entry);
+    if b.get(at) != Some(&entry) {
+        b.insert(at, entry);
+    }
     records::put_book(state, model, b);
+}
+
+/// Counts the model's offers that are not withdrawn: at most [`MAX_OFFERS_PER_CLASS`].
+fn count_offer(state: &mut impl StateWrite, model: &str, delta: i64) -> Result<()> {
+    let key = keys::class_count(model);
+    let n = records::read::<u64>(state, &key).unwrap_or(0);
+    let next = n.checked_add_signed(delta).expect("counted offers exist");
+    if delta > 0 && next > MAX_OFFERS_PER_CLASS as u64 {
+        return Err(ComputeError::BookFull(model.to_owned()));
+    }
+    records::put(state, key, &next);
     Ok(())
 }
 
-fn book_remove(state: &mut impl StateWrite, o: &Offer) {
+pub(crate) fn book_remove(state: &mut impl StateWrite, o: &Offer) {
     let model = &o.terms.resources.gpu_model;
     let mut b = records::book(state, model);
     b.retain(|e| e.1 != o.offer_id);
@@ -98,7 +114,8 @@ pub fn create_offer(
         leased: 0,
         withdrawn: false,
     };
-    book_insert(state, &o)?;
+    count_offer(state, &o.terms.resources.gpu_model, 1)?;
+    book_insert(state, &o);
     records::put(state, keys::offer(offer_id), &o);
     Ok(event("offer_created", &o))
 }
@@ -135,7 +152,7 @@ pub fn update_offer(
     }
     book_remove(state, &o);
     o.terms = terms.clone();
-    book_insert(state, &o)?;
+    book_insert(state, &o);
     records::put(state, keys::offer(offer_id), &o);
     Ok(event("offer_updated", &o))
 }
@@ -148,6 +165,7 @@ pub fn withdraw_offer(
 ) -> Result<Event> {
     let mut o = owned_offer(state, sender, offer_id)?;
     book_remove(state, &o);
+    count_offer(state, &o.terms.resources.gpu_model, -1)?;
     o.withdrawn = true;
     records::put(state, keys::offer(offer_id), &o);
     Ok(event("offer_withdrawn", &o))

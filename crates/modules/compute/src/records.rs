@@ -196,6 +196,16 @@ pub(crate) mod keys {
         ]
         .concat()
     }
+    /// How many offers of one GPU model are not withdrawn.
+    pub(crate) fn class_count(model: &str) -> Vec<u8> {
+        let len = u16::try_from(model.len()).expect("labels are short");
+        [
+            b"compute/class_count/".as_slice(),
+            &len.to_be_bytes(),
+            model.as_bytes(),
+        ]
+        .concat()
+    }
     pub(crate) fn next_job() -> Vec<u8> {
         b"compute/next_job".to_vec()
     }

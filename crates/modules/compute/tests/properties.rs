@@ -245,7 +245,7 @@ proptest! {
 
     /// After every step: the escrow account holds exactly every job's escrow; the tenant's
     /// money is its fees, the escrows and what the leases were paid, less the slashes of
-    /// silent replicas it received; each machine received
+    /// silent replicas it received; the price book lists exactly the offers with a free slot; each machine received
     /// exactly what its leases were paid; each lease was paid whole blocks at its price, never
     /// more than its length; and the supply never moved.
     #[test]
@@ -306,6 +306,13 @@ proptest! {
                 if matches!(j.status, JobStatus::Closed | JobStatus::Failed) {
                     prop_assert_eq!(j.escrow, Amount::ZERO);
                 }
+            }
+            // The book lists exactly the offers a job could take a slot of.
+            let book = machina_compute::book(&c.state, "h100");
+            for id in 1..=offers.len() as u64 {
+                let o = machina_compute::offer(&c.state, id).expect("offer");
+                let listed = book.iter().any(|(_, x)| *x == id);
+                prop_assert_eq!(listed, !o.withdrawn && o.leased < o.terms.capacity, "offer {}", id);
             }
             prop_assert_eq!(machina_bank::total_supply(&c.state), supply);
         }
