@@ -2,38 +2,10 @@
 //! job is leased in the block it arrives in, paid while it runs, and closed with its unused
 //! escrow back, through the CLI of a dev node.
 
-use serde_json::Value;
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{free_port, start_dev, BIN};
-
-fn cli(keystore: &Path, node: Option<&str>, args: &[&str]) -> Value {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .arg("--json")
-        .env("MACHINA_KEYSTORE", keystore);
-    if let Some(n) = node {
-        cmd.args(["--node", n]);
-    }
-    let out = cmd.output().expect("run machina");
-    assert!(
-        out.status.success(),
-        "machina {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON output")
-}
-
-fn micro(v: &Value) -> u128 {
-    v.as_str()
-        .expect("a decimal string")
-        .parse()
-        .expect("an amount")
-}
+use common::{cli_json, free_port, micro, start_dev};
 
 #[test]
 fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_back() {
@@ -45,8 +17,8 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
         &["--idle-block-ms", "20"],
     );
     let n = Some(node.url.as_str());
-    cli(&ks, None, &["keys", "new", "gpu-box"]);
-    let reg = cli(
+    cli_json(&ks, None, &["keys", "new", "gpu-box"]);
+    let reg = cli_json(
         &ks,
         n,
         &[
@@ -64,7 +36,7 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
         ],
     );
     let id = reg["machine_id"].as_u64().expect("machine_id").to_string();
-    cli(
+    cli_json(
         &ks,
         n,
         &[
@@ -81,7 +53,7 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
             "10000000",
         ],
     );
-    let offer = cli(
+    let offer = cli_json(
         &ks,
         n,
         &[
@@ -105,7 +77,7 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
         ],
     );
     assert_eq!(offer["receipt"]["success"], true);
-    let posted = cli(
+    let posted = cli_json(
         &ks,
         n,
         &[
@@ -143,7 +115,7 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
         .expect("job id")
         .to_string();
     // Leased at the end of the block it arrived in: the lease starts in the next one.
-    let j = cli(&ks, n, &["query", "compute", "job", &job]);
+    let j = cli_json(&ks, n, &["query", "compute", "job", &job]);
     assert_eq!(j["status"], "leased");
     assert_eq!(j["paid_until_height"], height + 1);
     assert_eq!(
@@ -158,7 +130,7 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
         2500,
         "the offer's price"
     );
-    let leases = cli(&ks, n, &["query", "compute", "leases", "--machine", &id]);
+    let leases = cli_json(&ks, n, &["query", "compute", "leases", "--machine", &id]);
     assert_eq!(
         leases["leases"][0]["job_id"]
             .as_u64()
@@ -170,7 +142,7 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
     // Paid while it runs, a whole number of blocks at the offer's price.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let j = cli(&ks, n, &["query", "compute", "job", &job]);
+        let j = cli_json(&ks, n, &["query", "compute", "job", &job]);
         if micro(&j["leases"][0]["paid"]) > 0 {
             break;
         }
@@ -179,12 +151,12 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
     }
     // The provider acknowledges; its device signs a heartbeat, sent as the machine's account
     // (which pays the fee from what it earned).
-    cli(
+    cli_json(
         &ks,
         n,
         &["tx", "compute", "ack", "--from", "bob", "--job", &job],
     );
-    let hb = cli(
+    let hb = cli_json(
         &ks,
         n,
         &[
@@ -202,7 +174,7 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
         ],
     );
     assert_eq!(hb["receipt"]["success"], true, "{hb}");
-    let j = cli(&ks, n, &["query", "compute", "job", &job]);
+    let j = cli_json(&ks, n, &["query", "compute", "job", &job]);
     assert_eq!(j["leases"][0]["acked"], true);
     assert_eq!(j["leases"][0]["gpu_seconds"], 60);
     assert!(
@@ -211,20 +183,20 @@ fn a_job_is_leased_in_one_block_paid_while_it_runs_and_closed_with_its_escrow_ba
             .expect("height")
             > height
     );
-    let closed = cli(
+    let closed = cli_json(
         &ks,
         n,
         &["tx", "compute", "close", "--from", "charlie", "--job", &job],
     );
     assert_eq!(closed["receipt"]["success"], true);
-    let j = cli(&ks, n, &["query", "compute", "job", &job]);
+    let j = cli_json(&ks, n, &["query", "compute", "job", &job]);
     assert_eq!(j["status"], "closed");
     assert_eq!(micro(&j["escrow"]), 0);
     let paid = micro(&j["leases"][0]["paid"]);
     assert_eq!(paid % 2500, 0);
-    let machine = cli(&ks, n, &["query", "machine", &id]);
+    let machine = cli_json(&ks, n, &["query", "machine", &id]);
     let account = machine["address"].as_str().expect("address");
-    let balance = cli(&ks, n, &["query", "account", account]);
+    let balance = cli_json(&ks, n, &["query", "account", account]);
     assert_eq!(
         micro(&balance["balance"]),
         paid - 1_000,

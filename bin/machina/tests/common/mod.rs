@@ -61,3 +61,31 @@ pub fn start_dev(data_dir: &Path, port: u16, extra: &[&str]) -> Proc {
     wait_up(&url, "dev node");
     Proc { child, url }
 }
+
+/// Runs `machina ARGS --json` with `keystore` (and `--node` when given), expects success and
+/// returns the JSON it printed.
+pub fn cli_json(keystore: &Path, node: Option<&str>, args: &[&str]) -> serde_json::Value {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .arg("--json")
+        .env("MACHINA_KEYSTORE", keystore);
+    if let Some(n) = node {
+        cmd.args(["--node", n]);
+    }
+    let out = cmd.output().expect("run machina");
+    assert!(
+        out.status.success(),
+        "machina {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+/// An amount in the API's JSON: a decimal string of micro-units.
+pub fn micro(v: &serde_json::Value) -> u128 {
+    v.as_str()
+        .expect("amounts are decimal strings")
+        .parse()
+        .expect("an amount")
+}

@@ -20,32 +20,42 @@ use crate::{ComputeParams, MAX_LEASES_PER_MACHINE, MAX_MATCHES_PER_BLOCK, MAX_SC
 use machina_primitives::{Amount, Encode, Event};
 use machina_state::{StateRead, StateWrite};
 
-/// A provider machine's reputation: leases completed minus leases breached (never below 0).
-pub fn reputation(state: &impl StateRead, machine_id: u64) -> u64 {
-    machina_identity::machine(state, machine_id).map_or(0, |m| {
-        m.reputation
-            .leases_completed
-            .saturating_sub(m.reputation.leases_breached)
-    })
+/// A machine's reputation as a provider: leases completed minus leases breached (at least 0).
+fn score(m: &machina_identity::Machine) -> u64 {
+    m.reputation
+        .leases_completed
+        .saturating_sub(m.reputation.leases_breached)
 }
 
-/// The order in which jobs are matched (see the module docs).
+/// A provider machine's reputation: leases completed minus leases breached (never below 0).
+pub fn reputation(state: &impl StateRead, machine_id: u64) -> u64 {
+    machina_identity::machine(state, machine_id).map_or(0, |m| score(&m))
+}
+
+/// The order in which jobs are matched (see the module docs). The hash of each job is
+/// computed once, not per comparison.
 pub fn fair_order(jobs: &mut [Job]) {
-    let key = |j: &Job| {
+    jobs.sort_by_cached_key(|j| {
         let mut b = j.tenant.0.to_vec();
         j.spec.encode_to(&mut b);
-        machina_primitives::sha256(&[&b])
-    };
-    jobs.sort_by(|a, b| {
-        a.posted_height
-            .cmp(&b.posted_height)
-            .then(b.spec.max_price_per_block.cmp(&a.spec.max_price_per_block))
-            .then(key(a).cmp(&key(b)))
-            .then(a.job_id.cmp(&b.job_id))
+        (
+            j.posted_height,
+            std::cmp::Reverse(j.spec.max_price_per_block),
+            machina_primitives::sha256(&[&b]),
+            j.job_id,
+        )
     });
 }
 
-fn feasible(state: &impl StateRead, o: &Offer, j: &Job, height: u64) -> bool {
+/// The offer's machine's reputation if `j` may lease a slot of `o` now, `None` if not.
+/// `min_bond` is the staking module's provider minimum, read once per job.
+fn feasible(
+    state: &impl StateRead,
+    o: &Offer,
+    j: &Job,
+    height: u64,
+    min_bond: Amount,
+) -> Option<u64> {
     let t = &o.terms;
     if o.withdrawn
         || o.leased >= t.capacity
@@ -56,20 +66,18 @@ fn feasible(state: &impl StateRead, o: &Offer, j: &Job, height: u64) -> bool {
         // Never the machine of another replica, nor one whose lease of this job ended.
         || j.leases.iter().any(|l| l.machine_id == o.machine_id)
     {
-        return false;
+        return None;
     }
-    let active = machina_identity::machine(state, o.machine_id)
-        .is_some_and(|m| m.status != machina_identity::Status::Revoked);
+    let m = machina_identity::machine(state, o.machine_id)?;
     let subject = machina_staking::Subject::Provider {
         machine_id: o.machine_id,
     };
-    let min = machina_staking::StakingParams::load(state).min_provider_bond;
-    active
+    let ok = m.status != machina_identity::Status::Revoked
+        && score(&m) >= j.spec.min_reputation
         && records::machine_leases(state, o.machine_id).len() < MAX_LEASES_PER_MACHINE
-        && machina_staking::total(state, &subject) >= min
-        && !machina_staking::is_jailed(state, &subject, height)
-        && machina_identity::machine(state, o.machine_id)
-            .is_some_and(|_| reputation(state, o.machine_id) >= j.spec.min_reputation)
+        && machina_staking::total(state, &subject) >= min_bond
+        && !machina_staking::is_jailed(state, &subject, height);
+    ok.then(|| score(&m))
 }
 
 /// The offers chosen for `j`, one per replica, or none if it cannot be served now.
@@ -82,6 +90,7 @@ pub fn choose(state: &impl StateRead, j: &Job, height: u64) -> Option<Vec<Offer>
         j.missing
     });
     let scan = &book[..book.len().min(MAX_SCAN_PER_JOB)];
+    let min_bond = machina_staking::StakingParams::load(state).min_provider_bond;
     // Walk the book one price level at a time; within a level, reputation then id.
     let mut i = 0;
     while i < scan.len() && chosen.len() < want {
@@ -92,10 +101,10 @@ pub fn choose(state: &impl StateRead, j: &Job, height: u64) -> Option<Vec<Offer>
         let mut level: Vec<(u64, Offer)> = Vec::new();
         while i < scan.len() && scan[i].0 == price {
             if let Some(o) = records::offer(state, scan[i].1) {
-                if feasible(state, &o, j, height)
-                    && chosen.iter().all(|c| c.machine_id != o.machine_id)
-                {
-                    level.push((reputation(state, o.machine_id), o));
+                if chosen.iter().all(|c| c.machine_id != o.machine_id) {
+                    if let Some(rep) = feasible(state, &o, j, height, min_bond) {
+                        level.push((rep, o));
+                    }
                 }
             }
             i += 1;

@@ -19,7 +19,7 @@ use crate::records::{self, keys, Job, JobStatus};
 use crate::{ComputeError, ComputeParams, Result};
 use machina_module::ActionCtx;
 use machina_primitives::{Event, Hash};
-use machina_staking::{EvidenceKind, Payee, Slash, Subject, BPS};
+use machina_staking::{EvidenceKind, BPS};
 use machina_state::{StateRead, StateWrite};
 use std::collections::BTreeMap;
 
@@ -169,30 +169,8 @@ pub(crate) fn tally(state: &mut impl StateWrite, j: &mut Job, h: u64) -> Vec<Eve
         if agrees || (majority.is_none() && !silent) {
             continue;
         }
-        let subject = Subject::Provider {
-            machine_id: l.machine_id,
-        };
-        let payees = [Payee {
-            place: "tenant",
-            to: j.tenant,
-            share_bps: BPS,
-        }];
-        let evidence = machina_staking::evidence_id(
-            EvidenceKind::MinorityResult,
-            &[&j.job_id.to_be_bytes(), &(i as u64).to_be_bytes()],
-        );
-        let slash = Slash {
-            subject: &subject,
-            kind: EvidenceKind::MinorityResult,
-            evidence,
-            bps,
-            payees: &payees,
-        };
-        if let Ok((_, e)) = machina_staking::slash(state, h, &slash) {
-            let m = l.machine_id;
-            machina_identity::update_reputation(state, m, |r| r.slashes += 1);
-            events.push(e);
-        }
+        let slashed = crate::sla::slash_provider(state, j, i, h, EvidenceKind::MinorityResult, bps);
+        events.extend(slashed.map(|s| s.1));
     }
     events
 }

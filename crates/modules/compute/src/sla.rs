@@ -156,34 +156,51 @@ pub(crate) fn check(state: &mut impl StateWrite, j: &mut Job, h: u64) -> Vec<Eve
     events
 }
 
-fn breach(state: &mut impl StateWrite, j: &mut Job, i: usize, h: u64) -> Vec<Event> {
-    let l = j.leases[i].clone();
-    let subject = Subject::Provider {
-        machine_id: l.machine_id,
-    };
+/// Slashes `bps` of the provider stake of lease `i` of `j` to the tenant, once per lease and
+/// kind (the evidence is the job and the lease), and counts it in the machine's reputation.
+/// `None` when nothing is staked any more (the provider unbonded everything).
+pub(crate) fn slash_provider(
+    state: &mut impl StateWrite,
+    j: &Job,
+    i: usize,
+    h: u64,
+    kind: EvidenceKind,
+    bps: u32,
+) -> Option<(machina_primitives::Amount, Event)> {
+    let machine_id = j.leases[i].machine_id;
+    let subject = Subject::Provider { machine_id };
     let payees = [Payee {
         place: "tenant",
         to: j.tenant,
         share_bps: BPS,
     }];
-    let evidence = machina_staking::evidence_id(
-        EvidenceKind::SlaBreach,
-        &[&j.job_id.to_be_bytes(), &(i as u64).to_be_bytes()],
-    );
+    let evidence =
+        machina_staking::evidence_id(kind, &[&j.job_id.to_be_bytes(), &(i as u64).to_be_bytes()]);
     let slash = Slash {
         subject: &subject,
-        kind: EvidenceKind::SlaBreach,
+        kind,
         evidence,
-        bps: j.spec.sla.penalty_bps.min(BPS),
+        bps: bps.min(BPS),
         payees: &payees,
     };
+    let slashed = machina_staking::slash(state, h, &slash).ok()?;
+    machina_identity::update_reputation(state, machine_id, |r| r.slashes += 1);
+    Some(slashed)
+}
+
+fn breach(state: &mut impl StateWrite, j: &mut Job, i: usize, h: u64) -> Vec<Event> {
+    let l = j.leases[i].clone();
     let mut events = Vec::new();
     // A provider that unbonded everything has nothing left to take; the lease still ends.
-    let slashed = machina_staking::slash(state, h, &slash).ok();
-    machina_identity::update_reputation(state, l.machine_id, |r| {
-        r.leases_breached += 1;
-        r.slashes += u64::from(slashed.is_some());
-    });
+    let slashed = slash_provider(
+        state,
+        j,
+        i,
+        h,
+        EvidenceKind::SlaBreach,
+        j.spec.sla.penalty_bps,
+    );
+    machina_identity::update_reputation(state, l.machine_id, |r| r.leases_breached += 1);
     let amount = slashed
         .as_ref()
         .map_or(machina_primitives::Amount::ZERO, |s| s.0);

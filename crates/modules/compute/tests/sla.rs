@@ -34,8 +34,9 @@ fn tick(c: &mut Chain) {
     c.tick(now);
 }
 
-#[test]
-fn a_breach_slashes_once_to_the_tenant_and_the_replica_is_matched_again() {
+/// Two bonded machines (slots at 10 and 11 per block) and a leased one-replica job with an SLA:
+/// a heartbeat every 5 blocks, one may be missed, a breach takes 20% of the bond.
+fn sla_job() -> (Chain, Vec<u64>, u64) {
     let mut c = Chain::new(CHAIN, 1_000);
     let m = machines(&mut c, 2, 2);
     c.ok(&key("bob"), vec![offer(m[0], terms(10, 1, "eu"))]);
@@ -49,6 +50,13 @@ fn a_breach_slashes_once_to_the_tenant_and_the_replica_is_matched_again() {
         penalty_bps: 2_000,
     };
     let job = job_id(&c.ok(&t, vec![job(s, 10_000)]));
+    (c, m, job)
+}
+
+#[test]
+fn a_breach_slashes_once_to_the_tenant_and_the_replica_is_matched_again() {
+    let (mut c, m, job) = sla_job();
+    let t = tenant();
     assert_eq!(
         machina_compute::job(&c.state, job).expect("job").leases[0].machine_id,
         m[0]
@@ -144,19 +152,7 @@ fn a_breach_slashes_once_to_the_tenant_and_the_replica_is_matched_again() {
 
 #[test]
 fn a_lease_not_acknowledged_in_time_ends_and_costs_reputation_but_no_stake() {
-    let mut c = Chain::new(CHAIN, 1_000);
-    let m = machines(&mut c, 2, 2);
-    c.ok(&key("bob"), vec![offer(m[0], terms(10, 1, "eu"))]);
-    c.ok(&key("bob"), vec![offer(m[1], terms(11, 1, "eu"))]);
-    let t = tenant();
-    fund(&mut c, &t);
-    let mut s = spec(20, 200, 1, "");
-    s.sla = Sla {
-        heartbeat_every_blocks: 5,
-        max_missed: 1,
-        penalty_bps: 2_000,
-    };
-    let job = job_id(&c.ok(&t, vec![job(s, 10_000)]));
+    let (mut c, m, job) = sla_job();
     for _ in 0..25 {
         tick(&mut c);
     }

@@ -34,7 +34,7 @@ pub use validator::{
     check_equivocation, consensus_namespace, validator_set, Equivocation, Offence, MAX_VALIDATORS,
 };
 
-use machina_primitives::{Address, Amount, PublicKey};
+use machina_primitives::{Address, Amount};
 use machina_state::StateRead;
 use thiserror::Error;
 
@@ -177,9 +177,4 @@ pub fn reporter_stake(
     } else {
         s.bonded()
     }
-}
-
-/// A validator's subject.
-pub fn validator_subject(key: PublicKey) -> Subject {
-    Subject::Validator { key }
 }
