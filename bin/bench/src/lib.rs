@@ -1,6 +1,7 @@
 //! Machina benchmarks (`machina bench`): throughput of each stage on this machine, measured in one run, with the
 //! signature-verification ceiling that bounds them all.
 
+mod compute;
 mod devnet;
 mod energy;
 mod machines;
@@ -45,6 +46,15 @@ pub struct BenchArgs {
     /// Measure clearing and settling one interval of a zone with this many machines instead.
     #[arg(long)]
     settlement: Option<usize>,
+    /// Measure the compute market instead: job to lease over HTTP, matching and payments.
+    #[arg(long)]
+    compute: bool,
+    /// Open offers in the compute matching measurement.
+    #[arg(long, default_value_t = 10_000)]
+    offers: usize,
+    /// Running leases in the compute payment measurement (a multiple of 1,000).
+    #[arg(long, default_value_t = 100_000)]
+    leases: usize,
     /// Measure finality and throughput of a local network of this many validator processes
     /// instead.
     #[arg(long)]
@@ -287,6 +297,9 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
             args.senders,
             json,
         );
+    }
+    if args.compute {
+        return crate::compute::run(args.offers, args.leases, json);
     }
     if let Some(machines) = args.settlement {
         return crate::energy::run_settlement(machines, json);

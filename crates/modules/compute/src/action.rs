@@ -153,6 +153,10 @@ pub struct JobSpec {
     /// The service level (none by default).
     #[serde(default)]
     pub sla: Sla,
+    /// Only offers whose attributes a registered auditor attested (and that did not change
+    /// since).
+    #[serde(default)]
+    pub attested: bool,
 }
 
 fn one() -> u8 {
@@ -248,6 +252,30 @@ pub enum ComputeAction {
         /// The commitment's salt.
         salt: Hash,
     },
+    /// A registered auditor attests an offer's attributes: the hardware and region it checked.
+    #[codec(tag = 160)]
+    Attest {
+        /// The offer.
+        offer_id: u64,
+        /// [`offer_attributes`] of the terms the auditor checked; refused if the offer's
+        /// attributes are no longer those.
+        attributes: Hash,
+    },
+    /// A registered auditor withdraws an offer's attestation.
+    #[codec(tag = 161)]
+    RevokeAttestation {
+        /// The offer.
+        offer_id: u64,
+    },
+}
+
+/// What an auditor attests: `sha256("machina/offer-attributes/v1" || resources || region)`
+/// in the wire encoding. Price, capacity and lease length are the provider's to change; a
+/// change of hardware or region drops the attestation.
+pub fn offer_attributes(terms: &OfferTerms) -> Hash {
+    let mut b = terms.resources.encode();
+    machina_primitives::codec::put_str(&mut b, &terms.region);
+    machina_primitives::sha256(&[b"machina/offer-attributes/v1", &b])
 }
 
 /// What a replica commits to: `sha256("machina/result/v1" || job || replica || result ||

@@ -161,6 +161,28 @@ pub enum ComputeTxCmd {
         /// SLA: part of the provider's bond a breach pays the tenant, basis points.
         #[arg(long, default_value_t = 0)]
         penalty_bps: u32,
+        /// Only offers whose attributes a registered auditor attested.
+        #[arg(long)]
+        attested: bool,
+    },
+    /// Attest an offer's hardware and region as a registered auditor: what the node shows now
+    /// is what is attested.
+    Attest {
+        /// Key name of the auditor.
+        #[arg(long)]
+        from: String,
+        /// The offer.
+        #[arg(long)]
+        offer: u64,
+    },
+    /// Withdraw an offer's attestation as a registered auditor.
+    RevokeAttestation {
+        /// Key name of the auditor.
+        #[arg(long)]
+        from: String,
+        /// The offer.
+        #[arg(long)]
+        offer: u64,
     },
     /// Add escrow to a job (a paused job resumes).
     TopUp {
@@ -319,6 +341,7 @@ pub fn run_tx(host: &impl TxHost<ComputeAction>, cmd: ComputeTx) -> anyhow::Resu
             heartbeat_every_blocks,
             max_missed,
             penalty_bps,
+            attested,
         } => {
             let spec = JobSpec {
                 requirements: needs.into(),
@@ -332,8 +355,23 @@ pub fn run_tx(host: &impl TxHost<ComputeAction>, cmd: ComputeTx) -> anyhow::Resu
                     max_missed,
                     penalty_bps,
                 },
+                attested,
             };
             (from, ComputeAction::Job { spec, deposit })
+        }
+        ComputeTxCmd::Attest { from, offer } => {
+            let (o, _): (OfferView, _) = host.get_as(&format!("/v1/compute/offer/{offer}"))?;
+            let attributes = crate::offer_attributes(&o.terms);
+            (
+                from,
+                ComputeAction::Attest {
+                    offer_id: offer,
+                    attributes,
+                },
+            )
+        }
+        ComputeTxCmd::RevokeAttestation { from, offer } => {
+            (from, ComputeAction::RevokeAttestation { offer_id: offer })
         }
         ComputeTxCmd::TopUp { from, job, amount } => (
             from,
@@ -419,7 +457,7 @@ pub fn run_query(host: &impl QueryHost, cmd: ComputeQueryCmd) -> anyhow::Result<
             let (o, v): (OfferView, _) = host.get_as(&format!("/v1/compute/offer/{id}"))?;
             host.print(&v, &|| {
                 format!(
-                    "offer {} of machine {}: {} slots ({} leased) of {} {}x, {} micro/block in {}{}",
+                    "offer {} of machine {}: {} slots ({} leased) of {} {}x, {} micro/block in {}{}{}",
                     o.offer_id,
                     o.machine_id,
                     o.terms.capacity,
@@ -428,7 +466,11 @@ pub fn run_query(host: &impl QueryHost, cmd: ComputeQueryCmd) -> anyhow::Result<
                     o.terms.resources.gpus,
                     o.terms.price_per_block,
                     o.terms.region,
-                    if o.withdrawn { " (withdrawn)" } else { "" }
+                    if o.withdrawn { " (withdrawn)" } else { "" },
+                    o.attestation
+                        .as_ref()
+                        .map(|a| format!(", attested by {} at height {}", a.auditor, a.height))
+                        .unwrap_or_default()
                 )
             });
         }

@@ -19,16 +19,16 @@ pub mod routes;
 mod sla;
 
 pub use action::{
-    result_commitment, ComputeAction, Heartbeat, JobSpec, OfferTerms, Resources, Sla,
-    MAX_REDUNDANCY,
+    offer_attributes, result_commitment, ComputeAction, Heartbeat, JobSpec, OfferTerms, Resources,
+    Sla, MAX_REDUNDANCY,
 };
 pub use jobs::{close, post_job, run_due, top_up};
 pub use matching::{fair_order, match_waiting, reputation};
 pub use module::Compute;
-pub use offers::{create_offer, update_offer, withdraw_offer};
-pub use params::ComputeParams;
+pub use offers::{attest, create_offer, revoke_attestation, update_offer, withdraw_offer};
+pub use params::{ComputeParams, MAX_AUDITORS};
 pub use records::{
-    book, job, machine_leases, offer, waiting, Job, JobStatus, Lease, LeaseRef, Offer,
+    book, job, machine_leases, offer, waiting, Attestation, Job, JobStatus, Lease, LeaseRef, Offer,
 };
 pub use results::{commit, reveal};
 pub use sla::{ack, heartbeats};
@@ -116,6 +116,20 @@ pub enum ComputeError {
     /// A heartbeat that does not count.
     #[error("bad heartbeat: {0}")]
     BadHeartbeat(String),
+    /// The sender is not an auditor the chain's parameters name.
+    #[error("{0} is not a registered auditor: the chain's compute parameters name the auditors")]
+    NotAuditor(Address),
+    /// The offer's attributes are not those the auditor attested.
+    #[error(
+        "offer {0}'s hardware or region changed: read the offer again and attest what it says now"
+    )]
+    AttributesChanged(u64),
+    /// The offer has no attestation to revoke.
+    #[error("offer {0} is not attested")]
+    NotAttested(u64),
+    /// The genesis' compute parameters are not valid.
+    #[error("invalid compute parameters: {0}")]
+    InvalidParams(String),
     /// From the identity module.
     #[error(transparent)]
     Identity(#[from] machina_identity::IdentityError),
@@ -143,6 +157,10 @@ impl ComputeError {
             ComputeError::BadHeartbeat(_) => "bad_heartbeat",
             ComputeError::NoResults(_) => "no_results",
             ComputeError::ResultWindow(_) => "result_window",
+            ComputeError::NotAuditor(_) => "not_auditor",
+            ComputeError::AttributesChanged(_) => "attributes_changed",
+            ComputeError::NotAttested(_) => "not_attested",
+            ComputeError::InvalidParams(_) => "invalid_compute_params",
             ComputeError::Identity(e) => e.code(),
             ComputeError::Wallet(e) => e.code(),
         }

@@ -63,6 +63,7 @@ fn feasible(
         || !t.resources.covers(&j.spec.requirements)
         || (!j.spec.region.is_empty() && t.region != j.spec.region)
         || t.max_lease_blocks < j.spec.blocks
+        || (j.spec.attested && o.attestation.is_none())
         // Never the machine of another replica, nor one whose lease of this job ended.
         || j.leases.iter().any(|l| l.machine_id == o.machine_id)
     {

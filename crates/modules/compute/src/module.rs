@@ -27,6 +27,10 @@ impl ModuleError for ComputeError {
         "bad_heartbeat",
         "no_results",
         "result_window",
+        "not_auditor",
+        "attributes_changed",
+        "not_attested",
+        "invalid_compute_params",
     ];
 
     fn code(&self) -> &'static str {
@@ -46,6 +50,12 @@ impl Module for Compute {
     type Genesis = ComputeParams;
 
     fn init_genesis(state: &mut impl StateWrite, p: &ComputeParams) -> crate::Result<()> {
+        if p.auditors.len() > crate::MAX_AUDITORS {
+            return Err(ComputeError::InvalidParams(format!(
+                "at most {} auditors",
+                crate::MAX_AUDITORS
+            )));
+        }
         // Defaults are not written, so chains from before the module keep their roots.
         if *p != ComputeParams::default() {
             p.store(state);
@@ -98,10 +108,17 @@ impl Module for Compute {
                 vec![crate::create_offer(host, s, *machine_id, terms)?]
             }
             ComputeAction::UpdateOffer { offer_id, terms } => {
-                vec![crate::update_offer(host, s, *offer_id, terms)?]
+                crate::update_offer(host, s, *offer_id, terms)?
             }
             ComputeAction::WithdrawOffer { offer_id } => {
                 vec![crate::withdraw_offer(host, s, *offer_id)?]
+            }
+            ComputeAction::Attest {
+                offer_id,
+                attributes,
+            } => vec![crate::attest(host, s, *offer_id, attributes, ctx.height())?],
+            ComputeAction::RevokeAttestation { offer_id } => {
+                vec![crate::revoke_attestation(host, s, *offer_id)?]
             }
             ComputeAction::Job { spec, deposit } => {
                 vec![crate::post_job(host, ctx, spec, *deposit)?]

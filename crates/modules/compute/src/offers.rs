@@ -4,7 +4,7 @@ use crate::action::OfferTerms;
 use crate::records::{self, keys, Offer};
 use crate::{ComputeError, Result, MAX_OFFERS_PER_CLASS};
 use machina_primitives::limits::MAX_LABEL_BYTES;
-use machina_primitives::{Address, Event};
+use machina_primitives::{Address, Event, Hash};
 use machina_state::{StateRead, StateWrite};
 
 fn check_terms(t: &OfferTerms) -> Result<()> {
@@ -88,6 +88,12 @@ fn event(kind: &str, o: &Offer) -> Event {
     )
 }
 
+fn audit_event(kind: &str, o: &Offer, auditor: &Address) -> Event {
+    let mut e = event(kind, o);
+    e.attrs.insert("auditor".into(), auditor.into());
+    e
+}
+
 /// Publishes an offer of `machine_id`'s slots.
 pub fn create_offer(
     state: &mut impl StateWrite,
@@ -113,6 +119,7 @@ pub fn create_offer(
         terms: terms.clone(),
         leased: 0,
         withdrawn: false,
+        attestation: None,
     };
     count_offer(state, &o.terms.resources.gpu_model, 1)?;
     book_insert(state, &o);
@@ -139,7 +146,7 @@ pub fn update_offer(
     sender: &Address,
     offer_id: u64,
     terms: &OfferTerms,
-) -> Result<Event> {
+) -> Result<Vec<Event>> {
     check_terms(terms)?;
     let mut o = owned_offer(state, sender, offer_id)?;
     if terms.resources.gpu_model != o.terms.resources.gpu_model {
@@ -151,10 +158,20 @@ pub fn update_offer(
         return Err(ComputeError::CapacityInUse { leased: o.leased });
     }
     book_remove(state, &o);
+    // An auditor vouched for hardware and region, not for price or capacity.
+    let dropped = o.attestation.is_some()
+        && crate::offer_attributes(terms) != crate::offer_attributes(&o.terms);
+    if dropped {
+        o.attestation = None;
+    }
     o.terms = terms.clone();
     book_insert(state, &o);
     records::put(state, keys::offer(offer_id), &o);
-    Ok(event("offer_updated", &o))
+    let mut events = vec![event("offer_updated", &o)];
+    if dropped {
+        events.push(event("attestation_dropped", &o));
+    }
+    Ok(events)
 }
 
 /// Withdraws an offer: no new leases; running ones run to their end.
@@ -169,4 +186,53 @@ pub fn withdraw_offer(
     o.withdrawn = true;
     records::put(state, keys::offer(offer_id), &o);
     Ok(event("offer_withdrawn", &o))
+}
+
+fn auditor(state: &impl StateRead, sender: &Address) -> Result<()> {
+    if crate::ComputeParams::load(state).auditors.contains(sender) {
+        Ok(())
+    } else {
+        Err(ComputeError::NotAuditor(*sender))
+    }
+}
+
+/// A registered auditor attests `offer_id`'s attributes, which must still be `attributes`.
+pub fn attest(
+    state: &mut impl StateWrite,
+    sender: &Address,
+    offer_id: u64,
+    attributes: &Hash,
+    height: u64,
+) -> Result<Event> {
+    auditor(state, sender)?;
+    let mut o = records::offer(state, offer_id).ok_or(ComputeError::UnknownOffer(offer_id))?;
+    if o.withdrawn {
+        return Err(ComputeError::OfferWithdrawn(offer_id));
+    }
+    if crate::offer_attributes(&o.terms) != *attributes {
+        return Err(ComputeError::AttributesChanged(offer_id));
+    }
+    o.attestation = Some(records::Attestation {
+        auditor: *sender,
+        attributes: *attributes,
+        height,
+    });
+    records::put(state, keys::offer(offer_id), &o);
+    Ok(audit_event("offer_attested", &o, sender))
+}
+
+/// A registered auditor withdraws `offer_id`'s attestation (any auditor may: one that finds
+/// the hardware gone need not wait for the one that attested it).
+pub fn revoke_attestation(
+    state: &mut impl StateWrite,
+    sender: &Address,
+    offer_id: u64,
+) -> Result<Event> {
+    auditor(state, sender)?;
+    let mut o = records::offer(state, offer_id).ok_or(ComputeError::UnknownOffer(offer_id))?;
+    if o.attestation.take().is_none() {
+        return Err(ComputeError::NotAttested(offer_id));
+    }
+    records::put(state, keys::offer(offer_id), &o);
+    Ok(audit_event("attestation_revoked", &o, sender))
 }

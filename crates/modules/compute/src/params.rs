@@ -1,12 +1,15 @@
 //! The compute market's parameters: its genesis section, stored in the state.
 
 use crate::records::keys;
-use machina_primitives::{Decode, Encode};
+use machina_primitives::{Address, Decode, Encode};
 use machina_state::{StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
 
-/// Payment cadence, pause grace and the matching window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// Most auditors the parameters name.
+pub const MAX_AUDITORS: usize = 16;
+
+/// Payment cadence, pause grace, the matching window and the registered auditors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 #[serde(default, deny_unknown_fields)]
 pub struct ComputeParams {
     /// A running job pays its providers every this many blocks (and at its end, pause or
@@ -25,6 +28,10 @@ pub struct ComputeParams {
     /// Part of a provider's bond taken when its replica's result is in the minority, or it
     /// revealed none, basis points (to the tenant).
     pub result_penalty_bps: u32,
+    /// Accounts whose attestation of an offer's attributes counts (as Akash's audited
+    /// attributes): a job with `attested` matches only offers one of them attested.
+    #[codec(max = MAX_AUDITORS, what = "auditors")]
+    pub auditors: Vec<Address>,
 }
 
 impl Default for ComputeParams {
@@ -36,6 +43,7 @@ impl Default for ComputeParams {
             ack_blocks: 10,
             result_blocks: 20,
             result_penalty_bps: 1_000,
+            auditors: Vec::new(),
         }
     }
 }
@@ -45,7 +53,7 @@ impl ComputeParams {
     pub fn load(state: &impl StateRead) -> ComputeParams {
         state
             .get(&keys::params())
-            .map(|b| ComputeParams::decode_exact(&b, 64).expect("compute wrote its params"))
+            .map(|b| ComputeParams::decode_exact(&b, 1_024).expect("compute wrote its params"))
             .unwrap_or_default()
     }
 

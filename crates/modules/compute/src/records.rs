@@ -23,6 +23,19 @@ pub struct Offer {
     pub leased: u16,
     /// Withdrawn: no new leases.
     pub withdrawn: bool,
+    /// A registered auditor's attestation of its attributes, if any.
+    pub attestation: Option<Attestation>,
+}
+
+/// A registered auditor vouches for an offer's hardware and region.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct Attestation {
+    /// The auditor.
+    pub auditor: Address,
+    /// The attested [`crate::offer_attributes`].
+    pub attributes: Hash,
+    /// When.
+    pub height: u64,
 }
 
 /// Where a job is in its life.

@@ -1,14 +1,14 @@
 //! The compute market's HTTP routes and their response types (shared with the CLI).
 
 use crate::action::{JobSpec, OfferTerms};
-use crate::records::{Job, JobStatus, LeaseRef, Offer};
+use crate::records::{Attestation, Job, JobStatus, LeaseRef, Offer};
 use crate::ComputeError;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Json;
 use machina_module_api::{parse_id, ApiError, ApiPath, ApiQuery, ApiResult, ReadHost, Routes};
-use machina_primitives::{Address, Amount};
+use machina_primitives::{Address, Amount, Hash};
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/compute/offer/{id}`.
@@ -24,16 +24,22 @@ pub struct OfferView {
     pub leased: u16,
     /// Withdrawn: no new leases.
     pub withdrawn: bool,
+    /// The hash an auditor attests ([`crate::offer_attributes`] of the terms).
+    pub attributes: Hash,
+    /// A registered auditor's attestation, if any.
+    pub attestation: Option<Attestation>,
 }
 
 impl From<Offer> for OfferView {
     fn from(o: Offer) -> Self {
         OfferView {
+            attributes: crate::offer_attributes(&o.terms),
             offer_id: o.offer_id,
             machine_id: o.machine_id,
             terms: o.terms,
             leased: o.leased,
             withdrawn: o.withdrawn,
+            attestation: o.attestation,
         }
     }
 }

@@ -18,6 +18,7 @@ struct OfferGen {
     gpus: u16,
     eu: bool,
     max_lease: u64,
+    attested: bool,
 }
 
 fn offer_gen() -> impl Strategy<Value = OfferGen> {
@@ -28,15 +29,19 @@ fn offer_gen() -> impl Strategy<Value = OfferGen> {
         1..4u16,
         any::<bool>(),
         1..60u64,
+        any::<bool>(),
     )
-        .prop_map(|(machine, price, capacity, gpus, eu, max_lease)| OfferGen {
-            machine,
-            price,
-            capacity,
-            gpus,
-            eu,
-            max_lease,
-        })
+        .prop_map(
+            |(machine, price, capacity, gpus, eu, max_lease, attested)| OfferGen {
+                machine,
+                price,
+                capacity,
+                gpus,
+                eu,
+                max_lease,
+                attested,
+            },
+        )
 }
 
 #[derive(Clone, Debug)]
@@ -47,19 +52,30 @@ struct JobGen {
     blocks: u64,
     redundancy: u8,
     deposit: u128,
+    attested: bool,
 }
 
 fn job_gen() -> impl Strategy<Value = JobGen> {
-    (1..50u128, 1..4u16, 0..3u8, 1..50u64, 1..4u8, 1..400u128).prop_map(
-        |(max_price, gpus, region, blocks, redundancy, deposit)| JobGen {
-            max_price,
-            gpus,
-            region,
-            blocks,
-            redundancy,
-            deposit,
-        },
+    (
+        1..50u128,
+        1..4u16,
+        0..3u8,
+        1..50u64,
+        1..4u8,
+        1..400u128,
+        proptest::bool::weighted(0.25),
     )
+        .prop_map(
+            |(max_price, gpus, region, blocks, redundancy, deposit, attested)| JobGen {
+                max_price,
+                gpus,
+                region,
+                blocks,
+                redundancy,
+                deposit,
+                attested,
+            },
+        )
 }
 
 fn offer_terms(g: &OfferGen) -> OfferTerms {
@@ -87,18 +103,36 @@ fn job_spec(g: &JobGen) -> JobSpec {
         blocks: g.blocks,
         redundancy: g.redundancy,
         sla: machina_compute::Sla::default(),
+        attested: g.attested,
     }
 }
 
-/// A market with four bonded machines and `offers`.
+/// A market with four bonded machines and `offers`, those marked attested attested by dave,
+/// the chain's auditor.
 fn market(offers: &[OfferGen]) -> (Chain, Vec<u64>) {
-    let mut c = Chain::new(CHAIN, 1_000);
+    let mut g = machina_stf::Genesis::dev(CHAIN, 1_000, Vec::new());
+    g.modules.compute.auditors = vec![key("dave").address()];
+    let mut c = Chain::from_genesis(&g, 1_000);
     let m = machines(&mut c, 4, 4);
     let actions: Vec<Action> = offers
         .iter()
         .map(|g| offer(m[g.machine], offer_terms(g)))
         .collect();
     c.ok(&key("bob"), actions);
+    let attest: Vec<Action> = (1..)
+        .zip(offers)
+        .filter(|(_, g)| g.attested)
+        .map(|(offer_id, g)| {
+            ComputeAction::Attest {
+                offer_id,
+                attributes: machina_compute::offer_attributes(&offer_terms(g)),
+            }
+            .into()
+        })
+        .collect();
+    if !attest.is_empty() {
+        c.ok(&key("dave"), attest);
+    }
     let t = tenant();
     fund(&mut c, &t);
     (c, m)
@@ -120,6 +154,7 @@ fn reference(offers: &mut [Offer], bonded: &[u64], jobs: &[Job]) -> Vec<(u64, Ve
                     && t.resources.covers(&j.spec.requirements)
                     && (j.spec.region.is_empty() || t.region == j.spec.region)
                     && t.max_lease_blocks >= j.spec.blocks
+                    && (!j.spec.attested || o.attestation.is_some())
             })
             .collect();
         cands.sort_by_key(|o| (o.terms.price_per_block, o.offer_id));

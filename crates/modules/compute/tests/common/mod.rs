@@ -89,6 +89,7 @@ pub fn spec(max_price: u128, blocks: u64, redundancy: u8, region: &str) -> JobSp
         blocks,
         redundancy,
         sla: machina_compute::Sla::default(),
+        attested: false,
     }
 }
 
