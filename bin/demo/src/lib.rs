@@ -2,6 +2,7 @@
 //! simulated clock), through the real API with real signatures, then a report and charts.
 
 mod charts;
+mod compute;
 mod report;
 
 use anyhow::{bail, Context};
@@ -46,6 +47,9 @@ pub struct DemoArgs {
     /// Write report.json, intervals.csv and PNG charts here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// GPU servers selling compute to the community's tenants overnight (0: none).
+    #[arg(long, default_value_t = 4)]
+    pub gpu_servers: usize,
     /// Drive this node (started with `machina dev --sim-clock`) instead of an embedded one.
     #[arg(long)]
     pub node: Option<String>,
@@ -452,7 +456,12 @@ fn order_for(sim: &Sim, m: usize, i: usize, rng: &mut Rng) -> Option<(Side, u64,
 }
 
 /// Runs the day: readings through the gateway, orders, blocks on the simulated clock.
-fn run_day(sim: &mut Sim, gateway: &str, json: bool) -> anyhow::Result<()> {
+fn run_day(
+    sim: &mut Sim,
+    cs: &mut crate::compute::ComputeSim,
+    gateway: &str,
+    json: bool,
+) -> anyhow::Result<()> {
     let gw = Client::new(gateway);
     let mut rng = Rng::new(sim.seed ^ 0xD3A0);
     let steps = sim.community.intervals;
@@ -479,8 +488,9 @@ fn run_day(sim: &mut Sim, gateway: &str, json: bool) -> anyhow::Result<()> {
         gw.post_json("/v1/readings", &serde_json::to_vec(&readings)?)?;
         let flushed = gw.post_json("/v1/flush", b"{}")?;
         sim.transactions += flushed["txs"].as_array().map_or(0, |v| v.len() as u64);
+        // The GPU servers' acknowledgements and heartbeats (the tenants' jobs at the start).
+        let mut txs = crate::compute::step(sim, cs, k)?;
         // Orders for the next interval, signed by each device, fees paid by the sponsor.
-        let mut txs = Vec::new();
         if k + 1 < steps {
             for m in 0..sim.machines.len() {
                 if let Some((side, price, qty)) = order_for(sim, m, k + 1, &mut rng) {
@@ -598,6 +608,7 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
     );
     let mut t = sim.now_ms + 1;
     sim.include(vec![grant], &mut t)?;
+    let mut cs = crate::compute::setup(&mut sim, args.gpu_servers, &mut t)?;
     let gw = Arc::new(Gateway::new(
         &url,
         gateway_key,
@@ -610,8 +621,8 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
     rt.spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    run_day(&mut sim, &gw_url, json)?;
-    let report = crate::report::build(&sim, sim_started.elapsed())?;
+    run_day(&mut sim, &mut cs, &gw_url, json)?;
+    let report = crate::report::build(&sim, &cs, sim_started.elapsed())?;
     crate::report::print(&report, json);
     if let Some(out) = &args.out {
         crate::report::write(&report, &sim, out)?;

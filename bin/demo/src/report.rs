@@ -1,6 +1,7 @@
 //! The demo's report: read back from the chain, checked for integrity, printed, and written
 //! as JSON, CSV and PNG charts.
 
+use crate::compute::ComputeSim;
 use crate::{Sim, FEED_IN, RETAIL};
 use anyhow::Context;
 use serde_json::{json, Value};
@@ -123,8 +124,9 @@ fn intervals(sim: &Sim) -> anyhow::Result<(Vec<IntervalRow>, Value, bool)> {
 }
 
 /// Builds the report.
-pub fn build(sim: &Sim, took: Duration) -> anyhow::Result<Value> {
+pub fn build(sim: &Sim, cs: &ComputeSim, took: Duration) -> anyhow::Result<Value> {
     let (rows, money, ok) = intervals(sim)?;
+    let (compute, compute_ok) = crate::compute::report(sim, cs)?;
     let imports: u64 = sim
         .community
         .machines
@@ -151,7 +153,7 @@ pub fn build(sim: &Sim, took: Duration) -> anyhow::Result<Value> {
     let savings =
         (u128::from(p2p) * u128::from(RETAIL - FEED_IN) / 1000) as i128 - i128::from(fees);
     let health = sim.client.get("/v1/health")?;
-    let supply_ok = supply_conserved(sim)?;
+    let supply_ok = supply_conserved(sim, cs)?;
     Ok(json!({
         "households": sim.community.households,
         "machines": sim.machines.len(),
@@ -180,14 +182,15 @@ pub fn build(sim: &Sim, took: Duration) -> anyhow::Result<Value> {
         "transactions_per_s": (sim.transactions as f64 / took.as_secs_f64()).round(),
         "state_root": health["state_root"],
         "supply_conserved": supply_ok,
-        "integrity_ok": ok && supply_ok,
+        "compute": compute,
+        "integrity_ok": ok && supply_ok && compute_ok,
         "interval_rows": rows.iter().map(|r| json!({"zone": r.zone, "start_ms": r.start_ms, "price": r.price, "volume_wh": r.volume_wh, "local_wh": r.local_wh})).collect::<Vec<_>>(),
     }))
 }
 
 /// Every micro-unit the demo moved is still among the accounts it knows: nothing was created
 /// or lost. (The demo's accounts start empty but for alice, who funds them.)
-fn supply_conserved(sim: &Sim) -> anyhow::Result<bool> {
+fn supply_conserved(sim: &Sim, cs: &ComputeSim) -> anyhow::Result<bool> {
     let mut accounts: Vec<String> = vec![
         machina_primitives::Keypair::dev("alice")
             .address()
@@ -212,6 +215,7 @@ fn supply_conserved(sim: &Sim) -> anyhow::Result<bool> {
         accounts.push(crate::owner_address(sim, h).to_string());
     }
     accounts.push(crate::gateway_address(sim).to_string());
+    accounts.extend(crate::compute::accounts(cs).iter().map(ToString::to_string));
     accounts.sort();
     accounts.dedup();
     let mut total = 0u128;
@@ -275,11 +279,33 @@ pub fn print(r: &Value, json: bool) {
         "  {} transactions in {} blocks, {} s, {} tx/s",
         r["transactions"], r["blocks"], r["wall_time_s"], r["transactions_per_s"]
     );
+    let c = &r["compute"];
+    if c["gpu_servers"].as_u64().unwrap_or(0) > 0 {
+        let micro = |v: &Value| v.as_str().and_then(|s| s.parse::<u128>().ok()).unwrap_or(0);
+        println!(
+            "Compute overnight, {} GPU servers: {} jobs, {} leases paid {:.3} tokens, {} breach(es) slashed {:.2} tokens to tenants",
+            c["gpu_servers"],
+            c["jobs"],
+            c["leases"],
+            micro(&c["paid_micro"]) as f64 / 1e6,
+            c["breaches"],
+            micro(&c["slashed_micro"]) as f64 / 1e6
+        );
+        for s in c["servers"].as_array().into_iter().flatten() {
+            println!(
+                "  machine {:>4}: revenue {:.3} tokens, slashed {:.2}",
+                s["machine_id"],
+                micro(&s["revenue_micro"]) as f64 / 1e6,
+                micro(&s["slashed_micro"]) as f64 / 1e6
+            );
+        }
+    }
     let m = &r["money"];
     println!(
-        "  integrity: supply conserved {}, escrow accounted {}, settlements matching readings {}/{} -> {}",
+        "  integrity: supply conserved {}, escrow accounted {} (compute {}), settlements matching readings {}/{} -> {}",
         r["supply_conserved"],
         m["escrow_ok"],
+        c["escrow_ok"],
         m["settlements_matching_readings"],
         m["settlements_checked"],
         if r["integrity_ok"] == true { "OK" } else { "FAILED" }

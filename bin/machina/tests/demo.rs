@@ -41,6 +41,31 @@ fn a_small_demo_keeps_its_books_and_one_seed_gives_one_state_root() {
         a["money"]["settlements_checked"],
         a["money"]["settlements_matching_readings"]
     );
+    // The GPU servers: three jobs on four servers, the seeded silent one slashed once to its
+    // tenant and its job finished on the spare; revenue is what the leases paid.
+    let c = &a["compute"];
+    assert_eq!(c["gpu_servers"], 4);
+    assert_eq!(c["jobs"], 3);
+    assert_eq!(c["breaches"], 1, "{c}");
+    assert_eq!(c["leases"], 4, "the breached job moved to the spare");
+    assert_eq!(c["escrow_ok"], true);
+    let micro = |v: &Value| {
+        v.as_str()
+            .and_then(|s| s.parse::<u128>().ok())
+            .expect("amount")
+    };
+    assert!(micro(&c["slashed_micro"]) > 0);
+    let servers = c["servers"].as_array().expect("servers");
+    let revenue: u128 = servers.iter().map(|s| micro(&s["revenue_micro"])).sum();
+    assert_eq!(revenue, micro(&c["paid_micro"]));
+    for s in servers {
+        assert_eq!(
+            s["revenue_micro"], s["balance_micro"],
+            "revenue lands in the machine"
+        );
+        let slashed = micro(&s["slashed_micro"]) > 0;
+        assert_eq!(slashed, s["machine_id"] == c["faulty_machine"]);
+    }
     assert_eq!(a["households"], 6);
     assert_eq!(a["intervals"], 16);
     assert!(a["transactions"].as_u64().unwrap_or(0) > 0);
