@@ -14,10 +14,13 @@ use serde_json::{json, Value};
 
 /// Most GPU servers the demo runs.
 pub const MAX_GPU_SERVERS: usize = 16;
-/// Micro-units per block of the cheapest server; each next one asks 500 more.
-const BASE_PRICE: u128 = 2_000;
+/// Micro-units per block (a demo block is 15 simulated minutes) of the cheapest server: 1.6
+/// tokens an hour; each next one asks 0.05 tokens a block more.
+const BASE_PRICE: u128 = 400_000;
+/// What each next server adds to its price.
+const PRICE_STEP: u128 = 50_000;
 /// The most a tenant pays per block.
-const MAX_PRICE: u128 = 2_000 + 500 * MAX_GPU_SERVERS as u128;
+const MAX_PRICE: u128 = BASE_PRICE + PRICE_STEP * MAX_GPU_SERVERS as u128;
 /// The faulty server stops its heartbeats from this step on.
 const FAULT_STEP: usize = 3;
 
@@ -104,7 +107,7 @@ pub fn setup(sim: &mut Sim, servers: usize, t: &mut u64) -> anyhow::Result<Compu
         .owners
         .iter()
         .map(|o| (o.address(), bond.0 + 10_000_000))
-        .chain(cs.tenants.iter().map(|k| (k.address(), 100_000_000)))
+        .chain(cs.tenants.iter().map(|k| (k.address(), 1_000_000_000)))
         .map(|(to, amount)| {
             BankAction::Transfer {
                 to,
@@ -145,7 +148,7 @@ pub fn setup(sim: &mut Sim, servers: usize, t: &mut u64) -> anyhow::Result<Compu
         let terms = OfferTerms {
             resources: slot(),
             region: "eu".into(),
-            price_per_block: Amount(BASE_PRICE + 500 * i as u128),
+            price_per_block: Amount(BASE_PRICE + PRICE_STEP * i as u128),
             capacity: 1,
             max_lease_blocks: 10_000,
         };
@@ -168,7 +171,7 @@ pub fn setup(sim: &mut Sim, servers: usize, t: &mut u64) -> anyhow::Result<Compu
 }
 
 /// The tenants' jobs, posted at the first step: one fewer than the servers, so a spare takes
-/// over a breached lease. Each has an SLA: a heartbeat every 2 blocks, one may be missed, 5%
+/// over a breached lease. Each has an SLA: a heartbeat every 2 blocks, one may be missed, 20%
 /// of the bond to the tenant on a breach.
 fn post_jobs(sim: &mut Sim, cs: &ComputeSim) -> Vec<Transaction> {
     let jobs = cs.machines.len().saturating_sub(1);
@@ -184,7 +187,7 @@ fn post_jobs(sim: &mut Sim, cs: &ComputeSim) -> Vec<Transaction> {
                 sla: Sla {
                     heartbeat_every_blocks: 2,
                     max_missed: 1,
-                    penalty_bps: 500,
+                    penalty_bps: 2_000,
                 },
                 attested: false,
             };

@@ -190,3 +190,48 @@ fn a_lease_not_acknowledged_in_time_ends_and_costs_reputation_but_no_stake() {
         "not_yours"
     );
 }
+
+#[test]
+fn a_silent_provider_is_found_within_its_sla_window_not_the_payment_period() {
+    // Payments every 10 blocks, but a window of 2 × 1 block: the job is looked at every 2.
+    let mut c = Chain::new(CHAIN, 1_000);
+    let m = machines(&mut c, 1, 1);
+    c.ok(&key("bob"), vec![offer(m[0], terms(10, 1, "eu"))]);
+    let t = tenant();
+    fund(&mut c, &t);
+    let mut s = spec(20, 200, 1, "");
+    s.sla = Sla {
+        heartbeat_every_blocks: 1,
+        max_missed: 1,
+        penalty_bps: 1_000,
+    };
+    let job = job_id(&c.ok(&t, vec![job(s, 10_000)]));
+    c.ok(
+        &key("bob"),
+        vec![ComputeAction::Ack {
+            job_id: job,
+            replica: 0,
+        }
+        .into()],
+    );
+    let last_beat = c.height + 1;
+    beat(&mut c, job, 0, "gpu-0");
+    let mut breached_at = None;
+    for _ in 0..20 {
+        tick(&mut c);
+        if c.block_events.iter().any(|e| e.kind == "breach") {
+            breached_at = Some(c.height);
+            break;
+        }
+    }
+    let at = breached_at.expect("a breach");
+    assert!(
+        at <= last_beat + 2 * 2,
+        "breach at {at}, last heartbeat at {last_beat}: found within one window of the lapse"
+    );
+    let lease = &machina_compute::job(&c.state, job).expect("job").leases[0];
+    assert!(
+        lease.paid.0 <= 10 * u128::from(at + 1 - lease.start_height),
+        "paid only through the breach"
+    );
+}
