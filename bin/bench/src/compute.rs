@@ -338,7 +338,7 @@ fn wait(
 
 /// Runs the compute benchmark.
 pub fn run(offers: usize, leases: usize, json: bool) -> anyhow::Result<()> {
-    if leases < 1_000 || leases % 1_000 != 0 || offers < 1_000 {
+    if leases < 1_000 || !leases.is_multiple_of(1_000) || offers < 1_000 {
         bail!("--leases is a multiple of 1,000 and --offers at least 1,000");
     }
     let lease_ms = job_to_lease(20).context("job to lease on a dev node")?;

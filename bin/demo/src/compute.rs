@@ -103,7 +103,7 @@ pub fn setup(sim: &mut Sim, servers: usize, t: &mut u64) -> anyhow::Result<Compu
     }
     let bond = StakingParams::default().min_provider_bond;
     let alice = Keypair::dev("alice");
-    let mut funding: Vec<Action> = cs
+    let funding: Vec<Action> = cs
         .owners
         .iter()
         .map(|o| (o.address(), bond.0 + 10_000_000))
@@ -116,7 +116,7 @@ pub fn setup(sim: &mut Sim, servers: usize, t: &mut u64) -> anyhow::Result<Compu
             .into()
         })
         .collect();
-    let fund = sim.tx(&alice, alice.address(), None, std::mem::take(&mut funding));
+    let fund = sim.tx(&alice, alice.address(), None, funding);
     sim.include(vec![fund], t)?;
     let mut txs = Vec::new();
     for (owner, device) in cs.owners.iter().zip(&cs.devices) {
