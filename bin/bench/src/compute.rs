@@ -35,6 +35,20 @@ fn ctx(sender: Address, height: u64) -> ActionCtx {
     }
 }
 
+/// A 700 W compute machine's registration.
+fn gpu_machine(device_key: machina_primitives::PublicKey, pop: Signature) -> MachineRegistration {
+    MachineRegistration {
+        device_key,
+        device_signature: pop,
+        kind: MachineKind::Compute,
+        rated_power_w: 700,
+        capacity_wh: None,
+        zone: None,
+        metadata: MachineMetadata::default(),
+        attestation: None,
+    }
+}
+
 fn slot(model: &str) -> Resources {
     Resources {
         gpu_model: model.into(),
@@ -88,18 +102,9 @@ fn market(
         let bob = owner(i);
         let mut seed = [7u8; 32];
         seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
-        let reg = MachineRegistration {
-            device_key: Keypair::from_seed(seed).public(),
-            // Registration's proof of possession is checked with the transaction's
-            // signatures, which this bench does not build.
-            device_signature: Signature([0; 64]),
-            kind: MachineKind::Compute,
-            rated_power_w: 700,
-            capacity_wh: None,
-            zone: None,
-            metadata: MachineMetadata::default(),
-            attestation: None,
-        };
+        // Registration's proof of possession is checked with the transaction's signatures,
+        // which this bench does not build.
+        let reg = gpu_machine(Keypair::from_seed(seed).public(), Signature([0; 64]));
         let (id, _) = machina_identity::register(&mut ov, &bob, &reg, 1)?;
         let provider = Subject::Provider { machine_id: id };
         machina_staking::bond(
@@ -227,16 +232,7 @@ fn job_to_lease(runs: usize) -> anyhow::Result<Vec<f64>> {
     };
     let device = Keypair::dev("bench-gpu");
     let pop = machina_identity::device_pop_message(DEV_CHAIN_ID, &bob.address());
-    let reg = MachineRegistration {
-        device_key: device.public(),
-        device_signature: device.sign(&pop),
-        kind: MachineKind::Compute,
-        rated_power_w: 700,
-        capacity_wh: None,
-        zone: None,
-        metadata: MachineMetadata::default(),
-        attestation: None,
-    };
+    let reg = gpu_machine(device.public(), device.sign(&pop));
     send_tx(
         &client,
         &bob,
