@@ -25,6 +25,14 @@ pub struct Sla {
     pub penalty_bps: u32,
 }
 
+impl Sla {
+    /// Blocks a lease may go without a heartbeat before it is breached: (M + 1) × H (0: no
+    /// SLA).
+    pub fn window(&self) -> u64 {
+        (u64::from(self.max_missed) + 1).saturating_mul(self.heartbeat_every_blocks)
+    }
+}
+
 /// A device-signed heartbeat of one replica: it is running, with its usage so far.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 #[serde(deny_unknown_fields)]

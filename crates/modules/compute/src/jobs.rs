@@ -240,10 +240,8 @@ pub(crate) fn schedule(state: &mut impl StateWrite, j: &mut Job, h: u64) {
     let mut every = ComputeParams::load(state).pay_every_blocks.max(1);
     // A job with an SLA is looked at (paid and checked) at least once per heartbeat window,
     // so a silent provider is found, and stops being paid, within that window.
-    let sla = j.spec.sla;
-    if sla.heartbeat_every_blocks > 0 {
-        let window = (u64::from(sla.max_missed) + 1).saturating_mul(sla.heartbeat_every_blocks);
-        every = every.min(window.max(1));
+    if j.spec.sla.heartbeat_every_blocks > 0 {
+        every = every.min(j.spec.sla.window().max(1));
     }
     // The last block of the next payment period, of the job, and of its escrow.
     let last = (j.paid_until_height + every - 1)

@@ -148,8 +148,7 @@ pub(crate) fn check(state: &mut impl StateWrite, j: &mut Job, h: u64) -> Vec<Eve
             }
             continue;
         }
-        let allowed = (u64::from(sla.max_missed) + 1).saturating_mul(sla.heartbeat_every_blocks);
-        if h.saturating_sub(l.last_beat_height) > allowed {
+        if h.saturating_sub(l.last_beat_height) > sla.window() {
             events.extend(breach(state, j, i, h));
         }
     }
