@@ -180,8 +180,9 @@ fn running(pay_every_blocks: u64, leases: usize) -> anyhow::Result<SparseMerkleT
 /// The payment work of height `h` on an overlay (discarded): ms, and leases paid.
 fn pay(state: &SparseMerkleTree, h: u64) -> (f64, usize) {
     let mut ov = Overlay::new(state);
+    let env = ctx(Address([0xfe; 20]), h).env;
     let t = Instant::now();
-    let events = machina_compute::run_due(&mut ov, h);
+    let events = machina_compute::run_due(&mut ov, &env);
     let ms = t.elapsed().as_secs_f64() * 1e3;
     (ms, events.iter().filter(|e| e.kind == "paid").count())
 }

@@ -254,4 +254,5 @@ modules! {
     energy: Energy => machina_energy::Energy, machina_energy::EnergyAction, machina_energy::EnergyError;
     staking: Staking => machina_staking::Staking, machina_staking::StakingAction, machina_staking::StakingError;
     compute: Compute => machina_compute::Compute, machina_compute::ComputeAction, machina_compute::ComputeError;
+    shares: Shares => machina_shares::Shares, machina_shares::SharesAction, machina_shares::SharesError;
 }

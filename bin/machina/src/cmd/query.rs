@@ -57,6 +57,8 @@ enum QueryCmd {
     Staking(machina_staking::cli::StakingQuery),
     #[command(flatten)]
     Compute(machina_compute::cli::ComputeQueryCmd),
+    #[command(flatten)]
+    Shares(machina_shares::cli::SharesQueryCmd),
 }
 
 /// The command line as the modules' subcommands see it: the node, the keystore, the output
@@ -125,6 +127,7 @@ pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         QueryCmd::Energy(c) => machina_energy::cli::run_query(&r, c)?,
         QueryCmd::Staking(c) => machina_staking::cli::run_query(&r, c)?,
         QueryCmd::Compute(c) => machina_compute::cli::run_query(&r, c)?,
+        QueryCmd::Shares(c) => machina_shares::cli::run_query(&r, c)?,
     }
     Ok(())
 }

@@ -66,6 +66,8 @@ enum TxCmd {
     Staking(machina_staking::cli::StakingTx),
     #[command(flatten)]
     Compute(machina_compute::cli::ComputeTx),
+    #[command(flatten)]
+    Shares(machina_shares::cli::SharesTx),
 }
 
 /// Runs `machina tx ...`.
@@ -84,6 +86,7 @@ pub fn run(args: TxArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         TxCmd::Energy(c) => machina_energy::cli::run_tx(&s, c),
         TxCmd::Staking(c) => machina_staking::cli::run_tx(&s, c),
         TxCmd::Compute(c) => machina_compute::cli::run_tx(&s, c),
+        TxCmd::Shares(c) => machina_shares::cli::run_tx(&s, c),
     }
 }
 

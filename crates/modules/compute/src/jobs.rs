@@ -11,7 +11,8 @@ use crate::action::{JobSpec, MAX_REDUNDANCY};
 use crate::records::{self, keys, Job, JobStatus};
 use crate::{ComputeError, ComputeParams, Result, MAX_DUE_PER_HEIGHT, MAX_WAITING_JOBS};
 use machina_module::ActionCtx;
-use machina_primitives::{Address, Amount, Encode, Event};
+use machina_primitives::{Address, Amount, BlockEnv, Encode, Event};
+use machina_shares::Source;
 use machina_state::StateWrite;
 
 fn check_spec(s: &JobSpec) -> Result<()> {
@@ -126,7 +127,7 @@ pub fn close(state: &mut impl StateWrite, ctx: &ActionCtx, job_id: u64) -> Resul
     let mut j = tenant_job(state, &ctx.sender, job_id)?;
     let mut events = Vec::new();
     if j.status == JobStatus::Leased {
-        events.extend(pay(state, &mut j, ctx.height() + 1));
+        events.extend(pay(state, &ctx.env, &mut j, ctx.height() + 1));
     }
     if j.status == JobStatus::Waiting {
         let mut w = records::waiting(state);
@@ -139,14 +140,21 @@ pub fn close(state: &mut impl StateWrite, ctx: &ActionCtx, job_id: u64) -> Resul
 }
 
 /// Pays every lease of `j` for the blocks from its `paid_until_height` to `upto` (exclusive),
-/// capped by its end and what its escrow covers.
-pub(crate) fn pay(state: &mut impl StateWrite, j: &mut Job, upto: u64) -> Option<Event> {
+/// capped by its end and what its escrow covers. Each lease's payment is its machine's revenue,
+/// credited through the shares module (with a `revenue` event when the machine has holders).
+pub(crate) fn pay(
+    state: &mut impl StateWrite,
+    env: &BlockEnv,
+    j: &mut Job,
+    upto: u64,
+) -> Vec<Event> {
     let until = upto.min(j.end_height).min(j.covered_until());
     if until <= j.paid_until_height {
-        return None;
+        return Vec::new();
     }
     let mut total = Amount::ZERO;
-    for l in &mut j.leases {
+    let mut revenue = Vec::new();
+    for (i, l) in j.leases.iter_mut().enumerate() {
         // Each lease pays the blocks of [paid_until, until) it ran: replacements start late,
         // ended leases stopped early (and were paid up to their end when they ended).
         let lo = j.paid_until_height.max(l.start_height);
@@ -156,13 +164,20 @@ pub(crate) fn pay(state: &mut impl StateWrite, j: &mut Job, upto: u64) -> Option
             continue;
         }
         let a = Amount(l.price_per_block.0 * blocks);
-        machina_bank::transfer(
+        let source = Source::Compute {
+            job_id: j.job_id,
+            lease: u16::try_from(i).expect("a job has at most MAX_REDUNDANCY leases"),
+            from_height: lo,
+            to_height: hi,
+        };
+        revenue.extend(machina_shares::credit(
             state,
+            env,
+            l.machine_id,
             &crate::escrow_address(),
-            &machina_identity::machine_address(l.machine_id),
             a,
-        )
-        .expect("the escrow holds every job's escrow");
+            source,
+        ));
         l.paid = l.paid.checked_add(a).expect("bounded");
         total = total.checked_add(a).expect("bounded");
     }
@@ -172,7 +187,7 @@ pub(crate) fn pay(state: &mut impl StateWrite, j: &mut Job, upto: u64) -> Option
         .expect("covered_until keeps payments within escrow");
     let from = j.paid_until_height;
     j.paid_until_height = until;
-    Some(event(
+    let paid = event(
         "paid",
         j,
         &[
@@ -180,7 +195,8 @@ pub(crate) fn pay(state: &mut impl StateWrite, j: &mut Job, upto: u64) -> Option
             ("from_height", from.into()),
             ("paid_until_height", until.into()),
         ],
-    ))
+    );
+    std::iter::once(paid).chain(revenue).collect()
 }
 
 /// Ends a job: frees its slots, refunds its escrow, records its status.
@@ -266,7 +282,8 @@ fn file(state: &mut impl StateWrite, j: &mut Job, h: u64) {
 
 /// The payment work of height `h`: each job filed under it is paid through `h`, then ends,
 /// pauses, closes after its grace, or is filed again.
-pub fn run_due(state: &mut impl StateWrite, h: u64) -> Vec<Event> {
+pub fn run_due(state: &mut impl StateWrite, env: &BlockEnv) -> Vec<Event> {
+    let h = env.height;
     let n = records::read::<u64>(state, &keys::due_count(h)).unwrap_or(0);
     let mut events = Vec::new();
     for i in 0..n {
@@ -284,7 +301,7 @@ pub fn run_due(state: &mut impl StateWrite, h: u64) -> Vec<Event> {
         } else if matches!(j.status, JobStatus::Closed | JobStatus::Failed) {
             continue;
         } else {
-            events.extend(due(state, &mut j, h));
+            events.extend(due(state, env, &mut j));
         }
         records::put(state, keys::job(id), &j);
     }
@@ -294,7 +311,8 @@ pub fn run_due(state: &mut impl StateWrite, h: u64) -> Vec<Event> {
     events
 }
 
-fn due(state: &mut impl StateWrite, j: &mut Job, h: u64) -> Vec<Event> {
+fn due(state: &mut impl StateWrite, env: &BlockEnv, j: &mut Job) -> Vec<Event> {
+    let h = env.height;
     let mut events = Vec::new();
     if let Some(at) = j.paused_at {
         let grace = ComputeParams::load(state).grace_blocks;
@@ -303,7 +321,7 @@ fn due(state: &mut impl StateWrite, j: &mut Job, h: u64) -> Vec<Event> {
         }
         return events;
     }
-    events.extend(pay(state, j, h + 1));
+    events.extend(pay(state, env, j, h + 1));
     events.extend(crate::sla::check(state, j, h));
     if j.paid_until_height >= j.end_height {
         events.push(finish(state, j, JobStatus::Closed, "completed"));

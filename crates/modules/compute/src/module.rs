@@ -150,7 +150,7 @@ impl Module for Compute {
 
     fn end_block(state: &mut impl StateWrite, env: &BlockEnv) -> Vec<Event> {
         // Payments first (they free slots of ended jobs), then this block's matching.
-        let mut events = crate::run_due(state, env.height);
+        let mut events = crate::run_due(state, env);
         events.extend(crate::match_waiting(state, env.height));
         events
     }

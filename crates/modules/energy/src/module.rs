@@ -83,6 +83,6 @@ impl Module for Energy {
     }
 
     fn end_block(state: &mut impl StateWrite, env: &BlockEnv) -> Vec<Event> {
-        crate::settle::end_block(state, env.timestamp_ms)
+        crate::settle::end_block(state, env)
     }
 }

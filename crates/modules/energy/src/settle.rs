@@ -5,7 +5,8 @@ use crate::action::{MarketRule, Side};
 use crate::clearing::{clear, Order, PricingRule};
 use crate::market::{self, escrow_address, fee_address, grid_address};
 use crate::records::{Interval, OrderRec, Status, Zone};
-use machina_primitives::{Amount, Event};
+use machina_primitives::{Amount, BlockEnv, Event};
+use machina_shares::Source;
 use machina_state::StateWrite;
 
 /// Most intervals cleared per zone per block (each up to `MAX_ORDERS_PER_INTERVAL` orders).
@@ -20,12 +21,13 @@ pub const MAX_INTERVAL_STEPS_PER_BLOCK: usize = 256;
 
 /// Runs the due clearing and settlement of every zone; returns an event per interval cleared
 /// and per interval whose settlement finished, so both are visible as block events.
-pub fn end_block(state: &mut impl StateWrite, now_ms: u64) -> Vec<Event> {
+pub fn end_block(state: &mut impl StateWrite, env: &BlockEnv) -> Vec<Event> {
+    let now_ms = env.timestamp_ms;
     let mut events = Vec::new();
     for name in market::zones(state) {
         let mut z = market::zone(state, &name).expect("listed zones exist");
         clear_due(state, &mut z, now_ms, &mut events);
-        settle_due(state, &mut z, now_ms, &mut events);
+        settle_due(state, &mut z, env, &mut events);
         market::put_zone(state, &z);
     }
     events
@@ -165,7 +167,8 @@ fn curtail(orders: &mut [OrderRec], side: Side, cap_wh: u64) -> u64 {
     total
 }
 
-fn settle_due(state: &mut impl StateWrite, z: &mut Zone, now_ms: u64, events: &mut Vec<Event>) {
+fn settle_due(state: &mut impl StateWrite, z: &mut Zone, env: &BlockEnv, events: &mut Vec<Event>) {
+    let now_ms = env.timestamp_ms;
     let name = z.config.name.clone();
     let (mut settled, mut steps) = (0u64, 0usize);
     while z.settle_cursor < z.clear_cursor && steps < MAX_INTERVAL_STEPS_PER_BLOCK {
@@ -185,7 +188,7 @@ fn settle_due(state: &mut impl StateWrite, z: &mut Zone, now_ms: u64, events: &m
                     market::put_interval(state, &name, start, &iv);
                     return;
                 };
-                settle_order(state, z, &mut iv, o, metered);
+                events.extend(settle_order(state, env, z, &mut iv, o, metered));
                 settled += 1;
             }
             z.settle_pos += 1;
@@ -260,18 +263,21 @@ fn add(total: &mut Amount, a: Amount) {
         .expect("interval totals are bounded by the supply");
 }
 
-/// Settles one filled order against what its meter measured.
+/// Settles one filled order against what its meter measured; a seller's revenue goes through
+/// the shares module, which returns an event when the machine has holders.
 fn settle_order(
     state: &mut impl StateWrite,
+    env: &BlockEnv,
     z: &Zone,
     iv: &mut Interval,
     mut o: OrderRec,
     metered: u64,
-) {
+) -> Option<Event> {
     let name = &z.config.name;
     let (escrow, grid, fees) = (escrow_address(name), grid_address(name), fee_address(name));
     let counted = metered.min(o.fill_wh);
     let missing = o.fill_wh - counted;
+    let mut revenue = None;
     match o.side {
         Side::Bid => {
             // The buyer pays for its whole fill (the sellers delivered it); what it did not use
@@ -305,11 +311,20 @@ fn settle_order(
                 .checked_sub(charge)
                 .expect("collateral covers the worst shortfall");
             let net = gross.checked_sub(fee).expect("fee is a part of revenue");
-            pay(
+            // The collateral's return is not revenue; the net sale is, and only it.
+            pay(state, &escrow, &o.account, back);
+            revenue = machina_shares::credit(
                 state,
+                env,
+                o.machine_id,
                 &escrow,
-                &o.account,
-                net.checked_add(back).expect("bounded"),
+                net,
+                Source::Energy {
+                    zone: name.clone(),
+                    interval_start_ms: o.interval_start_ms,
+                    order_id: o.order_id,
+                    metered_wh: counted,
+                },
             );
             pay(state, &escrow, &fees, fee);
             pay(state, &escrow, &grid, charge);
@@ -328,6 +343,7 @@ fn settle_order(
     o.status = Status::Settled;
     iv.settled += 1;
     market::put_order(state, name, &o);
+    revenue
 }
 
 /// Moves the interval's rounding (buyers pay rounded up, sellers are paid rounded down) to the

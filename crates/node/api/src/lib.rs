@@ -101,6 +101,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
         .chain(machina_energy::routes::routes())
         .chain(machina_staking::routes::routes())
         .chain(machina_compute::routes::routes())
+        .chain(machina_shares::routes::routes())
         .collect()
 }
 
