@@ -64,6 +64,9 @@ fn encode_any(ty: &str, json: &Value) -> Result<Vec<u8>, String> {
         "ComputeOffer" => encode_sample::<machina_compute::Offer>(json),
         "ComputeJob" => encode_sample::<machina_compute::Job>(json),
         "ComputeParams" => encode_sample::<machina_compute::ComputeParams>(json),
+        "ShareClass" => encode_sample::<machina_shares::ShareClass>(json),
+        "SharePosition" => encode_sample::<machina_shares::Position>(json),
+        "RevenueRecord" => encode_sample::<machina_shares::RevenueRecord>(json),
         other => Err(format!("no type {other} in the conformance table")),
     }
 }

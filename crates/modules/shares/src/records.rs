@@ -13,8 +13,8 @@ const MAX_RECORD_BYTES: usize = 16 * 1024;
 /// The one class every machine has for now.
 pub const CLASS: u8 = 0;
 
-/// A share class of a machine.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+/// A share class of a machine. Its `u128`s are decimal strings in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct ShareClass {
     /// The machine.
     pub machine_id: u64,
@@ -29,8 +29,10 @@ pub struct ShareClass {
     /// Whether the owner may force transfers.
     pub forced_transfer: bool,
     /// Revenue per share so far, in micro × [`crate::PRECISION`].
+    #[serde(with = "decimal")]
     pub index: u128,
     /// Revenue not yet in the index (less than one P-unit per share), in micro × P.
+    #[serde(with = "decimal")]
     pub dust: u128,
     /// Accounts with a balance.
     pub holders: u32,
@@ -70,14 +72,16 @@ pub struct Offering {
     pub price_per_share: Amount,
 }
 
-/// One account's shares of one class.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+/// One account's shares of one class. Its `u128`s are decimal strings in JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct Position {
     /// Shares.
     pub balance: u64,
     /// The class index when it was last settled.
+    #[serde(with = "decimal")]
     pub paid_index: u128,
     /// Settled and not claimed, in micro × P.
+    #[serde(with = "decimal")]
     pub accrued: u128,
     /// The first revenue event (sequence number) its unclaimed accruals come from.
     pub since_seq: u64,

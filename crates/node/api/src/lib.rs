@@ -468,6 +468,33 @@ mod tests {
     }
 
     #[test]
+    fn the_action_schema_names_every_action_of_every_module() {
+        let doc = documented();
+        let schema = &doc["components"]["schemas"]["Action"];
+        let listed: BTreeSet<&str> = schema["properties"]["type"]["enum"]
+            .as_array()
+            .expect("an enum of action types")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let names: BTreeSet<&str> = machina_stf::MODULES
+            .iter()
+            .flat_map(|m| m.actions.iter().map(|(_, n)| *n))
+            .collect();
+        assert_eq!(
+            listed, names,
+            "openapi.json's Action types and the modules disagree"
+        );
+        let about = schema["description"].as_str().expect("a description");
+        for n in names {
+            assert!(
+                about.contains(&format!(" {n} {{")),
+                "the Action description does not give {n}'s fields"
+            );
+        }
+    }
+
+    #[test]
     fn every_hash_address_and_key_parameter_has_a_pattern() {
         let doc = documented();
         for (path, item) in doc["paths"].as_object().expect("paths") {
