@@ -17,7 +17,7 @@ const MODELS: [&str; 8] = [
     "h100", "a100", "l40s", "a10", "rtx4090", "t4", "v100", "cpu",
 ];
 
-fn ctx(sender: Address, height: u64) -> ActionCtx {
+pub(crate) fn ctx(sender: Address, height: u64) -> ActionCtx {
     ActionCtx {
         sender,
         machine: None,

@@ -5,6 +5,7 @@ mod compute;
 mod devnet;
 mod energy;
 mod machines;
+mod shares;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -49,6 +50,10 @@ pub struct BenchArgs {
     /// Measure the compute market instead: job to lease over HTTP, matching and payments.
     #[arg(long)]
     compute: bool,
+    /// Measure machine shares instead: a revenue event and a claim with 10 and 100,000
+    /// holders, and a block in which 10,000 machines earn.
+    #[arg(long)]
+    shares: bool,
     /// Open offers in the compute matching measurement.
     #[arg(long, default_value_t = 10_000)]
     offers: usize,
@@ -300,6 +305,9 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
     }
     if args.compute {
         return crate::compute::run(args.offers, args.leases, json);
+    }
+    if args.shares {
+        return crate::shares::run(args.runs, json);
     }
     if let Some(machines) = args.settlement {
         return crate::energy::run_settlement(machines, json);
