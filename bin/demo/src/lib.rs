@@ -4,6 +4,7 @@
 mod charts;
 mod compute;
 mod report;
+mod shares;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -609,6 +610,7 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
     let mut t = sim.now_ms + 1;
     sim.include(vec![grant], &mut t)?;
     let mut cs = crate::compute::setup(&mut sim, args.gpu_servers, &mut t)?;
+    let ss = crate::shares::setup(&mut sim, &mut t)?;
     let gw = Arc::new(Gateway::new(
         &url,
         gateway_key,
@@ -622,7 +624,9 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
         let _ = axum::serve(listener, router).await;
     });
     run_day(&mut sim, &mut cs, &gw_url, json)?;
-    let report = crate::report::build(&sim, &cs, sim_started.elapsed())?;
+    let mut t = sim.now_ms + 1;
+    let investors = crate::shares::finish(&mut sim, &ss, &mut t)?;
+    let report = crate::report::build(&sim, &cs, &ss, investors, sim_started.elapsed())?;
     crate::report::print(&report, json);
     if let Some(out) = &args.out {
         crate::report::write(&report, &sim, out)?;

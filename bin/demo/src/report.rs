@@ -2,6 +2,7 @@
 //! as JSON, CSV and PNG charts.
 
 use crate::compute::ComputeSim;
+use crate::shares::SharesSim;
 use crate::{Sim, FEED_IN, RETAIL};
 use anyhow::Context;
 use serde_json::{json, Value};
@@ -124,7 +125,13 @@ fn intervals(sim: &Sim) -> anyhow::Result<(Vec<IntervalRow>, Value, bool)> {
 }
 
 /// Builds the report.
-pub fn build(sim: &Sim, cs: &ComputeSim, took: Duration) -> anyhow::Result<Value> {
+pub fn build(
+    sim: &Sim,
+    cs: &ComputeSim,
+    ss: &SharesSim,
+    (shares, shares_ok): (Value, bool),
+    took: Duration,
+) -> anyhow::Result<Value> {
     let (rows, money, ok) = intervals(sim)?;
     let (compute, compute_ok) = crate::compute::report(sim, cs)?;
     let imports: u64 = sim
@@ -153,7 +160,7 @@ pub fn build(sim: &Sim, cs: &ComputeSim, took: Duration) -> anyhow::Result<Value
     let savings =
         (u128::from(p2p) * u128::from(RETAIL - FEED_IN) / 1000) as i128 - i128::from(fees);
     let health = sim.client.get("/v1/health")?;
-    let supply_ok = supply_conserved(sim, cs)?;
+    let supply_ok = supply_conserved(sim, cs, ss)?;
     Ok(json!({
         "households": sim.community.households,
         "machines": sim.machines.len(),
@@ -183,14 +190,15 @@ pub fn build(sim: &Sim, cs: &ComputeSim, took: Duration) -> anyhow::Result<Value
         "state_root": health["state_root"],
         "supply_conserved": supply_ok,
         "compute": compute,
-        "integrity_ok": ok && supply_ok && compute_ok,
+        "shares": shares,
+        "integrity_ok": ok && supply_ok && compute_ok && shares_ok,
         "interval_rows": rows.iter().map(|r| json!({"zone": r.zone, "start_ms": r.start_ms, "price": r.price, "volume_wh": r.volume_wh, "local_wh": r.local_wh})).collect::<Vec<_>>(),
     }))
 }
 
 /// Every micro-unit the demo moved is still among the accounts it knows: nothing was created
 /// or lost. (The demo's accounts start empty but for alice, who funds them.)
-fn supply_conserved(sim: &Sim, cs: &ComputeSim) -> anyhow::Result<bool> {
+fn supply_conserved(sim: &Sim, cs: &ComputeSim, ss: &SharesSim) -> anyhow::Result<bool> {
     let mut accounts: Vec<String> = vec![
         machina_primitives::Keypair::dev("alice")
             .address()
@@ -216,6 +224,7 @@ fn supply_conserved(sim: &Sim, cs: &ComputeSim) -> anyhow::Result<bool> {
     }
     accounts.push(crate::gateway_address(sim).to_string());
     accounts.extend(crate::compute::accounts(cs).iter().map(ToString::to_string));
+    accounts.extend(crate::shares::accounts(ss).iter().map(ToString::to_string));
     accounts.sort();
     accounts.dedup();
     let mut total = 0u128;
@@ -300,6 +309,7 @@ pub fn print(r: &Value, json: bool) {
             );
         }
     }
+    print_shares(&r["shares"]);
     let m = &r["money"];
     println!(
         "  integrity: supply conserved {}, escrow accounted {} (compute {}), settlements matching readings {}/{} -> {}",
@@ -311,6 +321,57 @@ pub fn print(r: &Value, json: bool) {
         if r["integrity_ok"] == true { "OK" } else { "FAILED" }
     );
     println!("  state root {}", r["state_root"].as_str().unwrap_or(""));
+}
+
+fn print_shares(s: &Value) {
+    let tokens = |v: &Value| {
+        v.as_str().and_then(|x| x.parse::<u128>().ok()).unwrap_or(0) as f64 / 1e6
+    };
+    let investors = s["investors"].as_array().map_or(0, Vec::len);
+    if investors == 0 {
+        return;
+    }
+    println!(
+        "Shares: {} PV systems and batteries part-owned by {investors} investors; revenue {:.3} tokens, {:.3} to holders after operator fees, {:.3} claimed",
+        s["machines_with_shares"],
+        tokens(&s["revenue_micro"]),
+        tokens(&s["to_holders_micro"]),
+        tokens(&s["claimed_micro"]),
+    );
+    for i in s["investors"].as_array().into_iter().flatten().take(3) {
+        println!(
+            "  investor {}: {} machines, invested {:.0} tokens, paid {:.3} tokens today ({:.3} % a day, {:.1} % a year)",
+            &i["investor"].as_str().unwrap_or("")[..10],
+            i["machines"],
+            tokens(&i["invested_micro"]),
+            tokens(&i["payout_micro"]),
+            i["yield_day"].as_f64().unwrap_or(0.0) * 100.0,
+            i["yield_annualised"].as_f64().unwrap_or(0.0) * 100.0,
+        );
+    }
+    let t = &s["audit_trail"];
+    if t.is_object() {
+        let e = &t["revenue_event"];
+        println!(
+            "  one payout traced: {} micro to {} for {} of {} shares of machine {} <- revenue event #{} ({} micro, fee {}) <- {} order {} in {} at {} ({} Wh filled, {} Wh metered) <- meter export {} Wh in the interval: {}",
+            t["payout_micro"].as_str().unwrap_or("0"),
+            &t["investor"].as_str().unwrap_or("")[..10],
+            t["shares"],
+            t["supply"],
+            t["machine_id"],
+            e["seq"],
+            e["amount"].as_str().unwrap_or("0"),
+            e["operator_fee"].as_str().unwrap_or("0"),
+            t["order"]["side"].as_str().unwrap_or(""),
+            t["order"]["order_id"],
+            e["source"]["zone"].as_str().unwrap_or(""),
+            e["source"]["interval_start_ms"],
+            t["order"]["fill_wh"],
+            t["order"]["metered_wh"],
+            t["meter"]["export_wh"],
+            if t["traced"] == true { "traced" } else { "BROKEN" }
+        );
+    }
 }
 
 /// Writes report.json, intervals.csv and the charts.
