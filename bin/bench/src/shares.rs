@@ -19,8 +19,9 @@ const EVENTS: usize = 1_000;
 /// Claims timed per measurement, each on a fresh overlay.
 const CLAIMS: usize = 1_000;
 
-fn owner() -> Address {
-    Address::derive(&[b"bench-shares-owner"])
+/// The owner of machine `i`: one each, as a fleet of households would be.
+fn owner(i: usize) -> Address {
+    Address::derive(&[b"bench-shares-owner", &(i as u64).to_be_bytes()])
 }
 
 fn market() -> Address {
@@ -59,14 +60,18 @@ fn genesis() -> anyhow::Result<SparseMerkleTree> {
     Ok(s)
 }
 
-/// Registers `n` machines owned by [`owner`]; with `holders`, issues each 1,000,000 shares and
-/// spreads them over that many holders (the owner keeps the rest).
-fn machines(n: usize, holders: Option<usize>) -> anyhow::Result<(SparseMerkleTree, Vec<u64>)> {
+/// Registers a machine per entry of `holders`, each of its own [`owner`]; with `issue`, issues
+/// each 1,000,000 shares and gives one to each of that many holders of its own (the owner
+/// keeps the rest). Machine `i`'s holders are `holder(first[i])` onwards.
+fn machines(
+    holders: &[usize],
+    issue: bool,
+) -> anyhow::Result<(SparseMerkleTree, Vec<u64>, Vec<usize>)> {
     let mut base = genesis()?;
     let mut ov = Overlay::new(&base);
-    let mut ids = Vec::with_capacity(n);
-    let c = ctx(owner(), 1);
-    for i in 0..n {
+    let (mut ids, mut first, mut next) = (Vec::new(), Vec::new(), 0);
+    for (i, &h) in holders.iter().enumerate() {
+        let c = ctx(owner(i), 1);
         let mut seed = [9u8; 32];
         seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
         // Registration's proof of possession is checked with the transaction's signatures,
@@ -81,18 +86,20 @@ fn machines(n: usize, holders: Option<usize>) -> anyhow::Result<(SparseMerkleTre
             metadata: MachineMetadata::default(),
             attestation: None,
         };
-        let (id, _) = machina_identity::register(&mut ov, &owner(), &reg, 1)?;
-        if let Some(h) = holders {
+        let (id, _) = machina_identity::register(&mut ov, &owner(i), &reg, 1)?;
+        if issue {
             machina_shares::issue(&mut ov, &c, id, 1_000_000, 500, false)?;
-            for j in 0..h {
+            for j in next..next + h {
                 machina_shares::transfer(&mut ov, &c, id, &holder(j), 1)?;
             }
         }
         ids.push(id);
+        first.push(next);
+        next += h;
     }
     let changes = ov.into_changes();
     base.apply(&changes);
-    Ok((base, ids))
+    Ok((base, ids, first))
 }
 
 /// µs of one revenue event of machine `m`: [`EVENTS`] on one overlay, median of `runs`.
@@ -114,7 +121,12 @@ fn revenue_us(state: &SparseMerkleTree, m: u64, runs: usize) -> f64 {
 
 /// µs of one holder's claim of machine `m` after a revenue event, each on a fresh overlay over
 /// the same state, median of [`CLAIMS`] over its holders in turn.
-fn claim_us(state: &mut SparseMerkleTree, m: u64, holders: usize) -> anyhow::Result<f64> {
+fn claim_us(
+    state: &mut SparseMerkleTree,
+    m: u64,
+    first: usize,
+    holders: usize,
+) -> anyhow::Result<f64> {
     let mut ov = Overlay::new(&*state);
     machina_shares::credit(
         &mut ov,
@@ -129,7 +141,8 @@ fn claim_us(state: &mut SparseMerkleTree, m: u64, holders: usize) -> anyhow::Res
     let mut times = Vec::with_capacity(CLAIMS);
     for i in 0..CLAIMS {
         let mut ov = Overlay::new(&*state);
-        let c = ctx(holder(i % holders), 3);
+        // The same ten claimants in both classes: what differs is only the class's size.
+        let c = ctx(holder(first + i % holders.min(10)), 3);
         let t = Instant::now();
         let events = machina_shares::claim(&mut ov, &c, Some(m))?;
         times.push(t.elapsed().as_secs_f64() * 1e6);
@@ -164,19 +177,16 @@ fn block_ms(state: &SparseMerkleTree, ids: &[u64], runs: usize) -> f64 {
 /// Runs `machina bench --shares`.
 pub fn run(runs: usize, json: bool) -> anyhow::Result<()> {
     let runs = runs.max(1);
-    let (mut s10, m10) = machines(1, Some(10))?;
-    let (mut s100k, m100k) = machines(1, Some(100_000))?;
-    let (r10, r100k) = (
-        revenue_us(&s10, m10[0], runs),
-        revenue_us(&s100k, m100k[0], runs),
-    );
-    let c10 = claim_us(&mut s10, m10[0], 10)?;
-    let c100k = claim_us(&mut s100k, m100k[0], 100_000)?;
-    drop(s100k);
-    let (with, ids) = machines(10_000, Some(10))?;
+    // Both classes in one state, so that the only difference is the number of holders.
+    let (mut s, ids, first) = machines(&[10, 100_000], true)?;
+    let (r10, r100k) = (revenue_us(&s, ids[0], runs), revenue_us(&s, ids[1], runs));
+    let c10 = claim_us(&mut s, ids[0], first[0], 10)?;
+    let c100k = claim_us(&mut s, ids[1], first[1], 100_000)?;
+    drop(s);
+    let (with, ids, _) = machines(&[10; 10_000], true)?;
     let block = block_ms(&with, &ids, runs);
     drop(with);
-    let (without, ids) = machines(10_000, None)?;
+    let (without, ids, _) = machines(&[0; 10_000], false)?;
     let block_plain = block_ms(&without, &ids, runs);
     let round = |x: f64| (x * 100.0).round() / 100.0;
     let v = json!({"shares": {

@@ -324,9 +324,8 @@ pub fn print(r: &Value, json: bool) {
 }
 
 fn print_shares(s: &Value) {
-    let tokens = |v: &Value| {
-        v.as_str().and_then(|x| x.parse::<u128>().ok()).unwrap_or(0) as f64 / 1e6
-    };
+    let tokens =
+        |v: &Value| v.as_str().and_then(|x| x.parse::<u128>().ok()).unwrap_or(0) as f64 / 1e6;
     let investors = s["investors"].as_array().map_or(0, Vec::len);
     if investors == 0 {
         return;

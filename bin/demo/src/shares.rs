@@ -23,7 +23,7 @@ const LOT: u64 = 200;
 const PER_MACHINE: usize = 3;
 /// Most machines with shares, so that the investors' budget stays within alice's funds.
 const MAX_CLASSES: usize = 100;
-/// Most holdings an investor takes, below the module's bound of 64.
+/// Most holdings an investor takes: within what one claim of all holdings pays (64).
 const MAX_PER_INVESTOR: usize = 48;
 
 /// A machine with shares.
@@ -59,7 +59,7 @@ pub fn setup(sim: &mut Sim, t: &mut u64) -> anyhow::Result<SharesSim> {
     let mut classes: Vec<Class> = (0..sim.machines.len())
         .filter(|&i| {
             let m = &sim.community.machines[i];
-            matches!(m.device, Device::Solar | Device::Battery) && m.household % 2 == 0
+            matches!(m.device, Device::Solar | Device::Battery) && m.household.is_multiple_of(2)
         })
         .take(MAX_CLASSES)
         .map(|i| Class {
@@ -164,9 +164,10 @@ fn audit_trail(sim: &Sim, ss: &SharesSim) -> anyhow::Result<Value> {
     let who = ss.investors[0].address();
     let mut best: Option<(u64, Value)> = None;
     for c in ss.classes.iter().filter(|c| c.investors.contains(&0)) {
-        let v = sim
-            .client
-            .get(&format!("/v1/shares/holder/{who}/accruals?machine={}", c.id))?;
+        let v = sim.client.get(&format!(
+            "/v1/shares/holder/{who}/accruals?machine={}",
+            c.id
+        ))?;
         for a in v["accruals"].as_array().into_iter().flatten() {
             let better = best
                 .as_ref()
@@ -202,7 +203,10 @@ fn audit_trail(sim: &Sim, ss: &SharesSim) -> anyhow::Result<Value> {
     let exact = micro(&event["to_holders"]) * balance / u128::from(SUPPLY);
     let payout = micro(&a["amount"]);
     let traced = order["metered_wh"] == s["metered_wh"]
-        && metered["export_wh"].as_u64().context("export")?.min(order["fill_wh"].as_u64().unwrap_or(0))
+        && metered["export_wh"]
+            .as_u64()
+            .context("export")?
+            .min(order["fill_wh"].as_u64().unwrap_or(0))
             == s["metered_wh"].as_u64().unwrap_or(u64::MAX)
         && micro(&order["amount"]) - micro(&order["fee"]) == micro(&event["amount"])
         && exact.abs_diff(payout) <= 1;
@@ -266,7 +270,11 @@ pub fn finish(sim: &mut Sim, ss: &SharesSim, t: &mut u64) -> anyhow::Result<(Val
             .map(|c| c.price * u128::from(LOT))
             .sum();
         let got = claimed_in(sim, &txs[i])?;
-        let day = if paid == 0 { 0.0 } else { got as f64 / paid as f64 };
+        let day = if paid == 0 {
+            0.0
+        } else {
+            got as f64 / paid as f64
+        };
         investors.push(json!({
             "investor": k.address(),
             "machines": ss.classes.iter().filter(|c| c.investors.contains(&i)).count(),
@@ -276,7 +284,10 @@ pub fn finish(sim: &mut Sim, ss: &SharesSim, t: &mut u64) -> anyhow::Result<(Val
             "yield_annualised": day * 365.0,
         }));
     }
-    let pool = micro(&sim.client.get(&format!("/v1/account/{}", machina_shares::pool_address()))?["balance"]);
+    let pool = micro(
+        &sim.client
+            .get(&format!("/v1/account/{}", machina_shares::pool_address()))?["balance"],
+    );
     let ok = claimed + pool == to_holders && trail["traced"] != false;
     if to_holders > 0 && claimed == 0 {
         bail!("no investor was paid");

@@ -13,7 +13,7 @@ fn demo(extra: &[&str]) -> Value {
             "--households",
             "6",
             "--hours",
-            "4",
+            "12",
             "--seed",
             "7",
             "--json",
@@ -67,7 +67,33 @@ fn a_small_demo_keeps_its_books_and_one_seed_gives_one_state_root() {
         assert_eq!(slashed, s["machine_id"] == c["faulty_machine"]);
     }
     assert_eq!(a["households"], 6);
-    assert_eq!(a["intervals"], 16);
+    assert_eq!(a["intervals"], 48);
+    // Investors own parts of PV systems and batteries: what went to holders is claimed or in
+    // the pool, to the micro-unit, and one payout is traced to its order and readings.
+    let sh = &a["shares"];
+    assert!(sh["machines_with_shares"].as_u64().unwrap_or(0) > 0, "{sh}");
+    assert!(
+        micro(&sh["revenue_micro"]) > 0,
+        "the machines with shares earned"
+    );
+    assert_eq!(
+        micro(&sh["claimed_micro"]) + micro(&sh["pool_micro"]),
+        micro(&sh["to_holders_micro"])
+    );
+    assert_eq!(
+        micro(&sh["operator_fees_micro"]) + micro(&sh["to_holders_micro"]),
+        micro(&sh["revenue_micro"])
+    );
+    let paid: u128 = sh["investors"]
+        .as_array()
+        .expect("investors")
+        .iter()
+        .map(|i| micro(&i["payout_micro"]))
+        .sum();
+    assert!(paid > 0 && paid <= micro(&sh["claimed_micro"]));
+    let trail = &sh["audit_trail"];
+    assert_eq!(trail["traced"], true, "{trail}");
+    assert_eq!(trail["revenue_event"]["source"]["kind"], "energy");
     assert!(a["transactions"].as_u64().unwrap_or(0) > 0);
     let b = demo(&[]);
     assert_eq!(a["state_root"], b["state_root"]);
@@ -77,7 +103,7 @@ fn a_small_demo_keeps_its_books_and_one_seed_gives_one_state_root() {
             "--households",
             "6",
             "--hours",
-            "4",
+            "12",
             "--seed",
             "8",
             "--json",

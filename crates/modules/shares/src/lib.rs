@@ -32,8 +32,11 @@ use thiserror::Error;
 pub const PRECISION: u128 = 1_000_000_000_000_000_000;
 /// Most shares of one class.
 pub const MAX_SUPPLY: u64 = 1_000_000_000_000_000;
-/// Most classes one account holds a position in: the bound on a claim of all holdings.
-pub const MAX_HOLDINGS: usize = 64;
+/// Most classes one account holds a position in (a fleet owner's machines count too): the
+/// bound on what a holdings listing and a claim of all holdings read.
+pub const MAX_HOLDINGS: usize = 1024;
+/// Most positions one claim of all holdings pays; the rest wait for the next claim.
+pub const MAX_CLAIMS_PER_TX: usize = 64;
 /// Most balance changes a position remembers since its last claim, for the audit trail.
 pub const MAX_HISTORY: usize = 32;
 /// Most allowlist additions or removals in one `set_share_rules`.

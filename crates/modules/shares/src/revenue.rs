@@ -2,7 +2,7 @@
 //! holder's position when its balance changes, claimed in whole micro-units.
 
 use crate::records::{self, Position, RevenueRecord, ShareClass, Source};
-use crate::{pool_address, Result, SharesError, BPS, MAX_HISTORY, PRECISION};
+use crate::{pool_address, Result, SharesError, BPS, MAX_CLAIMS_PER_TX, MAX_HISTORY, PRECISION};
 use machina_module::ActionCtx;
 use machina_primitives::{Address, Amount, BlockEnv, Event};
 use machina_state::{StateRead, StateWrite};
@@ -147,7 +147,8 @@ pub fn claimable(state: &impl StateRead, machine_id: u64, holder: &Address) -> A
     Amount(p.accrued / PRECISION)
 }
 
-/// Claims the sender's accrued revenue of one machine, or of all its holdings.
+/// Claims the sender's accrued revenue of one machine, or of all its holdings (at most
+/// [`MAX_CLAIMS_PER_TX`] positions with something to claim, in the order it got them).
 pub fn claim(
     state: &mut impl StateWrite,
     ctx: &ActionCtx,
@@ -163,6 +164,9 @@ pub fn claim(
     };
     let mut events = Vec::new();
     for m in machines {
+        if events.len() == MAX_CLAIMS_PER_TX {
+            break;
+        }
         events.extend(claim_one(state, m, &holder));
     }
     if events.is_empty() {

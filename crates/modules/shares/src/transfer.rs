@@ -185,13 +185,13 @@ fn move_shares(
     }
     let mut dst = records::position(state, m, to);
     let new_holder = dst.balance == 0;
-    if ruled && new_holder && src.balance > amount && c.rules.max_holders != 0 {
-        if c.holders >= c.rules.max_holders {
-            return Err(SharesError::TooManyHolders {
-                machine_id: m,
-                max: c.rules.max_holders,
-            });
-        }
+    // Moving a whole position to a new holder replaces a holder: the count does not grow.
+    let adds_holder = new_holder && src.balance > amount;
+    if ruled && adds_holder && c.rules.max_holders != 0 && c.holders >= c.rules.max_holders {
+        return Err(SharesError::TooManyHolders {
+            machine_id: m,
+            max: c.rules.max_holders,
+        });
     }
     let (seq, _) = records::revenue_book(state, m);
     settle(&mut src, c.index);

@@ -319,3 +319,22 @@ fn a_claim_of_all_holdings_pays_each_machine_and_the_pool_empties() {
     assert_eq!(c.code(&key("alice"), vec![claim(None)]), "nothing_to_claim");
     assert_ne!(pool_address(), Address([0; 20]));
 }
+
+#[test]
+fn a_frozen_machine_wallet_does_not_hold_back_what_holders_earned() {
+    let (mut c, m) = setup(false);
+    let freeze = machina_wallet::WalletAction::SetWalletFrozen {
+        machine_id: m,
+        frozen: true,
+    };
+    c.ok(&key("bob"), vec![freeze.into()]);
+    revenue(&mut c, m, 100_000);
+    // 10 % fee to bob; alice holds 100 of 1,000 shares: 9,000 of the 90,000.
+    assert_eq!(claimable(&c, m, &key("alice")), 9_000);
+    let before = c.balance(&key("alice").address());
+    c.ok(&key("alice"), vec![claim(Some(m))]);
+    assert_eq!(
+        c.balance(&key("alice").address()),
+        before + 9_000 - machina_testkit::FEE
+    );
+}
