@@ -88,7 +88,7 @@ pub enum SharesTxCmd {
         /// Shares on offer.
         #[arg(long)]
         amount: u64,
-        /// Price per share: micro-units, or tokens with a decimal point.
+        /// Price per share, micro-units.
         #[arg(long, default_value = "0")]
         price: Amount,
     },
