@@ -490,6 +490,8 @@ fn machines_and_their_wallets_work_through_the_cli() {
             "6000",
             "--node",
             n,
+            // Sent anyway, so that the breach is on chain and counted.
+            "--no-preflight",
         ],
     );
     assert!(!out.status.success());
@@ -509,6 +511,8 @@ fn machines_and_their_wallets_work_through_the_cli() {
             "1",
             "--node",
             n,
+            // Sent anyway, so that the breach is on chain and counted.
+            "--no-preflight",
         ],
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not_allowlisted"));

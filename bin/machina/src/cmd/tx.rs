@@ -47,6 +47,10 @@ pub struct TxOpts {
     /// Another member key signing for `--multisig`.
     #[arg(long = "co-signer", global = true)]
     co_signers: Vec<String>,
+    /// Send without simulating first. By default the transaction is run against the node's
+    /// pending state and not sent if it would fail, so no fee is paid for a known failure.
+    #[arg(long, global = true)]
+    no_preflight: bool,
 }
 
 /// Every module's `tx` subcommands, one line per module.
@@ -127,6 +131,9 @@ impl Node<'_> {
             actions,
         }
         .sign(&key_refs);
+        if !self.opts().no_preflight {
+            preflight(&self.client, &tx)?;
+        }
         let hash = self.client.submit(&tx)?;
         let mut rec = self.client.wait_for_tx(&hash, RECEIPT_TIMEOUT)?;
         if rec.get("tx_hash").is_none() {
@@ -152,6 +159,23 @@ impl Node<'_> {
         }
         Ok(rec)
     }
+}
+
+/// Simulates `tx` on the node and stops with the receipt's code if it would fail.
+fn preflight(client: &Client, tx: &machina_stf::Transaction) -> anyhow::Result<()> {
+    let sim = client.simulate(tx)?;
+    let r = &sim["receipt"];
+    if r["success"] == true {
+        return Ok(());
+    }
+    Err(NodeError {
+        code: r["error"]["code"].as_str().unwrap_or("unknown").to_owned(),
+        message: format!(
+            "{} (simulated first, so nothing was sent and no fee paid; --no-preflight sends it anyway)",
+            r["error"]["message"].as_str().unwrap_or("")
+        ),
+    }
+    .into())
 }
 
 impl<A: Into<Action>> TxHost<A> for Node<'_> {

@@ -84,6 +84,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
         ("/v1/health", "get", get(health)),
         ("/v1/tx", "post", post(submit_one)),
         ("/v1/txs", "post", post(submit_batch)),
+        ("/v1/tx/simulate", "post", post(simulate)),
         ("/v1/tx/{hash}", "get", get(get_tx)),
         ("/v1/account/{address}/proof", "get", get(get_account_proof)),
         ("/v1/block/{id}", "get", get(get_block)),
@@ -243,6 +244,23 @@ async fn submit_batch(
         })
         .collect();
     Ok(Json(BatchView { accepted, results }).into_response())
+}
+
+/// `POST /v1/tx/simulate`: the receipt (with its events) a transaction would get in the
+/// next block, charging nothing. Refused with the same codes as `POST /v1/tx` when it could not
+/// be included at all.
+async fn simulate(
+    State(chain): State<Arc<Chain>>,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
+    let tx = parse_one(&headers, &body)?;
+    let hash = tx.hash();
+    let receipt = tokio::task::spawn_blocking(move || chain.simulate(tx))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(submit_error)?;
+    Ok(Json(json!({"tx_hash": hash, "simulated": true, "receipt": receipt})).into_response())
 }
 
 async fn get_account_proof(

@@ -15,6 +15,7 @@ use machina_stf::{
 use machina_stf::{Block, Transaction};
 use machina_store::{CommittedBlock, Store};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
@@ -165,6 +166,8 @@ pub struct Chain {
     relay: OnceLock<Relay>,
     /// More Prometheus text for `/metrics` (the consensus engine's).
     extra_metrics: OnceLock<ExtraMetrics>,
+    /// Blocks come at a simulated time (`machina dev --sim-clock`), not the wall clock's.
+    simulated_clock: AtomicBool,
 }
 
 /// Hands transactions admitted from clients to the rest of the network.
@@ -229,6 +232,7 @@ impl Chain {
             metrics,
             relay: OnceLock::new(),
             extra_metrics: OnceLock::new(),
+            simulated_clock: AtomicBool::new(false),
         })
     }
 
@@ -240,6 +244,26 @@ impl Chain {
     /// The account that collects fees.
     pub fn proposer(&self) -> Address {
         self.proposer
+    }
+
+    /// The chain's parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub(crate) fn mempool(&self) -> &Mutex<Mempool> {
+        &self.mempool
+    }
+
+    /// Marks the chain as driven by a simulated clock (its blocks' times are set by
+    /// `POST /v1/dev/advance`).
+    pub fn set_simulated_clock(&self) {
+        self.simulated_clock.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a simulated clock drives the chain.
+    pub fn is_simulated_clock(&self) -> bool {
+        self.simulated_clock.load(Ordering::Relaxed)
     }
 
     /// A snapshot of the committed state and head (cheap: the tree is shared).

@@ -6,5 +6,6 @@
 
 pub mod chain;
 pub mod metrics;
+mod simulate;
 
 pub use chain::{dev_proposer, now_ms, Built, Chain, Committed, ReplayError, SubmitError};

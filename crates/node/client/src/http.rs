@@ -117,6 +117,12 @@ impl Client {
         Ok(admitted.tx_hash.to_string())
     }
 
+    /// Runs one transaction against the node's pending state (`POST /v1/tx/simulate`):
+    /// the receipt it would get, nothing charged.
+    pub fn simulate(&self, tx: &Transaction) -> anyhow::Result<Value> {
+        self.post_bytes("/v1/tx/simulate", &tx.encode())
+    }
+
     /// `POST`s canonical bytes to a path.
     pub fn post_bytes(&self, path: &str, body: &[u8]) -> anyhow::Result<Value> {
         let url = self.url(path);

@@ -58,6 +58,9 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
         .await
         .context("opening the chain")??;
     let chain = Arc::new(chain);
+    if config.sim_clock {
+        chain.set_simulated_clock();
+    }
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("binding the HTTP API to {}", config.http))?;
