@@ -7,6 +7,8 @@ pub use machina_module_api::{
     unknown_route, wrong_method, ApiBody, ApiError, ApiJson, ApiPath, ApiQuery, MAX_MESSAGE_BYTES,
     MAX_QUOTE_CHARS,
 };
+mod history;
+
 use machina_module_api::{parse_address, parse_id, ReadHost, View};
 
 use axum::extract::{FromRef, State};
@@ -89,6 +91,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
         ("/v1/account/{address}/proof", "get", get(get_account_proof)),
         ("/v1/block/{id}", "get", get(get_block)),
         ("/v1/machine/{id}", "get", get(get_machine)),
+        ("/v1/machine/{id}/txs", "get", get(history::get_machine_txs)),
+        (
+            "/v1/account/{address}/txs",
+            "get",
+            get(history::get_account_txs),
+        ),
         ("/v1/machines", "get", get(get_machines)),
         ("/v1/openapi.json", "get", get(openapi)),
         ("/metrics", "get", get(metrics)),
@@ -284,7 +292,17 @@ async fn get_account_proof(
     .into_response())
 }
 
-async fn get_block(State(chain): State<Arc<Chain>>, ApiPath(id): ApiPath<String>) -> ApiResult {
+#[derive(Deserialize)]
+struct BlockQuery {
+    #[serde(default)]
+    receipts: bool,
+}
+
+async fn get_block(
+    State(chain): State<Arc<Chain>>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<BlockQuery>,
+) -> ApiResult {
     let height = if id == "latest" {
         chain.committed().head.height
     } else if let Some(h) = Hash::from_hex(&id).filter(|_| id.len() > 20) {
@@ -314,7 +332,13 @@ async fn get_block(State(chain): State<Arc<Chain>>, ApiPath(id): ApiPath<String>
         .store()
         .block_events(height)
         .map_err(ApiError::internal)?;
-    Ok(Json(BlockView::new(&header, txs, events)).into_response())
+    let view = BlockView::new(&header, txs, events);
+    if q.receipts {
+        let mut v = json!(view);
+        v["receipts"] = Value::Array(history::receipts(&chain, &view)?);
+        return Ok(Json(v).into_response());
+    }
+    Ok(Json(view).into_response())
 }
 
 #[derive(Deserialize)]

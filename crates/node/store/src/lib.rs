@@ -5,8 +5,11 @@
 //! copy-on-write B-tree, so after `kill -9` at any moment the database holds the last committed
 //! block entirely and nothing of the next.
 
+pub use history::{HistoryEntry, TxPosition, MAX_HISTORY_PAGE};
+use history::{ACCOUNT_TXS, MACHINE_TXS};
 use machina_primitives::codec::{put_var_bytes, put_vec, Decode, Encode, Reader};
 use machina_primitives::limits::{MAX_BLOCK_EVENTS, MAX_BLOCK_TXS, MAX_TX_BYTES};
+use machina_primitives::Address;
 use machina_primitives::{BlockHeader, Event, Hash, Receipt};
 use machina_state::ChangeSet;
 use machina_stf::Transaction;
@@ -22,6 +25,8 @@ const BLOCK_HEIGHTS: TableDefinition<&[u8], u64> = TableDefinition::new("block_h
 const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const BLOCK_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_events");
+
+mod history;
 
 const HEAD: &str = "head";
 const GENESIS: &str = "genesis";
@@ -125,6 +130,8 @@ impl Store {
         w.open_table(BLOCK_HEIGHTS)?;
         w.open_table(TXS)?;
         w.open_table(STATE)?;
+        w.open_table(ACCOUNT_TXS)?;
+        w.open_table(MACHINE_TXS)?;
         w.commit()?;
         Ok(Store { db: Arc::new(db) })
     }
@@ -188,12 +195,17 @@ impl Store {
                 .insert(b.header.hash().0.as_slice(), height)?;
             let mut ids = Vec::with_capacity(32 * b.txs.len());
             let mut txs = w.open_table(TXS)?;
+            let (mut by_account, mut by_machine) =
+                (w.open_table(ACCOUNT_TXS)?, w.open_table(MACHINE_TXS)?);
             let mut rec = Vec::new();
             for (i, ((hash, tx), receipt)) in b.txs.iter().zip(b.receipts).enumerate() {
                 ids.extend_from_slice(&hash.0);
                 rec.clear();
                 encode_record(&mut rec, height, i, tx, receipt);
                 txs.insert(hash.0.as_slice(), rec.as_slice())?;
+                let index = u32::try_from(i).expect("a block's transactions are bounded");
+                let at = TxPosition { height, index };
+                history::index(&mut by_account, &mut by_machine, at, hash, tx, receipt)?;
             }
             w.open_table(BLOCK_TXS)?.insert(height, ids.as_slice())?;
             if !b.events.is_empty() {
@@ -274,6 +286,36 @@ impl Store {
         let t = r.open_table(TXS)?;
         let v = t.get(hash.0.as_slice())?;
         v.map(|v| decode_record(v.value())).transpose()
+    }
+
+    /// The transactions that touched `account` (sent, paid the fee of, or named in their
+    /// events), newest first, strictly before `before`, at most `limit` (and
+    /// [`MAX_HISTORY_PAGE`]).
+    pub fn account_txs(
+        &self,
+        account: &Address,
+        before: Option<TxPosition>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>> {
+        let r = self.db.begin_read()?;
+        history::page(&r.open_table(ACCOUNT_TXS)?, &account.0, before, limit)
+    }
+
+    /// The transactions whose events name machine `id`, newest first, as
+    /// [`Store::account_txs`].
+    pub fn machine_txs(
+        &self,
+        id: u64,
+        before: Option<TxPosition>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>> {
+        let r = self.db.begin_read()?;
+        history::page(
+            &r.open_table(MACHINE_TXS)?,
+            &id.to_be_bytes(),
+            before,
+            limit,
+        )
     }
 
     /// Every state entry, for rebuilding the in-memory authenticated state on start.
