@@ -225,6 +225,7 @@ fn job_to_lease(runs: usize) -> anyhow::Result<Vec<f64>> {
         idle_block: Some(Duration::from_millis(100)),
         sim_clock: false,
         extra_genesis: Vec::new(),
+        chain_id: machina_primitives::DEV_CHAIN_ID,
     }))?;
     let client = machina_client::Client::new(&format!("http://{}", node.addr));
     let (bob, alice) = (Keypair::dev("bob"), Keypair::dev("alice"));

@@ -241,6 +241,7 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
         idle_block: None,
         sim_clock: false,
         extra_genesis: allocations(keys),
+        chain_id: machina_primitives::DEV_CHAIN_ID,
     }))?;
     let url = format!("http://{}", node.addr);
     let batches: Vec<Vec<u8>> = txs

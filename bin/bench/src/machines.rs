@@ -199,6 +199,7 @@ fn readings_once(
         idle_block: None,
         sim_clock: false,
         extra_genesis: allocations(owners),
+        chain_id: machina_primitives::DEV_CHAIN_ID,
     }))?;
     let client = machina_client::Client::new(&format!("http://{}", node.addr));
     let post = |txs: &[Transaction]| -> anyhow::Result<()> {

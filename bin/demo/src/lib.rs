@@ -565,6 +565,7 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
                 idle_block: None,
                 sim_clock: true,
                 extra_genesis: Vec::new(),
+                chain_id: machina_primitives::DEV_CHAIN_ID,
             }))?;
             (format!("http://{}", node.addr), Some(node))
         }

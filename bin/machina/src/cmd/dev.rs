@@ -34,6 +34,28 @@ pub struct DevArgs {
     /// Log as JSON lines.
     #[arg(long)]
     json_logs: bool,
+    /// The chain id of a new chain (a data dir keeps the one it was created with).
+    #[arg(long, default_value_t = machina_primitives::DEV_CHAIN_ID)]
+    chain_id: u64,
+    /// Fund this many more dev accounts, `dev-0` to `dev-{N-1}`, keys derived from the names
+    /// as alice's is (at most 1,000; a new chain only).
+    #[arg(long, default_value_t = 0)]
+    accounts: usize,
+    /// The balance of each of `--accounts`, micro-units.
+    #[arg(long, default_value_t = machina_stf::genesis::DEV_BALANCE)]
+    balance: machina_primitives::Amount,
+}
+
+/// Most extra dev accounts `--accounts` funds.
+const MAX_EXTRA_ACCOUNTS: usize = 1_000;
+
+/// The names of every dev account of this run: the six prefunded ones, then `--accounts`.
+fn dev_names(extra: usize) -> Vec<String> {
+    machina_stf::DEV_ACCOUNTS
+        .iter()
+        .map(|n| (*n).to_owned())
+        .chain((0..extra).map(|i| format!("dev-{i}")))
+        .collect()
 }
 
 /// Runs the dev chain until Ctrl-C.
@@ -44,23 +66,38 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&data_dir)
             .with_context(|| format!("wiping {}", data_dir.display()))?;
     }
+    if args.accounts > MAX_EXTRA_ACCOUNTS {
+        anyhow::bail!(
+            "--accounts is at most {MAX_EXTRA_ACCOUNTS}, not {}",
+            args.accounts
+        );
+    }
+    let names = dev_names(args.accounts);
+    let extra = names[machina_stf::DEV_ACCOUNTS.len()..]
+        .iter()
+        .map(|n| machina_bank::Allocation {
+            address: machina_primitives::Keypair::dev(n).address(),
+            balance: args.balance,
+        })
+        .collect();
     let config = machina_node::DevConfig {
         data_dir: data_dir.clone(),
         http: args.http,
         block_time: Duration::from_millis(args.block_time_ms.max(1)),
         idle_block: (args.idle_block_ms > 0).then(|| Duration::from_millis(args.idle_block_ms)),
         sim_clock: args.sim_clock,
-        extra_genesis: Vec::new(),
+        extra_genesis: extra,
+        chain_id: args.chain_id,
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let node = machina_node::start(config).await?;
-        let accounts: Vec<Value> = machina_stf::DEV_ACCOUNTS
+        let accounts: Vec<Value> = names
             .iter()
             .map(|n| {
                 let k = machina_primitives::Keypair::dev(n);
                 let bal = machina_bank::account(&node.chain.committed().state, &k.address()).balance;
-                json!({"name": n, "address": k.address(), "balance": bal})
+                json!({"name": n, "address": k.address(), "balance": bal, "secret_key": format!("0x{}", hex::encode(k.seed()))})
             })
             .collect();
         let info = json!({
@@ -72,11 +109,11 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
         });
         print(json, &info, || {
             let mut s = format!(
-                "Machina dev chain\n  chain id  {}\n  API       http://{}\n  data dir  {}\n  height    {}\n\nDev accounts (keys derived from the names; never use them on a real network):\n",
+                "Machina dev chain\n  chain id  {}\n  API       http://{}\n  data dir  {}\n  height    {}\n\nDev accounts: the ed25519 secret key of NAME is SHA-256(\"machina/dev-key/v1/\" || NAME) (docs/wire.md); never use them on a real network:\n",
                 info["chain_id"], node.addr, data_dir.display(), info["height"]
             );
             for a in &accounts {
-                s += &format!("  {:<8} {}  {} micro\n", a["name"].as_str().unwrap_or(""), a["address"].as_str().unwrap_or(""), a["balance"].as_str().unwrap_or(""));
+                s += &format!("  {:<8} {}  {} micro  secret {}\n", a["name"].as_str().unwrap_or(""), a["address"].as_str().unwrap_or(""), a["balance"].as_str().unwrap_or(""), a["secret_key"].as_str().unwrap_or(""));
             }
             s
         });

@@ -73,7 +73,7 @@ impl Keystore {
                 .with_context(|| format!("key {name} in the keystore is damaged"))?;
             return Ok(Keypair::from_seed(seed));
         }
-        if DEV_ACCOUNTS.contains(&name) {
+        if DEV_ACCOUNTS.contains(&name) || is_extra_dev_name(name) {
             return Ok(Keypair::dev(name));
         }
         let names = DEV_ACCOUNTS
@@ -245,4 +245,10 @@ mod tests {
         // Two letters are not a typo of three.
         assert_eq!(closest("xy", ["eve", "bob"].into_iter()), None);
     }
+}
+
+/// `dev-N`: the extra dev accounts `machina dev --accounts` funds, keys derived from the names.
+fn is_extra_dev_name(name: &str) -> bool {
+    name.strip_prefix("dev-")
+        .is_some_and(|n| !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -8,7 +8,6 @@ pub use machina_chain::{dev_proposer, now_ms, Chain};
 
 use anyhow::Context;
 use machina_bank::Allocation;
-use machina_primitives::DEV_CHAIN_ID;
 use machina_stf::Genesis;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +33,8 @@ pub struct DevConfig {
     pub sim_clock: bool,
     /// Allocations beyond the dev accounts, used only when the data dir is new.
     pub extra_genesis: Vec<Allocation>,
+    /// The chain id of a new chain (a data dir keeps the one it was created with).
+    pub chain_id: u64,
 }
 
 /// A running dev node.
@@ -52,7 +53,7 @@ pub struct DevNode {
 pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
     // On a simulated clock the genesis sits at time 0, so the simulation sets every time.
     let genesis_time = if config.sim_clock { 0 } else { now_ms() };
-    let genesis = Genesis::dev(DEV_CHAIN_ID, genesis_time, config.extra_genesis.clone());
+    let genesis = Genesis::dev(config.chain_id, genesis_time, config.extra_genesis.clone());
     let dir = config.data_dir.clone();
     let chain = tokio::task::spawn_blocking(move || Chain::open(&dir, &genesis))
         .await
