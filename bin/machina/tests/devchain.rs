@@ -84,3 +84,73 @@ fn a_dev_chain_takes_a_chain_id_and_funds_extra_accounts_it_prints() {
         .expect("JSON");
     assert_eq!(a["balance"], "4998000", "the transfer and its fee");
 }
+
+#[test]
+fn sigterm_stops_the_dev_chain_with_status_0_and_it_reopens_where_it_was() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let port = free_port();
+    let log = tmp.path().join("dev.log");
+    let start = || {
+        Command::new(BIN)
+            .args(["dev", "--data-dir"])
+            .arg(&data)
+            .args([
+                "--http",
+                &format!("127.0.0.1:{port}"),
+                "--block-time-ms",
+                "20",
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start machina dev")
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = start();
+    wait_up(&url, "dev node");
+    let out = Command::new(BIN)
+        .args([
+            "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--node", &url,
+            "--json",
+        ])
+        .env("MACHINA_KEYSTORE", tmp.path().join("keys.json"))
+        .output()
+        .expect("run machina");
+    assert!(out.status.success());
+    let sent: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let health = |url: &str| -> Value {
+        ureq::get(&format!("{url}/v1/health"))
+            .call()
+            .expect("health")
+            .into_json()
+            .expect("JSON")
+    };
+    let before = health(&url)["height"].as_u64().expect("height");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "a clean stop, not death by signal: {status:?}"
+    );
+    // One log line per transaction: its id, sender, actions, result and fee.
+    let text = std::fs::read_to_string(&log).expect("the log");
+    let line = text
+        .lines()
+        .find(|l| l.contains(sent["tx_hash"].as_str().expect("tx_hash")))
+        .unwrap_or_else(|| panic!("no line for the transfer in {text}"));
+    for part in ["sender=", "actions=transfer", "success", "fee=1000"] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+    let node = Proc {
+        child: start(),
+        url: url.clone(),
+    };
+    wait_up(&node.url, "dev node again");
+    assert!(health(&url)["height"].as_u64().expect("height") >= before);
+}

@@ -92,6 +92,7 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let node = machina_node::start(config).await?;
+        node.chain.set_log_txs();
         let accounts: Vec<Value> = names
             .iter()
             .map(|n| {
@@ -117,8 +118,10 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
             }
             s
         });
-        tokio::signal::ctrl_c().await?;
-        tracing::info!("shutting down");
+        let signal = super::stop_signal().await?;
+        // The producer finishes the block it is building (a block is one redb transaction,
+        // committed whole or not at all) and stops; waiting transactions are dropped.
+        tracing::info!(signal, "shutting down");
         node.shutdown().await;
         Ok(())
     })

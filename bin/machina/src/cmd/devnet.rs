@@ -86,6 +86,23 @@ fn print_written(written: &[Written], json: bool) {
 pub fn run_validator(args: ValidatorArgs) -> anyhow::Result<()> {
     machina_client::init_logs(args.json_logs);
     let config = ValidatorConfig::load(&args.config)?;
+    // SIGTERM or Ctrl-C stops the validator with status 0. Every block is one redb
+    // transaction, committed whole or not at all, so stopping at any moment is clean; the
+    // network finalizes without this validator until it is back.
+    std::thread::Builder::new()
+        .name("stop-signal".into())
+        .spawn(|| {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            if let Ok(signal) = rt.block_on(super::stop_signal()) {
+                tracing::info!(signal, "validator stopping");
+                std::process::exit(0);
+            }
+        })?;
     machina_consensus::validator::run(&config)
 }
 

@@ -168,6 +168,8 @@ pub struct Chain {
     extra_metrics: OnceLock<ExtraMetrics>,
     /// Blocks come at a simulated time (`machina dev --sim-clock`), not the wall clock's.
     simulated_clock: AtomicBool,
+    /// Log a line per committed transaction (the dev chain does).
+    log_txs: AtomicBool,
 }
 
 /// Hands transactions admitted from clients to the rest of the network.
@@ -233,6 +235,7 @@ impl Chain {
             relay: OnceLock::new(),
             extra_metrics: OnceLock::new(),
             simulated_clock: AtomicBool::new(false),
+            log_txs: AtomicBool::new(false),
         })
     }
 
@@ -259,6 +262,11 @@ impl Chain {
     /// `POST /v1/dev/advance`).
     pub fn set_simulated_clock(&self) {
         self.simulated_clock.store(true, Ordering::Relaxed);
+    }
+
+    /// Logs a line per committed transaction from now on.
+    pub fn set_log_txs(&self) {
+        self.log_txs.store(true, Ordering::Relaxed);
     }
 
     /// Whether a simulated clock drives the chain.
@@ -637,6 +645,9 @@ impl Chain {
         self.metrics
             .block_committed(height, included.len(), started.elapsed());
         self.height_tx.send_replace(height);
+        if self.log_txs.load(Ordering::Relaxed) {
+            crate::metrics::log_txs(&txs, receipts);
+        }
         tracing::info!(
             height,
             txs = included.len(),

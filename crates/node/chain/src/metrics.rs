@@ -210,3 +210,22 @@ impl Metrics {
         out
     }
 }
+
+/// One log line per committed transaction: id, sender, actions, result, fee.
+pub(crate) fn log_txs(
+    txs: &[(machina_primitives::Hash, &machina_stf::Transaction)],
+    receipts: &[machina_primitives::Receipt],
+) {
+    for ((hash, tx), r) in txs.iter().zip(receipts) {
+        let actions: Vec<&str> = tx.body.actions.iter().map(|a| a.name()).collect();
+        let result = r.error.as_ref().map_or("success", |e| e.code.as_str());
+        tracing::info!(
+            tx = %hash,
+            sender = %tx.body.sender,
+            actions = %actions.join(","),
+            result,
+            fee = %r.fee_charged,
+            "transaction"
+        );
+    }
+}
