@@ -213,6 +213,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// `dev-N`: the extra dev accounts `machina dev --accounts` funds, keys derived from the names.
+fn is_extra_dev_name(name: &str) -> bool {
+    name.strip_prefix("dev-")
+        .is_some_and(|n| !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,10 +251,4 @@ mod tests {
         // Two letters are not a typo of three.
         assert_eq!(closest("xy", ["eve", "bob"].into_iter()), None);
     }
-}
-
-/// `dev-N`: the extra dev accounts `machina dev --accounts` funds, keys derived from the names.
-fn is_extra_dev_name(name: &str) -> bool {
-    name.strip_prefix("dev-")
-        .is_some_and(|n| !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit()))
 }
