@@ -154,3 +154,60 @@ fn sigterm_stops_the_dev_chain_with_status_0_and_it_reopens_where_it_was() {
     wait_up(&node.url, "dev node again");
     assert!(health(&url)["height"].as_u64().expect("height") >= before);
 }
+
+fn post_json(url: &str, body: Value) -> Value {
+    ureq::post(url)
+        .send_json(body)
+        .expect("POST")
+        .into_json()
+        .expect("JSON")
+}
+
+#[test]
+fn set_balance_and_increase_time_are_blocks_that_survive_a_restart() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let port = free_port();
+    let node = common::start_dev(&data, port, &[]);
+    let url = node.url.clone();
+    let someone = machina_primitives::Keypair::from_seed([5; 32]).address();
+    let set = post_json(
+        &format!("{url}/v1/dev/set-balance"),
+        serde_json::json!({"address": someone.to_string(), "balance": "12345"}),
+    );
+    assert_eq!(set["balance"], "12345");
+    let account = |url: &str| -> Value {
+        ureq::get(&format!("{url}/v1/account/{someone}"))
+            .call()
+            .expect("GET")
+            .into_json()
+            .expect("JSON")
+    };
+    assert_eq!(account(&url)["balance"], "12345");
+    let hour = 3_600_000u64;
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis() as u64;
+    let moved = post_json(
+        &format!("{url}/v1/dev/increase-time"),
+        serde_json::json!({"ms": hour}),
+    );
+    let t = moved["timestamp_ms"].as_u64().expect("time");
+    assert!(
+        t >= wall + hour,
+        "the block is an hour ahead: {t} vs {wall}"
+    );
+    // The offset stays: the next (idle) block is later still.
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    let latest: Value = ureq::get(&format!("{url}/v1/block/latest"))
+        .call()
+        .expect("GET")
+        .into_json()
+        .expect("JSON");
+    assert!(latest["timestamp_ms"].as_u64().expect("time") > t);
+    // Both were blocks whose roots cover the state: the data dir reopens.
+    drop(node);
+    let node = common::start_dev(&data, port, &[]);
+    assert_eq!(account(&node.url)["balance"], "12345");
+}

@@ -145,6 +145,21 @@ pub fn init_genesis(state: &mut impl StateWrite, allocations: &[Allocation]) -> 
     Ok(())
 }
 
+/// Sets an account's balance, minting or burning the difference so that the total supply
+/// follows. Only the dev chain's `POST /v1/dev/set-balance` calls it, outside any transaction;
+/// no action reaches it. `None` when the supply would overflow.
+pub fn dev_set_balance(state: &mut impl StateWrite, addr: &Address, balance: Amount) -> Option<()> {
+    let mut acct = account(state, addr);
+    let supply = total_supply(state)
+        .0
+        .checked_sub(acct.balance.0)?
+        .checked_add(balance.0)?;
+    acct.balance = balance;
+    put_account(state, addr, &acct);
+    state.set(keys::supply(), Amount(supply).encode());
+    Some(())
+}
+
 /// Advances the sender's nonce once its transaction is included.
 pub fn bump_nonce(state: &mut impl StateWrite, sender: &Address) {
     let mut acct = account(state, sender);

@@ -7,7 +7,9 @@ pub use machina_module_api::{
     unknown_route, wrong_method, ApiBody, ApiError, ApiJson, ApiPath, ApiQuery, MAX_MESSAGE_BYTES,
     MAX_QUOTE_CHARS,
 };
+mod dev;
 mod history;
+pub use dev::{dev_router, DEV_ROUTES};
 mod ws;
 
 use machina_module_api::{parse_address, parse_id, ReadHost, View};
@@ -495,6 +497,9 @@ mod tests {
             .map(|(p, m, _)| (p.to_owned(), m.to_owned()))
             .collect();
         served.insert((SIM_CLOCK_ROUTE.to_owned(), "post".to_owned()));
+        for r in DEV_ROUTES {
+            served.insert((r.to_owned(), "post".to_owned()));
+        }
         let listed: BTreeSet<(String, String)> = doc["paths"]
             .as_object()
             .expect("paths")

@@ -15,7 +15,7 @@ use machina_stf::{
 use machina_stf::{Block, Transaction};
 use machina_store::{CommittedBlock, Store};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
@@ -167,9 +167,11 @@ pub struct Chain {
     /// More Prometheus text for `/metrics` (the consensus engine's).
     extra_metrics: OnceLock<ExtraMetrics>,
     /// Blocks come at a simulated time (`machina dev --sim-clock`), not the wall clock's.
-    simulated_clock: AtomicBool,
+    pub(crate) simulated_clock: AtomicBool,
     /// Log a line per committed transaction (the dev chain does).
-    log_txs: AtomicBool,
+    pub(crate) log_txs: AtomicBool,
+    /// How far the dev chain's clock was moved ahead of the wall clock, ms.
+    pub(crate) time_offset: AtomicU64,
 }
 
 /// Hands transactions admitted from clients to the rest of the network.
@@ -236,6 +238,7 @@ impl Chain {
             extra_metrics: OnceLock::new(),
             simulated_clock: AtomicBool::new(false),
             log_txs: AtomicBool::new(false),
+            time_offset: AtomicU64::new(0),
         })
     }
 
@@ -258,20 +261,8 @@ impl Chain {
         &self.mempool
     }
 
-    /// Marks the chain as driven by a simulated clock (its blocks' times are set by
-    /// `POST /v1/dev/advance`).
-    pub fn set_simulated_clock(&self) {
-        self.simulated_clock.store(true, Ordering::Relaxed);
-    }
-
-    /// Logs a line per committed transaction from now on.
-    pub fn set_log_txs(&self) {
-        self.log_txs.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether a simulated clock drives the chain.
-    pub fn is_simulated_clock(&self) -> bool {
-        self.simulated_clock.load(Ordering::Relaxed)
+    pub(crate) fn producing(&self) -> &Mutex<()> {
+        &self.producing
     }
 
     /// A snapshot of the committed state and head (cheap: the tree is shared).
@@ -472,7 +463,7 @@ impl Chain {
                 std::thread::sleep(wait);
             }
             last = Instant::now();
-            self.produce_block_or_abort(now_ms());
+            self.produce_block_or_abort(self.clock_ms());
         }
     }
 

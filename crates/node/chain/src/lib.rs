@@ -5,7 +5,9 @@
 //! the blocks it builds (the state transition function never does).
 
 pub mod chain;
+mod dev;
 pub mod metrics;
 mod simulate;
+pub use dev::MAX_TIME_STEP_MS;
 
 pub use chain::{dev_proposer, now_ms, Built, Chain, Committed, ReplayError, SubmitError};

@@ -1,7 +1,7 @@
 //! Preflight: a transaction executed against the pending state, as it would be in the next
 //! block, with nothing kept.
 
-use crate::chain::{now_ms, Chain, Committed, SubmitError};
+use crate::chain::{Chain, Committed, SubmitError};
 use machina_mempool::MempoolError;
 use machina_primitives::{BlockEnv, Receipt};
 use machina_stf::{check_admission, check_stateless, verify_txs, BlockExecutor, Transaction};
@@ -56,7 +56,7 @@ impl Chain {
         if self.is_simulated_clock() {
             head_ms
         } else {
-            now_ms().max(head_ms)
+            self.clock_ms().max(head_ms)
         }
     }
 }

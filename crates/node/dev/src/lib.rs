@@ -81,7 +81,7 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
                 }
             })?
     };
-    let mut app = machina_api::router(chain.clone());
+    let mut app = machina_api::router(chain.clone()).merge(machina_api::dev_router(chain.clone()));
     if config.sim_clock {
         app = app.merge(machina_api::sim_clock_router(chain.clone()));
     }
