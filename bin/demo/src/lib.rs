@@ -566,6 +566,7 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
                 sim_clock: true,
                 extra_genesis: Vec::new(),
                 chain_id: machina_primitives::DEV_CHAIN_ID,
+                load_state: None,
             }))?;
             (format!("http://{}", node.addr), Some(node))
         }

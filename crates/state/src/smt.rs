@@ -224,6 +224,74 @@ impl SparseMerkleTree {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Every entry, in path order.
+    pub fn entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::with_capacity(self.len);
+        collect(&self.root, &mut out);
+        out
+    }
+
+    /// The changes that turn this tree into `other`. Subtrees the two share (equal hashes)
+    /// are skipped, so a tree and an earlier version of it differ in O(what changed).
+    pub fn diff_to(&self, other: &SparseMerkleTree) -> ChangeSet {
+        let mut out = ChangeSet::new();
+        diff(&self.root, &other.root, &mut out);
+        out
+    }
+}
+
+fn collect(link: &Link, out: &mut Vec<(Vec<u8>, Vec<u8>)>) {
+    match link.as_deref() {
+        None => {}
+        Some(Node::Leaf(l)) => out.push((l.key.to_vec(), l.value.to_vec())),
+        Some(Node::Internal { left, right, .. }) => {
+            collect(left, out);
+            collect(right, out);
+        }
+    }
+}
+
+fn diff(a: &Link, b: &Link, out: &mut ChangeSet) {
+    let hash = |l: &Link| l.as_ref().map(|n| n.hash());
+    if hash(a) == hash(b) {
+        return;
+    }
+    // Internal nodes sit one per bit of the path, so two at the same place cover the same keys.
+    if let (
+        Some(Node::Internal {
+            left: l1,
+            right: r1,
+            ..
+        }),
+        Some(Node::Internal {
+            left: l2,
+            right: r2,
+            ..
+        }),
+    ) = (a.as_deref(), b.as_deref())
+    {
+        diff(l1, l2, out);
+        diff(r1, r2, out);
+        return;
+    }
+    let (mut from, mut to) = (Vec::new(), Vec::new());
+    collect(a, &mut from);
+    collect(b, &mut to);
+    let to: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = to.into_iter().collect();
+    for (k, v) in &from {
+        if !to.contains_key(k) {
+            out.insert(k.clone(), None);
+        } else if to.get(k) != Some(v) {
+            out.insert(k.clone(), to.get(k).cloned());
+        }
+    }
+    let from: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = from.into_iter().collect();
+    for (k, v) in to {
+        if !from.contains_key(&k) {
+            out.insert(k, Some(v));
+        }
+    }
 }
 
 impl fmt::Debug for SparseMerkleTree {

@@ -41,6 +41,12 @@ pub struct DevArgs {
     /// as alice's is (at most 1,000; a new chain only).
     #[arg(long, default_value_t = 0)]
     accounts: usize,
+    /// On exit, write the chain's state here (every entry and the root), for `--load-state`.
+    #[arg(long)]
+    dump_state: Option<PathBuf>,
+    /// Start a new chain (in a new data dir) whose genesis state is this dump's.
+    #[arg(long)]
+    load_state: Option<PathBuf>,
     /// The balance of each of `--accounts`, micro-units.
     #[arg(long, default_value_t = machina_stf::genesis::DEV_BALANCE)]
     balance: machina_primitives::Amount,
@@ -88,6 +94,7 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
         sim_clock: args.sim_clock,
         extra_genesis: extra,
         chain_id: args.chain_id,
+        load_state: args.load_state.clone(),
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
@@ -122,7 +129,14 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
         // The producer finishes the block it is building (a block is one redb transaction,
         // committed whole or not at all) and stops; waiting transactions are dropped.
         tracing::info!(signal, "shutting down");
+        let chain = node.chain.clone();
         node.shutdown().await;
+        if let Some(path) = &args.dump_state {
+            let dump = serde_json::to_vec(&chain.dump_state())?;
+            std::fs::write(path, dump)
+                .with_context(|| format!("writing the state dump {}", path.display()))?;
+            tracing::info!(path = %path.display(), "state dumped");
+        }
         Ok(())
     })
 }

@@ -14,13 +14,20 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// The paths of the dev routes, for the OpenAPI check.
-pub const DEV_ROUTES: [&str; 2] = ["/v1/dev/increase-time", "/v1/dev/set-balance"];
+pub const DEV_ROUTES: [&str; 4] = [
+    "/v1/dev/increase-time",
+    "/v1/dev/set-balance",
+    "/v1/dev/snapshot",
+    "/v1/dev/revert",
+];
 
 /// The dev chain's tools.
 pub fn dev_router(chain: Arc<Chain>) -> Router {
     let routes = Router::new()
         .route(DEV_ROUTES[0], post(increase_time))
-        .route(DEV_ROUTES[1], post(set_balance));
+        .route(DEV_ROUTES[1], post(set_balance))
+        .route(DEV_ROUTES[2], post(snapshot))
+        .route(DEV_ROUTES[3], post(revert));
     error_surface(routes, MAX_BODY_BYTES).with_state(chain)
 }
 
@@ -68,4 +75,49 @@ async fn set_balance(
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::malformed("the total supply would overflow"))?;
     Ok(Json(json!({"address": addr, "balance": b.balance, "height": height})).into_response())
+}
+
+async fn snapshot(State(chain): State<Arc<Chain>>) -> Result<Response, ApiError> {
+    let height = chain.committed().head.height;
+    let id = tokio::task::spawn_blocking(move || chain.dev_snapshot())
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "too_many_snapshots",
+                format!(
+                    "a dev chain holds at most {} snapshots; revert to an early one to free them",
+                    machina_chain::MAX_SNAPSHOTS
+                ),
+            )
+        })?;
+    Ok(Json(json!({"id": id, "height": height})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Revert {
+    id: usize,
+}
+
+async fn revert(
+    State(chain): State<Arc<Chain>>,
+    ApiJson(r): ApiJson<Revert>,
+) -> Result<Response, ApiError> {
+    let height = tokio::task::spawn_blocking(move || chain.dev_revert(r.id))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "unknown_snapshot",
+                format!(
+                    "no snapshot {} (a revert uses up its snapshot and every later one)",
+                    r.id
+                ),
+            )
+        })?;
+    Ok(Json(json!({"reverted": true, "id": r.id, "height": height})).into_response())
 }

@@ -172,6 +172,8 @@ pub struct Chain {
     pub(crate) log_txs: AtomicBool,
     /// How far the dev chain's clock was moved ahead of the wall clock, ms.
     pub(crate) time_offset: AtomicU64,
+    /// The dev chain's snapshots (`POST /v1/dev/snapshot`), oldest first.
+    pub(crate) snapshots: Mutex<Vec<Committed>>,
 }
 
 /// Hands transactions admitted from clients to the rest of the network.
@@ -239,6 +241,7 @@ impl Chain {
             simulated_clock: AtomicBool::new(false),
             log_txs: AtomicBool::new(false),
             time_offset: AtomicU64::new(0),
+            snapshots: Mutex::new(Vec::new()),
         })
     }
 
@@ -259,6 +262,14 @@ impl Chain {
 
     pub(crate) fn mempool(&self) -> &Mutex<Mempool> {
         &self.mempool
+    }
+
+    pub(crate) fn committed_lock(&self) -> &RwLock<Committed> {
+        &self.committed
+    }
+
+    pub(crate) fn notify_height(&self, height: u64) {
+        self.height_tx.send_replace(height);
     }
 
     pub(crate) fn producing(&self) -> &Mutex<()> {
@@ -669,18 +680,5 @@ fn init_store(store: &Store, genesis: &Genesis) -> anyhow::Result<()> {
     let changes = genesis
         .changes()
         .map_err(|e| anyhow::anyhow!("genesis is invalid: {e}"))?;
-    let mut state = SparseMerkleTree::from_entries(std::iter::empty());
-    let state_root = state.apply(&changes);
-    let header = BlockHeader {
-        chain_id: genesis.chain_id,
-        height: 0,
-        parent_hash: Hash::ZERO,
-        timestamp_ms: genesis.genesis_time_ms,
-        proposer: Address::default(),
-        tx_root: Hash::ZERO,
-        receipts_root: Hash::ZERO,
-        state_root,
-    };
-    store.init(&serde_json::to_vec(genesis)?, &header, &changes)?;
-    Ok(())
+    crate::dump::init_store_with(store, genesis, &changes)
 }

@@ -77,4 +77,43 @@ impl Chain {
         self.commit(&built);
         Some(env.height)
     }
+
+    /// Remembers the head and its state; returns the snapshot's id for
+    /// [`Chain::dev_revert`]. `None` when [`MAX_SNAPSHOTS`] are held.
+    pub fn dev_snapshot(&self) -> Option<usize> {
+        let _producing = self.producing().lock().expect("producer lock");
+        let mut snaps = self.snapshots.lock().expect("snapshots lock");
+        if snaps.len() >= MAX_SNAPSHOTS {
+            return None;
+        }
+        snaps.push(self.committed());
+        Some(snaps.len() - 1)
+    }
+
+    /// Takes the chain back to snapshot `id`: the blocks after it are deleted from the store
+    /// in one transaction, the state is the snapshot's again and the mempool is emptied. The
+    /// snapshot and every later one are used up. Returns the height, or `None` for an unknown
+    /// id.
+    pub fn dev_revert(&self, id: usize) -> anyhow::Result<Option<u64>> {
+        let _producing = self.producing().lock().expect("producer lock");
+        let mut snaps = self.snapshots.lock().expect("snapshots lock");
+        let Some(snap) = snaps.get(id).cloned() else {
+            return Ok(None);
+        };
+        snaps.truncate(id);
+        let now = self.committed();
+        let changes = now.state.diff_to(&snap.state);
+        self.store().revert_to(snap.head.height, &changes)?;
+        let height = snap.head.height;
+        *self.committed_lock().write().expect("committed lock") = snap;
+        *self.mempool().lock().expect("mempool lock") =
+            machina_mempool::Mempool::new(machina_mempool::Limits::default());
+        self.metrics.set_mempool(0);
+        self.metrics.set_height(height);
+        self.notify_height(height);
+        Ok(Some(height))
+    }
 }
+
+/// Most snapshots a dev chain holds at once.
+pub const MAX_SNAPSHOTS: usize = 64;

@@ -6,8 +6,10 @@
 
 pub mod chain;
 mod dev;
+mod dump;
+pub use dump::StateDump;
 pub mod metrics;
 mod simulate;
-pub use dev::MAX_TIME_STEP_MS;
+pub use dev::{MAX_SNAPSHOTS, MAX_TIME_STEP_MS};
 
 pub use chain::{dev_proposer, now_ms, Built, Chain, Committed, ReplayError, SubmitError};

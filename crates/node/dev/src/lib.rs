@@ -35,6 +35,9 @@ pub struct DevConfig {
     pub extra_genesis: Vec<Allocation>,
     /// The chain id of a new chain (a data dir keeps the one it was created with).
     pub chain_id: u64,
+    /// Start a new chain from this state dump (`machina dev --dump-state` writes one); its
+    /// chain id is the dump's.
+    pub load_state: Option<PathBuf>,
 }
 
 /// A running dev node.
@@ -53,11 +56,26 @@ pub struct DevNode {
 pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
     // On a simulated clock the genesis sits at time 0, so the simulation sets every time.
     let genesis_time = if config.sim_clock { 0 } else { now_ms() };
-    let genesis = Genesis::dev(config.chain_id, genesis_time, config.extra_genesis.clone());
+    let dump = match &config.load_state {
+        Some(path) => {
+            let text = std::fs::read(path)
+                .with_context(|| format!("reading the state dump {}", path.display()))?;
+            Some(
+                serde_json::from_slice::<machina_chain::StateDump>(&text)
+                    .with_context(|| format!("{} is not a state dump", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let chain_id = dump.as_ref().map_or(config.chain_id, |d| d.chain_id);
+    let genesis = Genesis::dev(chain_id, genesis_time, config.extra_genesis.clone());
     let dir = config.data_dir.clone();
-    let chain = tokio::task::spawn_blocking(move || Chain::open(&dir, &genesis))
-        .await
-        .context("opening the chain")??;
+    let chain = tokio::task::spawn_blocking(move || match dump {
+        Some(d) => Chain::open_loaded(&dir, &genesis, &d),
+        None => Chain::open(&dir, &genesis),
+    })
+    .await
+    .context("opening the chain")??;
     let chain = Arc::new(chain);
     if config.sim_clock {
         chain.set_simulated_clock();

@@ -80,6 +80,24 @@ pub(crate) fn index(
     Ok(())
 }
 
+/// Removes the index entries of one transaction (a dev chain's revert).
+pub(crate) fn unindex(
+    accounts: &mut redb::Table<'_, &[u8], &[u8]>,
+    machines: &mut redb::Table<'_, &[u8], &[u8]>,
+    at: TxPosition,
+    tx: &Transaction,
+    r: &Receipt,
+) -> Result<()> {
+    let (a, m) = touched(tx, r);
+    for addr in a {
+        accounts.remove(key(&addr.0, at).as_slice())?;
+    }
+    for id in m {
+        machines.remove(key(&id.to_be_bytes(), at).as_slice())?;
+    }
+    Ok(())
+}
+
 /// Up to `limit` entries under `prefix`, newest first, strictly before `before` if given.
 pub(crate) fn page(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,

@@ -221,6 +221,53 @@ impl Store {
         Ok(())
     }
 
+    /// Takes the chain back to `height` (a dev chain's revert), in one transaction: every
+    /// later block, its transactions, receipts, events and history entries go, `changes`
+    /// (which turn the head's state into the state at `height`) are written, and the head
+    /// moves back.
+    pub fn revert_to(&self, height: u64, changes: &ChangeSet) -> Result<()> {
+        let head = self.head()?.unwrap_or(0);
+        let later: Vec<(u64, BlockHeader, Vec<Hash>)> = (height + 1..=head)
+            .map(|h| {
+                let header = self.header(h)?.ok_or_else(|| corrupt("header", h))?;
+                Ok((h, header, self.block_tx_hashes(h)?))
+            })
+            .collect::<Result<_>>()?;
+        let records: Vec<TxRecord> = later
+            .iter()
+            .flat_map(|(_, _, ids)| ids.iter())
+            .map(|id| self.tx(id)?.ok_or_else(|| corrupt("transaction", id)))
+            .collect::<Result<_>>()?;
+        let w = self.db.begin_write()?;
+        {
+            let (mut headers, mut heights) = (w.open_table(HEADERS)?, w.open_table(BLOCK_HEIGHTS)?);
+            let (mut block_txs, mut events) =
+                (w.open_table(BLOCK_TXS)?, w.open_table(BLOCK_EVENTS)?);
+            for (h, header, _) in &later {
+                headers.remove(h)?;
+                heights.remove(header.hash().0.as_slice())?;
+                block_txs.remove(h)?;
+                events.remove(h)?;
+            }
+            let mut txs = w.open_table(TXS)?;
+            let (mut by_account, mut by_machine) =
+                (w.open_table(ACCOUNT_TXS)?, w.open_table(MACHINE_TXS)?);
+            for (id, r) in later.iter().flat_map(|(_, _, ids)| ids).zip(&records) {
+                txs.remove(id.0.as_slice())?;
+                let at = TxPosition {
+                    height: r.height,
+                    index: r.index,
+                };
+                history::unindex(&mut by_account, &mut by_machine, at, &r.tx, &r.receipt)?;
+            }
+            write_state(&mut w.open_table(STATE)?, changes)?;
+            w.open_table(META)?
+                .insert(HEAD, height.to_be_bytes().as_slice())?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
     /// The header at `height`.
     pub fn header(&self, height: u64) -> Result<Option<BlockHeader>> {
         let r = self.db.begin_read()?;

@@ -359,3 +359,24 @@ fn oversized_or_malformed_proof_encodings_are_errors() {
         Err(CodecError::BadTag { tag: 7, .. })
     ));
 }
+
+proptest! {
+    #[test]
+    fn a_diff_turns_one_version_into_another_and_entries_list_the_contents(batches in batches()) {
+        let mut versions = vec![SparseMerkleTree::new()];
+        for b in &batches {
+            let mut next = versions.last().expect("one").clone();
+            next.apply(&to_changes(b));
+            versions.push(next);
+        }
+        let (first, last) = (&versions[0], versions.last().expect("one"));
+        for (a, b) in [(first, last), (last, first), (&versions[versions.len() / 2], last)] {
+            let mut moved = a.clone();
+            prop_assert_eq!(moved.apply(&a.diff_to(b)), b.root());
+            prop_assert_eq!(moved.entries(), b.entries());
+        }
+        for (k, v) in last.entries() {
+            prop_assert_eq!(last.get(&k), Some(v));
+        }
+    }
+}
