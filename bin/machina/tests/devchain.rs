@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{free_port, wait_up, Proc, BIN};
+use common::{free_port, get_json, post_json, submit, transfer_tx, wait_up, Proc, BIN};
 
 #[test]
 fn a_dev_chain_takes_a_chain_id_and_funds_extra_accounts_it_prints() {
@@ -155,14 +155,6 @@ fn sigterm_stops_the_dev_chain_with_status_0_and_it_reopens_where_it_was() {
     assert!(health(&url)["height"].as_u64().expect("height") >= before);
 }
 
-fn post_json(url: &str, body: Value) -> Value {
-    ureq::post(url)
-        .send_json(body)
-        .expect("POST")
-        .into_json()
-        .expect("JSON")
-}
-
 #[test]
 fn set_balance_and_increase_time_are_blocks_that_survive_a_restart() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -212,35 +204,11 @@ fn set_balance_and_increase_time_are_blocks_that_survive_a_restart() {
     assert_eq!(account(&node.url)["balance"], "12345");
 }
 
-fn get_json(url: &str) -> Value {
-    ureq::get(url)
-        .call()
-        .expect("GET")
-        .into_json()
-        .expect("JSON")
-}
-
 fn transfer_raw(url: &str, nonce: u64, amount: u128) -> String {
-    use machina_primitives::Encode;
     let alice = machina_primitives::Keypair::dev("alice");
-    let tx = machina_stf::TxBody {
-        chain_id: machina_primitives::DEV_CHAIN_ID,
-        sender: alice.address(),
-        nonce,
-        fee: machina_stf::params::DEFAULT_MIN_FEE,
-        expiry_height: 10_000,
-        fee_payer: None,
-        actions: vec![machina_bank::BankAction::Transfer {
-            to: machina_primitives::Keypair::dev("bob").address(),
-            amount: machina_primitives::Amount(amount),
-        }
-        .into()],
-    }
-    .sign(&[&alice]);
-    ureq::post(&format!("{url}/v1/tx"))
-        .set("Content-Type", "application/octet-stream")
-        .send_bytes(&tx.encode())
-        .expect("admitted");
+    let bob = machina_primitives::Keypair::dev("bob").address();
+    let tx = transfer_tx(&alice, nonce, bob, amount);
+    submit(url, &tx);
     tx.hash().to_string()
 }
 

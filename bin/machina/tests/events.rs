@@ -3,16 +3,14 @@
 //! block exactly once; an events subscription filters by module, kind and account; a bad
 //! subscription is answered with its code.
 
-use machina_bank::BankAction;
-use machina_primitives::{Amount, Encode, Keypair, DEV_CHAIN_ID};
-use machina_stf::TxBody;
+use machina_primitives::Keypair;
 use serde_json::Value;
 use std::net::TcpStream;
 use std::time::Duration;
 use tungstenite::{Message, WebSocket};
 
 mod common;
-use common::{free_port, start_dev};
+use common::{advance, free_port, start_dev, submit, transfer_tx};
 
 type Ws = WebSocket<TcpStream>;
 
@@ -38,32 +36,9 @@ fn recv(ws: &mut Ws) -> Value {
     }
 }
 
-fn advance(url: &str, t: u64) {
-    ureq::post(&format!("{url}/v1/dev/advance"))
-        .send_json(serde_json::json!({"timestamp_ms": t}))
-        .expect("advance");
-}
-
 fn transfer(url: &str, nonce: u64, amount: u128) {
-    let alice = Keypair::dev("alice");
-    let tx = TxBody {
-        chain_id: DEV_CHAIN_ID,
-        sender: alice.address(),
-        nonce,
-        fee: machina_stf::params::DEFAULT_MIN_FEE,
-        expiry_height: 10_000,
-        fee_payer: None,
-        actions: vec![BankAction::Transfer {
-            to: Keypair::dev("bob").address(),
-            amount: Amount(amount),
-        }
-        .into()],
-    }
-    .sign(&[&alice]);
-    ureq::post(&format!("{url}/v1/tx"))
-        .set("Content-Type", "application/octet-stream")
-        .send_bytes(&tx.encode())
-        .expect("admitted");
+    let (alice, bob) = (Keypair::dev("alice"), Keypair::dev("bob").address());
+    submit(url, &transfer_tx(&alice, nonce, bob, amount));
 }
 
 /// Reads block messages of subscription `sub` until height `last`; returns their heights.

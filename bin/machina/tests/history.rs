@@ -5,21 +5,13 @@ use machina_bank::BankAction;
 use machina_identity::{
     device_pop_message, IdentityAction, MachineKind, MachineMetadata, MachineRegistration,
 };
-use machina_primitives::{Amount, Encode, Keypair, DEV_CHAIN_ID};
+use machina_primitives::{Amount, Keypair, DEV_CHAIN_ID};
 use machina_stf::{Action, Transaction, TxBody};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 mod common;
-use common::{free_port, start_dev};
-
-fn get(url: &str) -> Value {
-    ureq::get(url)
-        .call()
-        .expect("GET")
-        .into_json()
-        .expect("JSON")
-}
+use common::{advance, free_port, get_json, start_dev, submit};
 
 fn tx(from: &Keypair, nonce: u64, actions: Vec<Action>) -> Transaction {
     TxBody {
@@ -34,19 +26,6 @@ fn tx(from: &Keypair, nonce: u64, actions: Vec<Action>) -> Transaction {
     .sign(&[from])
 }
 
-fn submit(url: &str, t: &Transaction) {
-    ureq::post(&format!("{url}/v1/tx"))
-        .set("Content-Type", "application/octet-stream")
-        .send_bytes(&t.encode())
-        .expect("admitted");
-}
-
-fn advance(url: &str, t: u64) {
-    ureq::post(&format!("{url}/v1/dev/advance"))
-        .send_json(serde_json::json!({"timestamp_ms": t}))
-        .expect("advance");
-}
-
 /// Every page of `path`'s history, `limit` at a time, following `next`.
 fn all_pages(url: &str, path: &str, limit: usize) -> Vec<Value> {
     let mut out = Vec::new();
@@ -56,7 +35,7 @@ fn all_pages(url: &str, path: &str, limit: usize) -> Vec<Value> {
             Some(b) => format!("{url}{path}?limit={limit}&before={b}"),
             None => format!("{url}{path}?limit={limit}"),
         };
-        let page = get(&q);
+        let page = get_json(&q);
         let txs = page["txs"].as_array().expect("txs").clone();
         assert!(txs.len() <= limit);
         out.extend(txs);
@@ -144,17 +123,17 @@ fn an_accounts_history_pages_newest_first_over_many_blocks() {
         .collect();
     assert_eq!(unique.len(), 59);
 
-    let machine = get(&format!("{url}/v1/machines?owner={}", alice.address()));
+    let machine = get_json(&format!("{url}/v1/machines?owner={}", alice.address()));
     let id = machine["machines"][0]["machine_id"].as_u64().expect("id");
-    let m = get(&format!("{url}/v1/machine/{id}/txs"));
+    let m = get_json(&format!("{url}/v1/machine/{id}/txs"));
     assert_eq!(m["txs"][0]["tx_hash"], r.hash().to_string());
     assert_eq!(m["txs"][0]["actions"][0], "register_machine");
 
     // A block with its receipts, in order.
-    let b = get(&format!("{url}/v1/block/10?receipts=true"));
+    let b = get_json(&format!("{url}/v1/block/10?receipts=true"));
     let receipts = b["receipts"].as_array().expect("receipts");
     assert_eq!(receipts.len(), 2);
     assert_eq!(receipts[0]["tx_hash"], b["txs"][0]);
     assert_eq!(receipts[1]["receipt"]["success"], false);
-    assert!(get(&format!("{url}/v1/block/10"))["receipts"].is_null());
+    assert!(get_json(&format!("{url}/v1/block/10"))["receipts"].is_null());
 }

@@ -2,22 +2,12 @@
 //! gets in its block, for a success and for a failure, after the sender's pending transactions,
 //! and leaves no trace; `machina tx` simulates first and sends nothing that would fail.
 
-use machina_bank::BankAction;
-use machina_primitives::{Address, Amount, Encode, Keypair, DEV_CHAIN_ID};
-use machina_stf::{Transaction, TxBody};
+use machina_primitives::{Address, Encode, Keypair};
 use serde_json::Value;
 use std::process::Command;
 
 mod common;
-use common::{free_port, start_dev, BIN};
-
-fn get(url: &str) -> Value {
-    ureq::get(url)
-        .call()
-        .expect("GET")
-        .into_json()
-        .expect("JSON")
-}
+use common::{free_port, get_json, start_dev, transfer_tx, BIN};
 
 fn post(url: &str, body: &[u8]) -> (u16, Value) {
     match ureq::post(url)
@@ -30,25 +20,8 @@ fn post(url: &str, body: &[u8]) -> (u16, Value) {
     }
 }
 
-fn transfer(from: &Keypair, nonce: u64, to: Address, amount: u128) -> Transaction {
-    TxBody {
-        chain_id: DEV_CHAIN_ID,
-        sender: from.address(),
-        nonce,
-        fee: machina_stf::params::DEFAULT_MIN_FEE,
-        expiry_height: 1_000,
-        fee_payer: None,
-        actions: vec![BankAction::Transfer {
-            to,
-            amount: Amount(amount),
-        }
-        .into()],
-    }
-    .sign(&[from])
-}
-
 fn account(url: &str, a: &Address) -> (u128, u64) {
-    let v = get(&format!("{url}/v1/account/{a}"));
+    let v = get_json(&format!("{url}/v1/account/{a}"));
     let balance = v["balance"]
         .as_str()
         .expect("balance")
@@ -67,7 +40,7 @@ fn simulate_gives_the_receipt_the_block_gives_and_keeps_nothing() {
     let (alice0, nonce0) = account(url, &alice.address());
     let bob0 = account(url, &bob).0;
 
-    let ok = transfer(&alice, nonce0, bob, 777);
+    let ok = transfer_tx(&alice, nonce0, bob, 777);
     let (s, sim_ok) = post(&format!("{url}/v1/tx/simulate"), &ok.encode());
     assert_eq!(s, 200, "{sim_ok}");
     assert_eq!(sim_ok["receipt"]["success"], true);
@@ -85,7 +58,7 @@ fn simulate_gives_the_receipt_the_block_gives_and_keeps_nothing() {
     // The next nonce is simulated after the pending one: it fails (alice cannot pay so much)
     // with the code and message it will get in the block.
     assert_eq!(post(&format!("{url}/v1/tx"), &ok.encode()).0, 200);
-    let bad = transfer(&alice, nonce0 + 1, bob, alice0);
+    let bad = transfer_tx(&alice, nonce0 + 1, bob, alice0);
     let (s, sim_bad) = post(&format!("{url}/v1/tx/simulate"), &bad.encode());
     assert_eq!(s, 200, "{sim_bad}");
     assert_eq!(sim_bad["receipt"]["success"], false);
@@ -96,7 +69,7 @@ fn simulate_gives_the_receipt_the_block_gives_and_keeps_nothing() {
         .expect("advance");
     assert_eq!(advanced.into_json::<Value>().expect("JSON")["tx_count"], 2);
     for (tx, sim) in [(&ok, &sim_ok), (&bad, &sim_bad)] {
-        let rec = get(&format!("{url}/v1/tx/{}", tx.hash()));
+        let rec = get_json(&format!("{url}/v1/tx/{}", tx.hash()));
         assert_eq!(
             rec["receipt"], sim["receipt"],
             "the block's receipt is the simulated one"
@@ -104,7 +77,7 @@ fn simulate_gives_the_receipt_the_block_gives_and_keeps_nothing() {
     }
 
     // A transaction that cannot be included is refused with the submission's code.
-    let stale = transfer(&alice, nonce0, bob, 1);
+    let stale = transfer_tx(&alice, nonce0, bob, 1);
     let (s, e) = post(&format!("{url}/v1/tx/simulate"), &stale.encode());
     assert_eq!((s, e["code"].as_str()), (409, Some("nonce_too_low")), "{e}");
 }

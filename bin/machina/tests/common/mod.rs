@@ -89,3 +89,61 @@ pub fn micro(v: &serde_json::Value) -> u128 {
         .parse()
         .expect("an amount")
 }
+
+/// `GET`s JSON; expects success.
+pub fn get_json(url: &str) -> serde_json::Value {
+    ureq::get(url)
+        .call()
+        .expect("GET")
+        .into_json()
+        .expect("JSON")
+}
+
+/// `POST`s JSON and returns the JSON answer; expects success.
+pub fn post_json(url: &str, body: serde_json::Value) -> serde_json::Value {
+    ureq::post(url)
+        .send_json(body)
+        .expect("POST")
+        .into_json()
+        .expect("JSON")
+}
+
+/// One block at chain time `t` on a node with a simulated clock.
+pub fn advance(node: &str, t: u64) -> serde_json::Value {
+    post_json(
+        &format!("{node}/v1/dev/advance"),
+        serde_json::json!({"timestamp_ms": t}),
+    )
+}
+
+/// A signed transfer of `amount` from `from` to `to` on the dev chain.
+pub fn transfer_tx(
+    from: &machina_primitives::Keypair,
+    nonce: u64,
+    to: machina_primitives::Address,
+    amount: u128,
+) -> machina_stf::Transaction {
+    machina_stf::TxBody {
+        chain_id: machina_primitives::DEV_CHAIN_ID,
+        sender: from.address(),
+        nonce,
+        fee: machina_stf::params::DEFAULT_MIN_FEE,
+        expiry_height: 10_000,
+        fee_payer: None,
+        actions: vec![machina_bank::BankAction::Transfer {
+            to,
+            amount: machina_primitives::Amount(amount),
+        }
+        .into()],
+    }
+    .sign(&[from])
+}
+
+/// Submits a transaction in its canonical bytes; expects it admitted.
+pub fn submit(node: &str, tx: &machina_stf::Transaction) {
+    use machina_primitives::Encode;
+    ureq::post(&format!("{node}/v1/tx"))
+        .set("Content-Type", "application/octet-stream")
+        .send_bytes(&tx.encode())
+        .expect("admitted");
+}
