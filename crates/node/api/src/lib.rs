@@ -9,6 +9,7 @@ pub use machina_module_api::{
 };
 mod dev;
 mod history;
+mod observe;
 pub use dev::{dev_router, DEV_ROUTES};
 mod ws;
 
@@ -125,7 +126,11 @@ pub fn router(chain: Arc<Chain>) -> Router {
         .fold(Router::new(), |r, (path, _, handler)| {
             r.route(path, handler)
         })
-        .fallback(unknown_route);
+        .fallback(unknown_route)
+        .layer(axum::middleware::from_fn_with_state(
+            chain.clone(),
+            observe::track,
+        ));
     error_surface(routes, MAX_BODY_BYTES).with_state(ApiState(chain))
 }
 
@@ -146,7 +151,7 @@ async fn openapi() -> impl IntoResponse {
 async fn metrics(State(chain): State<Arc<Chain>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        chain.render_metrics(),
+        chain.render_metrics() + &observe::zone_metrics(&chain.committed().state),
     )
 }
 
@@ -211,6 +216,9 @@ async fn run_submit(
         chain
             .metrics
             .rejected(r.iter().filter(|x| x.is_err()).count());
+        for e in r.iter().filter_map(|x| x.as_ref().err()) {
+            chain.metrics.refused(e.code());
+        }
         r
     })
     .await

@@ -1,7 +1,7 @@
 //! Prometheus metrics of the node, rendered as text at `GET /metrics`.
 
 use machina_primitives::Hash;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -30,7 +30,18 @@ pub struct Metrics {
     finality: Mutex<Samples>,
     block_interval: Mutex<Samples>,
     last_block_ms: AtomicU64,
+    /// Refused submissions by their code (the codes are a fixed set).
+    refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// HTTP requests by (route, method, status): count and total microseconds. Routes are the
+    /// API's patterns (or `unmatched`), so the map is bounded by the routes.
+    http: Mutex<BTreeMap<HttpSeries, (u64, u64)>>,
 }
+
+/// One HTTP series: route pattern, method, status.
+type HttpSeries = (String, String, u16);
+
+/// Most (route, method, status) series kept; beyond it new ones are not recorded.
+pub const MAX_HTTP_SERIES: usize = 1024;
 
 /// A window of the latest latency samples, in microseconds.
 #[derive(Default)]
@@ -133,6 +144,49 @@ impl Metrics {
         self.txs_rejected.fetch_add(n as u64, Relaxed);
     }
 
+    /// Counts a refused submission under its code.
+    pub fn refused(&self, code: &'static str) {
+        *self
+            .refused
+            .lock()
+            .expect("metrics lock")
+            .entry(code)
+            .or_default() += 1;
+    }
+
+    /// Records one HTTP request.
+    pub fn http_request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        let mut m = self.http.lock().expect("metrics lock");
+        let key = (route.to_owned(), method.to_owned(), status);
+        if m.len() >= MAX_HTTP_SERIES && !m.contains_key(&key) {
+            return;
+        }
+        let e = m.entry(key).or_default();
+        e.0 += 1;
+        e.1 += took.as_micros() as u64;
+    }
+
+    /// The labelled series: refusals by code, HTTP requests and their time by route, and the
+    /// process's resident memory.
+    fn render_labelled(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP machina_txs_refused_total Submitted transactions refused, by code.\n# TYPE machina_txs_refused_total counter");
+        for (code, n) in self.refused.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "machina_txs_refused_total{{code=\"{code}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP machina_http_requests_total HTTP requests, by route, method and status.\n# TYPE machina_http_requests_total counter");
+        let http = self.http.lock().expect("metrics lock");
+        for ((route, method, status), (n, _)) in http.iter() {
+            let _ = writeln!(out, "machina_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP machina_http_request_seconds_sum Time spent answering HTTP requests, by route, method and status.\n# TYPE machina_http_request_seconds_sum counter");
+        for ((route, method, status), (_, micros)) in http.iter() {
+            let _ = writeln!(out, "machina_http_request_seconds_sum{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {}", *micros as f64 / 1e6);
+        }
+        if let Some(rss) = resident_bytes() {
+            let _ = writeln!(out, "# HELP machina_process_resident_bytes Resident memory of the node's process.\n# TYPE machina_process_resident_bytes gauge\nmachina_process_resident_bytes {rss}");
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -207,6 +261,7 @@ impl Metrics {
             }
             let _ = writeln!(out, "{name}_count {count}");
         }
+        self.render_labelled(&mut out);
         out
     }
 }
@@ -228,4 +283,11 @@ pub(crate) fn log_txs(
             "transaction"
         );
     }
+}
+
+/// The process's resident set size, from `/proc/self/statm` (Linux; `None` elsewhere).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }
