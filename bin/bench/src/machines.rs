@@ -201,6 +201,7 @@ fn readings_once(
         extra_genesis: allocations(owners),
         chain_id: machina_primitives::DEV_CHAIN_ID,
         load_state: None,
+        genesis: None,
     }))?;
     let client = machina_client::Client::new(&format!("http://{}", node.addr));
     let post = |txs: &[Transaction]| -> anyhow::Result<()> {

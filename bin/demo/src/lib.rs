@@ -567,6 +567,7 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
                 extra_genesis: Vec::new(),
                 chain_id: machina_primitives::DEV_CHAIN_ID,
                 load_state: None,
+                genesis: None,
             }))?;
             (format!("http://{}", node.addr), Some(node))
         }

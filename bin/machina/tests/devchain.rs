@@ -316,3 +316,42 @@ fn snapshot_revert_dump_and_load_round_trip_to_the_same_state_root() {
         bob_balance
     );
 }
+
+#[test]
+fn a_dev_chain_starts_from_the_genesis_devnet_init_writes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let net = tmp.path().join("net");
+    let out = Command::new(BIN)
+        .args(["devnet", "init", "--validators", "1", "--out"])
+        .arg(&net)
+        .arg("--json")
+        .output()
+        .expect("devnet init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let genesis: Value =
+        serde_json::from_slice(&std::fs::read(net.join("genesis.json")).expect("genesis.json"))
+            .expect("JSON");
+    let file = net.join("genesis.json");
+    let node = common::start_dev(
+        &tmp.path().join("data"),
+        free_port(),
+        &["--genesis", file.to_str().expect("path")],
+    );
+    let block0 = get_json(&format!("{}/v1/block/0", node.url));
+    assert_eq!(
+        block0["timestamp_ms"], genesis["chain"]["genesis_time_ms"],
+        "the file's genesis, not a new dev one"
+    );
+    assert_eq!(block0["chain_id"], genesis["chain"]["chain_id"]);
+    let first = &genesis["chain"]["bank"]["allocations"][0];
+    let account = get_json(&format!(
+        "{}/v1/account/{}",
+        node.url,
+        first["address"].as_str().expect("address")
+    ));
+    assert_eq!(account["balance"], first["balance"]);
+}

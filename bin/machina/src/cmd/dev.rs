@@ -41,6 +41,10 @@ pub struct DevArgs {
     /// as alice's is (at most 1,000; a new chain only).
     #[arg(long, default_value_t = 0)]
     accounts: usize,
+    /// Start a new chain from this genesis file instead of the dev genesis: the
+    /// `genesis.json` that `machina devnet init` writes (its `chain` section is used).
+    #[arg(long)]
+    genesis: Option<PathBuf>,
     /// On exit, write the chain's state here (every entry and the root), for `--load-state`.
     #[arg(long)]
     dump_state: Option<PathBuf>,
@@ -95,6 +99,12 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
         extra_genesis: extra,
         chain_id: args.chain_id,
         load_state: args.load_state.clone(),
+        genesis: args
+            .genesis
+            .as_deref()
+            .map(machina_consensus::devnet::NetworkGenesis::load)
+            .transpose()?
+            .map(|n| n.chain),
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {

@@ -38,6 +38,9 @@ pub struct DevConfig {
     /// Start a new chain from this state dump (`machina dev --dump-state` writes one); its
     /// chain id is the dump's.
     pub load_state: Option<PathBuf>,
+    /// The genesis of a new chain (`machina devnet init`'s `genesis.json` has one), instead
+    /// of the dev genesis; `extra_genesis` is added to its allocations and its chain id wins.
+    pub genesis: Option<Genesis>,
 }
 
 /// A running dev node.
@@ -67,8 +70,19 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
         }
         None => None,
     };
-    let chain_id = dump.as_ref().map_or(config.chain_id, |d| d.chain_id);
-    let genesis = Genesis::dev(chain_id, genesis_time, config.extra_genesis.clone());
+    let genesis = match config.genesis.clone() {
+        Some(mut g) => {
+            g.modules
+                .bank
+                .allocations
+                .extend(config.extra_genesis.iter().cloned());
+            g
+        }
+        None => {
+            let chain_id = dump.as_ref().map_or(config.chain_id, |d| d.chain_id);
+            Genesis::dev(chain_id, genesis_time, config.extra_genesis.clone())
+        }
+    };
     let dir = config.data_dir.clone();
     let chain = tokio::task::spawn_blocking(move || match dump {
         Some(d) => Chain::open_loaded(&dir, &genesis, &d),
