@@ -1053,6 +1053,22 @@ fn meter_readings_feeds_and_the_gateway_work_through_the_cli() {
         assert!(Instant::now() < deadline, "gateway did not submit: {h}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The same figures at the gateway's /metrics.
+    let metrics = ureq::get(&format!("{gw_url}/metrics"))
+        .call()
+        .expect("gateway metrics")
+        .into_string()
+        .expect("text");
+    for line in [
+        "machina_gateway_accepted_readings_total 3",
+        "machina_gateway_rejected_readings_total 3",
+        "machina_gateway_submitted_readings_total 6",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing: {metrics}"
+        );
+    }
     let _ = gw.kill();
     let _ = gw.wait();
     let m = cli_json(&e.keys, &["query", "meter", &id, "--node", n, "--json"]);

@@ -90,13 +90,15 @@ impl Gateway {
         }
     }
 
-    /// The routes devices use: `POST /v1/readings`, `POST /v1/flush`, `GET /v1/health`.
+    /// The routes devices use: `POST /v1/readings`, `POST /v1/flush`, `GET /v1/health`, and
+    /// `GET /metrics` for whoever runs it.
     /// Errors are `{"code", "message"}`, as on the node.
     pub fn router(self: &Arc<Self>) -> Router {
         let routes = Router::new()
             .route("/v1/readings", post(post_readings))
             .route("/v1/flush", post(flush))
             .route("/v1/health", get(health))
+            .route("/metrics", get(metrics))
             .fallback(unknown_route);
         error_surface(routes, MAX_BODY_BYTES).with_state(self.clone())
     }
@@ -231,6 +233,56 @@ async fn health(State(g): State<Arc<Gateway>>) -> Json<Value> {
         "rejected": s.rejected.load(Relaxed),
         "retries": s.retries.load(Relaxed),
     }))
+}
+
+/// `GET /metrics`: the gateway's queue and what became of the readings it sent, as
+/// Prometheus text.
+async fn metrics(State(g): State<Arc<Gateway>>) -> impl axum::response::IntoResponse {
+    let s = &g.stats;
+    let queued = g.queue.lock().expect("queue lock").len() as u64;
+    let rows = [
+        (
+            "machina_gateway_queued_readings",
+            "gauge",
+            "Readings waiting to be sent.",
+            queued,
+        ),
+        (
+            "machina_gateway_submitted_readings_total",
+            "counter",
+            "Readings sent to the node in a batch.",
+            s.submitted.load(Relaxed),
+        ),
+        (
+            "machina_gateway_accepted_readings_total",
+            "counter",
+            "Readings the chain accepted.",
+            s.accepted.load(Relaxed),
+        ),
+        (
+            "machina_gateway_rejected_readings_total",
+            "counter",
+            "Readings the chain refused (bad signature, stale, out of order).",
+            s.rejected.load(Relaxed),
+        ),
+        (
+            "machina_gateway_retries_total",
+            "counter",
+            "Batches sent again after the node refused or did not answer.",
+            s.retries.load(Relaxed),
+        ),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, v) in rows {
+        out += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
 }
 
 /// The accepted and refused counts of a reading batch's receipt.
