@@ -150,6 +150,20 @@ impl Event {
                 .collect(),
         }
     }
+
+    /// The accounts the event names: every text attribute that is a 20-byte hex address
+    /// (senders, receivers, owners, holders). History indexes and event filters use this.
+    pub fn named_accounts(&self) -> impl Iterator<Item = crate::Address> + '_ {
+        self.attrs.values().filter_map(|v| match v {
+            AttrValue::Text(t) if t.len() == 42 => crate::Address::from_hex(t),
+            _ => None,
+        })
+    }
+
+    /// The machine the event is about, if it names one (`machine_id`).
+    pub fn machine_id(&self) -> Option<u64> {
+        self.attrs.get("machine_id").and_then(AttrValue::as_u64)
+    }
 }
 
 /// Why a transaction failed: a stable code that is part of the protocol, and a sentence.

@@ -11,6 +11,20 @@ use std::collections::BTreeMap;
 /// Names of the prefunded dev accounts, whose keys are derived from the names.
 pub const DEV_ACCOUNTS: [&str; 6] = ["alice", "bob", "charlie", "dave", "eve", "ferdie"];
 
+/// The name of extra dev account `i` (`machina dev --accounts`): `dev-0`, `dev-1`, ...; its key
+/// is derived from the name like the six above.
+pub fn extra_dev_name(i: usize) -> String {
+    format!("dev-{i}")
+}
+
+/// Whether `name` is a dev account's: one of [`DEV_ACCOUNTS`], or an [`extra_dev_name`].
+pub fn is_dev_name(name: &str) -> bool {
+    DEV_ACCOUNTS.contains(&name)
+        || name
+            .strip_prefix("dev-")
+            .is_some_and(|n| !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// What a dev account holds at genesis: one million tokens.
 pub const DEV_BALANCE: Amount = Amount(1_000_000 * 1_000_000);
 

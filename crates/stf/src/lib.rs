@@ -27,5 +27,5 @@ pub type Block = machina_primitives::Block<Action>;
 pub use exec::{
     apply_block, check_admission, receipts_root, BlockExecutor, BlockOutcome, BlockParts,
 };
-pub use genesis::{Genesis, DEV_ACCOUNTS, DEV_BALANCE};
+pub use genesis::{extra_dev_name, is_dev_name, Genesis, DEV_ACCOUNTS, DEV_BALANCE};
 pub use params::Params;

@@ -64,7 +64,7 @@ fn dev_names(extra: usize) -> Vec<String> {
     machina_stf::DEV_ACCOUNTS
         .iter()
         .map(|n| (*n).to_owned())
-        .chain((0..extra).map(|i| format!("dev-{i}")))
+        .chain((0..extra).map(machina_stf::extra_dev_name))
         .collect()
 }
 

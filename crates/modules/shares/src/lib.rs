@@ -22,7 +22,7 @@ pub use records::{
     allowlisted, class, first_at_or_after, holdings, position, revenue, revenue_book, Offering,
     Position, RevenueRecord, Rules, ShareClass, Source, CLASS,
 };
-pub use revenue::{claim, claimable, credit};
+pub use revenue::{claim, claimable, claimable_of, credit};
 pub use transfer::{buy, force_transfer, issue, offer, set_rules, transfer};
 
 use machina_primitives::{Address, Amount};

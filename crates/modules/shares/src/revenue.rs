@@ -139,10 +139,14 @@ pub(crate) fn note_balance(p: &mut Position, seq: u64, balance: u64) {
 
 /// What `holder` may claim of a machine now, in micro-units.
 pub fn claimable(state: &impl StateRead, machine_id: u64, holder: &Address) -> Amount {
-    let Some(c) = records::class(state, machine_id) else {
-        return Amount::ZERO;
-    };
-    let mut p = records::position(state, machine_id, holder);
+    records::class(state, machine_id).map_or(Amount::ZERO, |c| {
+        claimable_of(&c, &records::position(state, machine_id, holder))
+    })
+}
+
+/// What a position of class `c` may claim now, in micro-units.
+pub fn claimable_of(c: &ShareClass, p: &Position) -> Amount {
+    let mut p = p.clone();
     settle(&mut p, c.index);
     Amount(p.accrued / PRECISION)
 }

@@ -183,15 +183,18 @@ async fn get_class<H: ReadHost>(
 pub fn holder_view(state: &impl StateRead, holder: Address) -> HolderView {
     let holdings: Vec<HoldingView> = records::holdings(state, &holder)
         .into_iter()
-        .map(|m| {
-            let p = records::position(state, m, &holder);
-            HoldingView {
+        .filter_map(|m| {
+            let (c, p) = (
+                records::class(state, m)?,
+                records::position(state, m, &holder),
+            );
+            Some(HoldingView {
                 machine_id: m,
                 balance: p.balance,
-                supply: records::class(state, m).map_or(0, |c| c.supply),
-                claimable: crate::claimable(state, m, &holder),
+                supply: c.supply,
+                claimable: crate::claimable_of(&c, &p),
                 since_seq: p.since_seq,
-            }
+            })
         })
         .collect();
     let claimable = holdings.iter().fold(Amount::ZERO, |s, h| {

@@ -66,15 +66,10 @@ impl Filter {
         self.module.as_ref().is_none_or(|m| *m == e.module)
             && self.kind.as_ref().is_none_or(|k| *k == e.kind)
             && self.zone.as_deref().is_none_or(|z| text("zone") == Some(z))
+            && self.machine.is_none_or(|m| e.machine_id() == Some(m))
             && self
-                .machine
-                .is_none_or(|m| e.attrs.get("machine_id").and_then(AttrValue::as_u64) == Some(m))
-            && self.account.is_none_or(|a| {
-                sender == Some(&a)
-                    || e.attrs
-                        .values()
-                        .any(|v| matches!(v, AttrValue::Text(t) if Address::from_hex(t) == Some(a)))
-            })
+                .account
+                .is_none_or(|a| sender == Some(&a) || e.named_accounts().any(|x| x == a))
     }
 }
 

@@ -73,7 +73,7 @@ impl Keystore {
                 .with_context(|| format!("key {name} in the keystore is damaged"))?;
             return Ok(Keypair::from_seed(seed));
         }
-        if DEV_ACCOUNTS.contains(&name) || is_extra_dev_name(name) {
+        if machina_stf::is_dev_name(name) {
             return Ok(Keypair::dev(name));
         }
         let names = DEV_ACCOUNTS
@@ -211,12 +211,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         before = std::mem::replace(&mut prev, row);
     }
     prev[b.len()]
-}
-
-/// `dev-N`: the extra dev accounts `machina dev --accounts` funds, keys derived from the names.
-fn is_extra_dev_name(name: &str) -> bool {
-    name.strip_prefix("dev-")
-        .is_some_and(|n| !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

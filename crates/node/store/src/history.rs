@@ -3,7 +3,7 @@
 //! there, nor misses one that is.
 
 use crate::Result;
-use machina_primitives::{Address, AttrValue, Hash, Receipt};
+use machina_primitives::{Address, Hash, Receipt};
 use machina_stf::Transaction;
 use redb::{ReadableTable, TableDefinition};
 use std::collections::BTreeSet;
@@ -41,15 +41,8 @@ pub(crate) fn touched(tx: &Transaction, r: &Receipt) -> (BTreeSet<Address>, BTre
     accounts.extend(tx.body.fee_payer);
     let mut machines = BTreeSet::new();
     for e in &r.events {
-        for (k, v) in &e.attrs {
-            match v {
-                AttrValue::Text(t) if t.len() == 42 => accounts.extend(Address::from_hex(t)),
-                AttrValue::Int(id) if k == "machine_id" => {
-                    machines.insert(*id);
-                }
-                _ => {}
-            }
-        }
+        accounts.extend(e.named_accounts());
+        machines.extend(e.machine_id());
     }
     (accounts, machines)
 }
