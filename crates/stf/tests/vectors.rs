@@ -1,8 +1,9 @@
 //! The wire format's test vectors, `docs/vectors.json`, written from the codec: one signed
-//! transaction per action kind (the action of `golden/codec.json`) and one per transaction
-//! shape (a fee payer, several signers, several actions), each with its JSON form, its bytes,
-//! the message signed, the signature and the id. Clients in other languages test against
-//! them (`docs/wire.md`).
+//! transaction per action sample of `golden/codec.json` (the first sample of each action kind
+//! is `action/KIND`, a further one `action/KIND/CASE`, covering other enum variants and absent
+//! options) and one per transaction shape (a fee payer, several signers, several actions),
+//! each with its JSON form, its bytes, the message signed, the signature and the id. Clients
+//! in other languages test against them (`docs/wire.md`, `docs/schema.json`).
 //!
 //! The file must match what the codec produces now: CI fails when it is stale. To rewrite it
 //! after a deliberate change, run with `MACHINA_BLESS=1`.
@@ -15,6 +16,17 @@ use serde_json::Value;
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/codec.json");
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors.json");
 const WIRE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/wire.md");
+const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/schema.json");
+const CLIENT_SCHEMAS: [&str; 2] = [
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../clients/python/machina_client/schema.json"
+    ),
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../clients/ts/src/schema.json"
+    ),
+];
 const TABLE_BEGIN: &str = "<!-- actions: begin -->\n";
 const TABLE_END: &str = "<!-- actions: end -->";
 
@@ -62,11 +74,13 @@ fn vectors() -> Vec<String> {
     let mut out = Vec::new();
     for s in samples.iter().filter(|s| s["type"] == "Action") {
         let action: Action = serde_json::from_value(s["json"].clone()).expect("an action");
-        if !seen.insert(action.name()) {
-            continue;
-        }
+        let name = if seen.insert(action.name()) {
+            format!("action/{}", action.name())
+        } else {
+            format!("action/{}/{}", action.name(), case(s, &action))
+        };
         let tx = body(vec![action.clone()], None).sign(&[&alice]);
-        out.push(vector(&format!("action/{}", action.name()), &tx));
+        out.push(vector(&name, &tx));
     }
     let transfer = |amount| -> Action {
         machina_bank::BankAction::Transfer {
@@ -82,6 +96,19 @@ fn vectors() -> Vec<String> {
     let many = body(vec![transfer(1), transfer(2), transfer(3)], None).sign(&[&alice]);
     out.push(vector("shape/several_actions", &many));
     out
+}
+
+/// What a further sample of an action kind covers: its name in `golden/codec.json` without
+/// the kind or module it starts with (`register_machine/kind_solar` or
+/// `register_machine_minimal` of `register_machine`, `shares_claim_all` of `claim_revenue`).
+fn case(sample: &Value, action: &Action) -> String {
+    let name = sample["name"].as_str().expect("a sample has a name");
+    [action.name(), action.module()]
+        .iter()
+        .flat_map(|p| [format!("{p}/"), format!("{p}_")])
+        .find_map(|p| name.strip_prefix(p.as_str()))
+        .unwrap_or(name)
+        .to_owned()
 }
 
 fn file() -> String {
@@ -108,13 +135,22 @@ fn every_action_kind_and_shape_has_a_vector_that_verifies() {
         .iter()
         .flat_map(|m| m.actions.iter().map(|(_, n)| format!("action/{n}")))
         .collect();
-    let names: std::collections::BTreeSet<String> = v
+    let all: Vec<&str> = v.iter().filter_map(|x| x["name"].as_str()).collect();
+    let unique: std::collections::BTreeSet<&str> = all.iter().copied().collect();
+    assert_eq!(unique.len(), all.len(), "vector names are unique");
+    let names: std::collections::BTreeSet<String> = all
         .iter()
-        .filter_map(|x| x["name"].as_str())
-        .filter(|n| n.starts_with("action/"))
-        .map(str::to_owned)
+        .filter(|n| n.starts_with("action/") && n.matches('/').count() == 1)
+        .map(|n| (*n).to_owned())
         .collect();
     assert_eq!(names, kinds, "one vector per action kind");
+    for n in all.iter().filter(|n| n.matches('/').count() > 1) {
+        let kind = n.split('/').take(2).collect::<Vec<_>>().join("/");
+        assert!(
+            kinds.contains(&kind),
+            "{n}: a further case of an action kind"
+        );
+    }
     for x in &v {
         let tx: Transaction =
             serde_json::from_value(x["tx"].clone()).expect("the JSON form parses");
@@ -140,13 +176,12 @@ fn every_action_kind_and_shape_has_a_vector_that_verifies() {
     }
 }
 
-/// The table of every action in `docs/wire.md`: tag, name, module and its fields in encoding
-/// order (as the sample's JSON writes them).
-fn action_table() -> String {
+/// Every action: tag, name, module and its fields in encoding order (as the sample's JSON
+/// writes them).
+fn actions() -> Vec<(u8, &'static str, &'static str, Vec<String>)> {
     let text = std::fs::read_to_string(GOLDEN).expect("read golden/codec.json");
     let samples: Vec<Value> = serde_json::from_str(&text).expect("golden/codec.json is JSON");
-    let mut out =
-        String::from("| tag | action | module | fields, in encoding order |\n|---|---|---|---|\n");
+    let mut out = Vec::new();
     for m in machina_stf::MODULES {
         for (tag, name) in m.actions {
             let sample = samples
@@ -157,14 +192,62 @@ fn action_table() -> String {
             let json = serde_json::to_string(&action).expect("JSON");
             let keys: Keys = serde_json::from_str(&json).expect("an object");
             let fields: Vec<String> = keys.0.into_iter().filter(|k| k != "type").collect();
-            out += &format!(
-                "| {tag} | `{name}` | {} | {} |\n",
-                m.name,
-                fields.join(", ")
-            );
+            out.push((*tag, *name, m.name, fields));
         }
     }
     out
+}
+
+/// The table of every action in `docs/wire.md`.
+fn action_table() -> String {
+    let mut out =
+        String::from("| tag | action | module | fields, in encoding order |\n|---|---|---|---|\n");
+    for (tag, name, module, fields) in actions() {
+        out += &format!("| {tag} | `{name}` | {module} | {} |\n", fields.join(", "));
+    }
+    out
+}
+
+/// `docs/schema.json` names the same actions, tags, modules and fields as the codec (the
+/// clients' vector tests check its types), and each client ships an identical copy.
+#[test]
+fn docs_schema_json_has_every_action_and_the_clients_ship_it() {
+    let text = std::fs::read_to_string(SCHEMA).expect("read docs/schema.json");
+    let schema: Value = serde_json::from_str(&text).expect("docs/schema.json is JSON");
+    let listed: Vec<(u64, String, String, Vec<String>)> = schema["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            let fields = a["fields"].as_array().expect("fields").iter();
+            (
+                a["tag"].as_u64().expect("tag"),
+                a["type"].as_str().expect("type").to_owned(),
+                a["module"].as_str().expect("module").to_owned(),
+                fields
+                    .map(|f| f["name"].as_str().expect("name").to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    let want: Vec<(u64, String, String, Vec<String>)> = actions()
+        .into_iter()
+        .map(|(t, n, m, f)| (u64::from(t), n.to_owned(), m.to_owned(), f))
+        .collect();
+    assert_eq!(
+        listed, want,
+        "docs/schema.json lists every action as the codec has it"
+    );
+    for copy in CLIENT_SCHEMAS {
+        if std::env::var("MACHINA_BLESS").is_ok() {
+            std::fs::write(copy, &text).expect("write a client's schema.json");
+        }
+        let have = std::fs::read_to_string(copy).unwrap_or_default();
+        assert!(
+            have == text,
+            "{copy} differs from docs/schema.json: run with MACHINA_BLESS=1 and commit it"
+        );
+    }
 }
 
 #[test]
