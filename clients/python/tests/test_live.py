@@ -109,6 +109,18 @@ class Live(unittest.TestCase):
         hashes = [r["tx_hash"] for r in got[0]["block"]["receipts"]]
         self.assertIn(view["tx_hash"], hashes)
 
+    def test_5_blocks_exactly_once_across_a_restart(self):
+        first = self.client.height()
+        heights = []
+        for msg in self.client.subscribe({"subscribe": "blocks", "from_height": first}):
+            heights.append(msg["height"])
+            if len(heights) == 3:
+                self.node.stop()  # the stream breaks; the client resubscribes after the restart
+                self.node.start()
+            if len(heights) == 8:
+                break
+        self.assertEqual(heights, list(range(first, first + 8)))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -82,3 +82,14 @@ test("the event stream from a past height, then live", async () => {
   }
   assert.deepEqual(heights, [h, h + 1, h + 2]);
 });
+
+test("every block exactly once across a restart of the node", async () => {
+  const first = await c.height();
+  const heights: number[] = [];
+  for await (const m of c.subscribe({ subscribe: "blocks", from_height: first })) {
+    heights.push(m.height);
+    if (heights.length === 3) { await node.stop(); await node.start(); } // the client resubscribes
+    if (heights.length === 8) break;
+  }
+  assert.deepEqual(heights, Array.from({ length: 8 }, (_, i) => first + i));
+});

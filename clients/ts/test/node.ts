@@ -29,8 +29,11 @@ export class DevNode {
   readonly dir = mkdtempSync(join(tmpdir(), "machina-ts-"));
   url = "";
 
+  private port = 0;
+
+  /** Starts the node, on the same port and data directory when it is started again. */
   async start(): Promise<Client> {
-    const port = await freePort();
+    const port = (this.port ||= await freePort());
     this.url = `http://127.0.0.1:${port}`;
     const bin = process.env.MACHINA_BIN ?? join(ROOT, "target", "debug", "machina");
     const log = openSync(join(this.dir, "node.log"), "a");
