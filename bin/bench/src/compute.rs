@@ -228,6 +228,7 @@ fn job_to_lease(runs: usize) -> anyhow::Result<Vec<f64>> {
         chain_id: machina_primitives::DEV_CHAIN_ID,
         load_state: None,
         genesis: None,
+        http_limits: Default::default(),
     }))?;
     let client = machina_client::Client::new(&format!("http://{}", node.addr));
     let (bob, alice) = (Keypair::dev("bob"), Keypair::dev("alice"));

@@ -244,6 +244,7 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
         chain_id: machina_primitives::DEV_CHAIN_ID,
         load_state: None,
         genesis: None,
+        http_limits: Default::default(),
     }))?;
     let url = format!("http://{}", node.addr);
     let batches: Vec<Vec<u8>> = txs

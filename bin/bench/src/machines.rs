@@ -202,6 +202,7 @@ fn readings_once(
         chain_id: machina_primitives::DEV_CHAIN_ID,
         load_state: None,
         genesis: None,
+        http_limits: Default::default(),
     }))?;
     let client = machina_client::Client::new(&format!("http://{}", node.addr));
     let post = |txs: &[Transaction]| -> anyhow::Result<()> {

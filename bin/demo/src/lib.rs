@@ -568,6 +568,7 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
                 chain_id: machina_primitives::DEV_CHAIN_ID,
                 load_state: None,
                 genesis: None,
+                http_limits: Default::default(),
             }))?;
             (format!("http://{}", node.addr), Some(node))
         }

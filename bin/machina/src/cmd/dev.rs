@@ -54,6 +54,15 @@ pub struct DevArgs {
     /// The balance of each of `--accounts`, micro-units.
     #[arg(long, default_value_t = machina_stf::genesis::DEV_BALANCE)]
     balance: machina_primitives::Amount,
+    /// Most HTTP connections at once; one more is answered 503 `too_many_connections`.
+    #[arg(long, default_value_t = machina_api::MAX_CONNECTIONS)]
+    http_max_connections: usize,
+    /// Longest wait for a request's head, and for the next request on an idle connection, ms.
+    #[arg(long, default_value_t = machina_api::HEADER_TIMEOUT.as_millis() as u64)]
+    http_header_timeout_ms: u64,
+    /// Longest wait for a request's body, ms (then 408 `body_timeout`).
+    #[arg(long, default_value_t = machina_api::BODY_TIMEOUT.as_millis() as u64)]
+    http_body_timeout_ms: u64,
 }
 
 /// Most extra dev accounts `--accounts` funds.
@@ -105,6 +114,11 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
             .map(machina_consensus::devnet::NetworkGenesis::load)
             .transpose()?
             .map(|n| n.chain),
+        http_limits: machina_api::HttpLimits {
+            max_connections: args.http_max_connections.max(1),
+            header_timeout: Duration::from_millis(args.http_header_timeout_ms.max(1)),
+            body_timeout: Duration::from_millis(args.http_body_timeout_ms.max(1)),
+        },
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {

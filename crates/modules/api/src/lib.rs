@@ -326,8 +326,30 @@ fn query_error(query: &str, e: QueryRejection) -> ApiError {
 #[derive(Clone, Copy)]
 struct BodyLimit(usize);
 
-/// The request body as bytes, within the router's limit; over it, a `payload_too_large` error
-/// that names the limit.
+/// Gives one route its own body limit (under the router's, which [`error_surface`] sets): a
+/// route takes what its largest valid request needs, and no more.
+pub fn body_limit<S>(
+    route: axum::routing::MethodRouter<S>,
+    limit: usize,
+) -> axum::routing::MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    route
+        .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(limit))
+        .layer::<_, std::convert::Infallible>(Extension(BodyLimit(limit)))
+}
+
+/// Longest the body extractors wait for a request's whole body, as the server sets it per
+/// request (without it, [`DEFAULT_BODY_TIMEOUT`]).
+#[derive(Clone, Copy, Debug)]
+pub struct BodyTimeout(pub std::time::Duration);
+
+/// The body timeout of a router served without one.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The request body as bytes, within the route's limit and the server's body timeout: over
+/// the limit a `payload_too_large` error that names it, too slow a `body_timeout`.
 pub struct ApiBody(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for ApiBody {
@@ -335,10 +357,21 @@ impl<S: Send + Sync> FromRequest<S> for ApiBody {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let limit = req.extensions().get::<BodyLimit>().map(|l| l.0);
-        Bytes::from_request(req, state)
-            .await
-            .map(ApiBody)
-            .map_err(|e| body_error(e, limit))
+        let wait = req
+            .extensions()
+            .get::<BodyTimeout>()
+            .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
+        match tokio::time::timeout(wait, Bytes::from_request(req, state)).await {
+            Ok(read) => read.map(ApiBody).map_err(|e| body_error(e, limit)),
+            Err(_) => Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} ms; send it whole, at once",
+                    wait.as_millis()
+                ),
+            )),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The dev chain's routes under `/v1/dev`, served by `machina dev` only (a validator has none):
 //! moving the clock forward and setting a balance.
 
-use crate::{error_surface, ApiError, ApiJson, MAX_BODY_BYTES};
+use crate::{error_surface, ApiError, ApiJson, MAX_SMALL_BODY_BYTES};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -28,7 +28,7 @@ pub fn dev_router(chain: Arc<Chain>) -> Router {
         .route(DEV_ROUTES[1], post(set_balance))
         .route(DEV_ROUTES[2], post(snapshot))
         .route(DEV_ROUTES[3], post(revert));
-    error_surface(routes, MAX_BODY_BYTES).with_state(chain)
+    error_surface(routes, MAX_SMALL_BODY_BYTES).with_state(chain)
 }
 
 #[derive(Deserialize)]

@@ -3,11 +3,13 @@
 //! (`machina_module_api`).
 
 pub use machina_module_api::{
-    describe_json_error, error_json, error_surface, is_json, json_errors, quote, shorten_quoted,
-    unknown_route, wrong_method, ApiBody, ApiError, ApiJson, ApiPath, ApiQuery, MAX_MESSAGE_BYTES,
-    MAX_QUOTE_CHARS,
+    body_limit, describe_json_error, error_json, error_surface, is_json, json_errors, quote,
+    shorten_quoted, unknown_route, wrong_method, ApiBody, ApiError, ApiJson, ApiPath, ApiQuery,
+    MAX_MESSAGE_BYTES, MAX_QUOTE_CHARS,
 };
 mod dev;
+mod serve;
+pub use serve::{serve, HttpLimits, BODY_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS};
 mod history;
 mod observe;
 pub use dev::{dev_router, DEV_ROUTES};
@@ -36,8 +38,15 @@ use std::time::{Duration, Instant};
 /// Most transactions in one batch submission.
 pub const MAX_BATCH_TXS: usize = 10_000;
 
-/// Largest request body: a full batch of transfers with room.
+/// Largest request body, `POST /v1/txs`: a full batch of transfers with room.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest body of `POST /v1/tx` and `/v1/tx/simulate`: the largest transaction
+/// (`MAX_TX_BYTES`) in its JSON form, where hex doubles each byte and keys name each field.
+pub const MAX_TX_BODY_BYTES: usize = 4 * machina_primitives::limits::MAX_TX_BYTES;
+
+/// Largest body of every other route (small JSON commands; GET routes read none).
+pub const MAX_SMALL_BODY_BYTES: usize = 64 * 1024;
 
 /// Longest a client may ask `GET /v1/tx/{hash}` to wait for a receipt.
 pub const MAX_WAIT_MS: u64 = 60_000;
@@ -88,9 +97,21 @@ impl ReadHost for ApiState {
 pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
     let node = vec![
         ("/v1/health", "get", get(health)),
-        ("/v1/tx", "post", post(submit_one)),
-        ("/v1/txs", "post", post(submit_batch)),
-        ("/v1/tx/simulate", "post", post(simulate)),
+        (
+            "/v1/tx",
+            "post",
+            body_limit(post(submit_one), MAX_TX_BODY_BYTES),
+        ),
+        (
+            "/v1/txs",
+            "post",
+            body_limit(post(submit_batch), MAX_BODY_BYTES),
+        ),
+        (
+            "/v1/tx/simulate",
+            "post",
+            body_limit(post(simulate), MAX_TX_BODY_BYTES),
+        ),
         ("/v1/tx/{hash}", "get", get(get_tx)),
         ("/v1/account/{address}/proof", "get", get(get_account_proof)),
         ("/v1/block/{id}", "get", get(get_block)),
@@ -131,7 +152,7 @@ pub fn router(chain: Arc<Chain>) -> Router {
             chain.clone(),
             observe::track,
         ));
-    error_surface(routes, MAX_BODY_BYTES).with_state(ApiState(chain))
+    error_surface(routes, MAX_SMALL_BODY_BYTES).with_state(ApiState(chain))
 }
 
 async fn health(State(chain): State<Arc<Chain>>) -> Json<HealthView> {
@@ -459,7 +480,7 @@ async fn get_machines(
 /// produces one block at chain time T with what the mempool holds.
 pub fn sim_clock_router(chain: Arc<Chain>) -> Router {
     let routes = Router::new().route(SIM_CLOCK_ROUTE, post(advance));
-    error_surface(routes, MAX_BODY_BYTES).with_state(chain)
+    error_surface(routes, MAX_SMALL_BODY_BYTES).with_state(chain)
 }
 
 /// The path of the simulated clock's route.

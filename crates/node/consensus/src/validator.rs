@@ -167,9 +167,10 @@ async fn serve_api(chain: Arc<Chain>, addr: std::net::SocketAddr) {
         }
     };
     let app = machina_api::router(chain);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    tokio::spawn(machina_api::serve(
+        listener,
+        app,
+        machina_api::HttpLimits::default(),
+        std::future::pending(),
+    ));
 }

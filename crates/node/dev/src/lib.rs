@@ -41,6 +41,8 @@ pub struct DevConfig {
     /// The genesis of a new chain (`machina devnet init`'s `genesis.json` has one), instead
     /// of the dev genesis; `extra_genesis` is added to its allocations and its chain id wins.
     pub genesis: Option<Genesis>,
+    /// The HTTP server's connection, header and body limits.
+    pub http_limits: machina_api::HttpLimits,
 }
 
 /// A running dev node.
@@ -117,11 +119,13 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
     if config.sim_clock {
         app = app.merge(machina_api::sim_clock_router(chain.clone()));
     }
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    let limits = config.http_limits;
+    let server = tokio::spawn(machina_api::serve(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
     Ok(DevNode {
         chain,
         addr,
