@@ -123,6 +123,11 @@ pub fn machines_of(
     (page, total)
 }
 
+/// How many machines were ever registered: their ids run from 1 to this, revoked ones included.
+pub fn machine_count(state: &impl StateRead) -> u64 {
+    read_u64(state, &keys::next_id())
+}
+
 /// The name of a registered manufacturer key.
 pub fn manufacturer(state: &impl StateRead, key: &PublicKey) -> Option<String> {
     state

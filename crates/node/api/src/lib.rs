@@ -11,8 +11,12 @@ mod dev;
 mod serve;
 pub use serve::{serve, HttpLimits, BODY_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS};
 mod history;
+mod machines;
+pub use machines::{MachineIndex, MAX_CATCH_UP_BLOCKS, MAX_MACHINES_PAGE, SORT_KEYS};
 mod observe;
 pub use dev::{dev_router, DEV_ROUTES};
+mod ui;
+pub use ui::{UI_ASSETS, UI_ROUTES};
 mod ws;
 
 use machina_module_api::{parse_address, parse_id, ReadHost, View};
@@ -123,7 +127,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
             get(history::get_account_txs),
         ),
         ("/v1/ws", "get", get(ws::upgrade)),
-        ("/v1/machines", "get", get(get_machines)),
+        ("/v1/machines", "get", get(machines::get_machines)),
         ("/v1/openapi.json", "get", get(openapi)),
         ("/metrics", "get", get(metrics)),
     ];
@@ -137,6 +141,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
         .chain(machina_staking::routes::routes())
         .chain(machina_compute::routes::routes())
         .chain(machina_shares::routes::routes())
+        .chain(ui::routes())
         .collect()
 }
 
@@ -148,6 +153,7 @@ pub fn router(chain: Arc<Chain>) -> Router {
             r.route(path, handler)
         })
         .fallback(unknown_route)
+        .layer(axum::Extension(Arc::new(MachineIndex::default())))
         .layer(axum::middleware::from_fn_with_state(
             chain.clone(),
             observe::track,
@@ -451,29 +457,6 @@ async fn get_machine(State(chain): State<Arc<Chain>>, ApiPath(id): ApiPath<Strin
     let state = chain.committed().state;
     let m = find_machine(&state, &id)?;
     Ok(Json(machine_json(&state, &m)).into_response())
-}
-
-#[derive(Deserialize)]
-struct MachinesQuery {
-    owner: String,
-    offset: Option<u64>,
-    limit: Option<u64>,
-}
-
-async fn get_machines(
-    State(chain): State<Arc<Chain>>,
-    ApiQuery(q): ApiQuery<MachinesQuery>,
-) -> ApiResult {
-    let owner = parse_address(&q.owner).map_err(|e| ApiError::bad_query(format!("owner: {e}")))?;
-    let state = chain.committed().state;
-    let offset = q.offset.unwrap_or(0);
-    let limit = q
-        .limit
-        .unwrap_or(machina_identity::MAX_PAGE)
-        .min(machina_identity::MAX_PAGE);
-    let (page, total) = machina_identity::machines_of(&state, &owner, offset, limit);
-    let machines: Vec<Value> = page.iter().map(|m| machine_json(&state, m)).collect();
-    Ok(Json(json!({"owner": owner, "total": total, "offset": offset, "limit": limit, "machines": machines})).into_response())
 }
 
 /// The route a simulated-clock dev chain adds: `POST /v1/dev/advance {"timestamp_ms": T}`
