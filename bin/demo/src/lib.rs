@@ -4,6 +4,7 @@
 mod charts;
 mod compute;
 mod report;
+mod serve;
 mod shares;
 
 use anyhow::{bail, Context};
@@ -54,6 +55,10 @@ pub struct DemoArgs {
     /// Drive this node (started with `machina dev --sim-clock`) instead of an embedded one.
     #[arg(long)]
     pub node: Option<String>,
+    /// After the day, keep the chain and its HTTP API running, print the dashboard's URL and
+    /// wait for Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
 }
 
 /// Simulated midnight of 2026-06-21 UTC, the default day: near the longest day, so PV matters.
@@ -634,6 +639,9 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
     crate::report::print(&report, json);
     if let Some(out) = &args.out {
         crate::report::write(&report, &sim, out)?;
+    }
+    if args.serve {
+        crate::serve::wait(&rt, &url, json)?;
     }
     if let Some(node) = node {
         rt.block_on(node.shutdown());
