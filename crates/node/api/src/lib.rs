@@ -9,7 +9,9 @@ pub use machina_module_api::{
 };
 mod dev;
 mod serve;
-pub use serve::{serve, HttpLimits, BODY_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS};
+pub use serve::{
+    bind, serve, HttpLimits, BODY_TIMEOUT, HEADER_TIMEOUT, LISTEN_BACKLOG, MAX_CONNECTIONS,
+};
 mod history;
 mod machines;
 pub use machines::{MachineIndex, MAX_CATCH_UP_BLOCKS, MAX_MACHINES_PAGE, SORT_KEYS};

@@ -159,7 +159,7 @@ pub fn run(config: &ValidatorConfig) -> anyhow::Result<()> {
 
 /// Serves the `/v1` API on `addr` from a task of the current tokio runtime.
 async fn serve_api(chain: Arc<Chain>, addr: std::net::SocketAddr) {
-    let listener = match tokio::net::TcpListener::bind(addr).await {
+    let listener = match machina_api::bind(addr) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("machina: cannot bind the HTTP API to {addr}: {e}");

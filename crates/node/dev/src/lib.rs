@@ -96,8 +96,7 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
     if config.sim_clock {
         chain.set_simulated_clock();
     }
-    let listener = tokio::net::TcpListener::bind(config.http)
-        .await
+    let listener = machina_api::bind(config.http)
         .with_context(|| format!("binding the HTTP API to {}", config.http))?;
     let addr = listener.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
