@@ -199,6 +199,26 @@ pub fn apply_block<S: AuthenticatedState>(
     })
 }
 
+/// The cheap check that comes before any signature is verified: the account that pays the fee
+/// (the fee payer, or the sender) holds at least the fee. A transaction nobody can pay for is
+/// refused without costing the node its signature checks, which for a batch of readings are
+/// thousands. [`check_admission`] checks the rest once the signers are known.
+pub fn check_fee_funds(state: &impl StateRead, body: &TxBody) -> Result<(), TxError> {
+    let payer = body.fee_payer.unwrap_or(body.sender);
+    let have = machina_bank::account(state, &payer).balance;
+    if have < body.fee {
+        return Err(TxError::Sender(
+            machina_bank::BankError::InsufficientFunds {
+                account: payer,
+                have,
+                need: body.fee,
+            }
+            .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks against `state` whether a verified transaction could be included at `height`:
 /// everything block execution checks before the actions (authorisation, fee payment under the
 /// payer's policy or allowance), except the nonce, which the mempool orders.

@@ -9,8 +9,8 @@ use machina_primitives::{
 };
 use machina_state::{AuthenticatedState, ChangeSet, SparseMerkleTree};
 use machina_stf::{
-    apply_block, check_admission, check_stateless, verify_txs, BlockError, BlockExecutor, Genesis,
-    ModuleError, Params, TxError, VerifiedTx,
+    apply_block, check_admission, check_fee_funds, check_stateless, verify_txs, BlockError,
+    BlockExecutor, Genesis, ModuleError, Params, TxError, VerifiedTx,
 };
 use machina_stf::{Block, Transaction};
 use machina_store::{CommittedBlock, Store};
@@ -401,7 +401,10 @@ impl Chain {
         let mut results: Vec<Option<Result<Hash, SubmitError>>> = Vec::with_capacity(txs.len());
         let mut to_verify = Vec::with_capacity(txs.len());
         for tx in txs {
-            match check_stateless(&tx, &self.params, next_height) {
+            // The fee check is a read; signatures are the expensive part, so it comes first.
+            let cheap = check_stateless(&tx, &self.params, next_height)
+                .and_then(|()| check_fee_funds(&state, &tx.body));
+            match cheap {
                 Ok(()) => {
                     results.push(None);
                     to_verify.push(tx);
