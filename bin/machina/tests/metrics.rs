@@ -1,16 +1,15 @@
 //! `/metrics` on the real binary: refusals by code, HTTP requests by route, the process's
-//! memory, and each zone's market figures.
+//! memory, each zone's market figures, and meter readings accepted and refused by code.
 
+use machina_oracle::OracleAction;
 use machina_primitives::Keypair;
 use std::process::Command;
 
 mod common;
-use common::{free_port, start_dev, transfer_tx, BIN};
-
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
-}
+use common::{
+    dev_tx, free_port, metric, register_meter, signed_reading, start_dev, submit_and_wait,
+    transfer_tx, wait_for_metric, BIN,
+};
 
 #[test]
 fn metrics_count_refusals_by_code_requests_by_route_and_show_each_zone() {
@@ -84,4 +83,35 @@ fn metrics_count_refusals_by_code_requests_by_route_and_show_each_zone() {
         Some(0.0)
     );
     assert!(metric(&text, "machina_energy_intervals_unsettled{zone=\"zone-m\"}").is_some());
+}
+
+#[test]
+fn metrics_count_readings_of_committed_blocks_accepted_and_refused_by_code() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let node = start_dev(&tmp.path().join("data"), free_port(), &[]);
+    let url = node.url.as_str();
+    let device = Keypair::from_seed([7; 32]);
+    let id = register_meter(url, &device);
+    // One transaction: two good readings, then a replay of the first, refused on its own
+    // while the transaction succeeds.
+    let readings = vec![
+        signed_reading(&device, id, 1, 60_000, 100),
+        signed_reading(&device, id, 2, 50_000, 101),
+        signed_reading(&device, id, 1, 60_000, 100),
+    ];
+    let alice = Keypair::dev("alice");
+    let action = OracleAction::SubmitReadings { readings }.into();
+    let rec = submit_and_wait(url, &dev_tx(url, &alice, vec![action]));
+    assert_eq!(rec["receipt"]["success"], true, "{rec}");
+    // The counters follow the commit (the receipt is readable a moment before).
+    let text = wait_for_metric(url, "machina_readings_accepted_total", 2.0);
+    assert_eq!(
+        metric(
+            &text,
+            "machina_readings_refused_total{code=\"stale_reading\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE machina_readings_refused_total counter"));
 }

@@ -12,6 +12,7 @@ pub mod feed;
 mod keys;
 pub mod meter;
 mod module;
+pub mod outcome;
 pub mod params;
 pub mod routes;
 
@@ -23,6 +24,7 @@ pub use meter::{
     counters_at, energy_between, meter_log, stats, submit_readings, Energy, MeterLog, Point,
     ReadingStats,
 };
+pub use outcome::{readings_reports, ItemOutcome, ReadingsReport, Refusal};
 pub use params::{init_genesis, OracleParams};
 
 use machina_bank::BankError;

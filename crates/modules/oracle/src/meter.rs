@@ -14,7 +14,13 @@ use std::collections::BTreeMap;
 const MAX_PRUNE_PER_READING: u64 = 2;
 
 /// Most per-reading rejection events in one receipt; the summary event counts them all.
-const MAX_REJECTION_EVENTS: usize = 200;
+pub const MAX_REJECTION_EVENTS: usize = 200;
+
+/// The kind of the summary event of a `submit_readings` action (`accepted`, `rejected`).
+pub const READINGS_EVENT: &str = "readings";
+/// The kind of the event naming one refused reading (`item`, `machine_id`, `seq`, `code`,
+/// `message`); feed reports write it too, without `machine_id`.
+pub const REJECTED_EVENT: &str = "rejected";
 
 /// One accepted reading as kept in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -205,7 +211,7 @@ pub fn submit_readings(
                 if events.len() < MAX_REJECTION_EVENTS {
                     events.push(Event::new(
                         "oracle",
-                        "rejected",
+                        REJECTED_EVENT,
                         &[
                             ("item", i.into()),
                             ("machine_id", rd.machine_id.into()),
@@ -232,7 +238,7 @@ pub fn submit_readings(
         0,
         Event::new(
             "oracle",
-            "readings",
+            READINGS_EVENT,
             &[("accepted", total.into()), ("rejected", rejected.into())],
         ),
     );

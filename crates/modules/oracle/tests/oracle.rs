@@ -181,6 +181,40 @@ fn a_revoked_machine_and_a_rotated_key_are_refused() {
     );
 }
 
+#[test]
+fn a_receipt_tells_each_reading_apart_until_it_runs_out_of_room_to_name_refusals() {
+    use machina_oracle::meter::MAX_REJECTION_EVENTS as MAX;
+    use machina_oracle::{readings_reports, ItemOutcome};
+    let mut c = Chain::new(CHAIN, T0);
+    let dev = key("meter-r");
+    let id = c.register(&dev, 10_000);
+    assert!(c
+        .readings(vec![reading(id, 1, T0 - 60_000, 10, 0).sign(CHAIN, &dev)])
+        .is_empty());
+    // Item 0 accepted, then more stale copies than a receipt names, then a good one.
+    let stale = MAX as u64 + 50;
+    let mut batch = vec![reading(id, 2, T0 - 50_000, 11, 0).sign(CHAIN, &dev)];
+    batch.extend((0..stale).map(|_| reading(id, 1, T0 - 60_000, 10, 0).sign(CHAIN, &dev)));
+    batch.push(reading(id, 3, T0 - 40_000, 12, 0).sign(CHAIN, &dev));
+    let r = c
+        .send(
+            &key("bob"),
+            vec![OracleAction::SubmitReadings { readings: batch }.into()],
+        )
+        .expect("included");
+    let reports = readings_reports(&r.events);
+    assert_eq!(reports.len(), 1);
+    let rep = &reports[0];
+    assert_eq!((rep.accepted, rep.refused, rep.unnamed()), (2, stale, 50));
+    assert_eq!(rep.item(0), ItemOutcome::Accepted);
+    assert!(
+        matches!(rep.item(1), ItemOutcome::Refused(f) if f.code == "stale_reading" && f.seq == 1)
+    );
+    assert!(matches!(rep.item(MAX as u64), ItemOutcome::Refused(_)));
+    assert_eq!(rep.item(MAX as u64 + 1), ItemOutcome::Unreported);
+    assert_eq!(rep.item(stale + 1), ItemOutcome::Unreported);
+}
+
 /// The obviously correct model: all readings in a list, the counter at t by scanning.
 fn model_counter(points: &[(u64, u64)], t: u64) -> Option<u64> {
     let last = points.last()?;

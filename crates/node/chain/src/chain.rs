@@ -647,6 +647,7 @@ impl Chain {
         self.update_mempool(state, included, height + 1);
         let ids: Vec<Hash> = txs.iter().map(|(h, _)| *h).collect();
         self.metrics.finalized(&ids, header.timestamp_ms);
+        self.metrics.readings_committed(receipts);
         self.metrics
             .block_committed(height, included.len(), started.elapsed());
         self.height_tx.send_replace(height);

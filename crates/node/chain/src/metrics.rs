@@ -35,6 +35,10 @@ pub struct Metrics {
     /// HTTP requests by (route, method, status): count and total microseconds. Routes are the
     /// API's patterns (or `unmatched`), so the map is bounded by the routes.
     http: Mutex<BTreeMap<HttpSeries, (u64, u64)>>,
+    /// Meter readings accepted in committed blocks.
+    readings_accepted: AtomicU64,
+    /// Meter readings refused in committed blocks, by code (at most [`MAX_READING_CODES`]).
+    readings_refused: Mutex<BTreeMap<String, u64>>,
 }
 
 /// One HTTP series: route pattern, method, status.
@@ -42,6 +46,14 @@ type HttpSeries = (String, String, u16);
 
 /// Most (route, method, status) series kept; beyond it new ones are not recorded.
 pub const MAX_HTTP_SERIES: usize = 1024;
+
+/// Most refusal codes of meter readings kept as series. The oracle's codes are a fixed set of
+/// about ten; this only bounds the map, and codes beyond it are counted under `other`.
+pub const MAX_READING_CODES: usize = 64;
+
+/// The code under which readings are counted that a receipt refused without naming them (it
+/// names at most the first refusals of a batch).
+pub const UNREPORTED_CODE: &str = "unreported";
 
 /// A window of the latest latency samples, in microseconds.
 #[derive(Default)]
@@ -87,6 +99,39 @@ impl Metrics {
         self.txs_committed.fetch_add(txs as u64, Relaxed);
         self.exec_micros_sum.fetch_add(micros, Relaxed);
         self.exec_micros_last.store(micros, Relaxed);
+    }
+
+    /// Counts the meter readings of a committed block's receipts: accepted, and refused by the
+    /// code the receipt names ([`UNREPORTED_CODE`] for those it had no room to name). A
+    /// `submit_readings` transaction succeeds while readings in it are refused one by one.
+    pub fn readings_committed(&self, receipts: &[machina_primitives::Receipt]) {
+        let reports: Vec<machina_oracle::ReadingsReport> = receipts
+            .iter()
+            .filter(|r| r.success)
+            .flat_map(|r| machina_oracle::readings_reports(&r.events))
+            .collect();
+        if reports.is_empty() {
+            return;
+        }
+        let accepted: u64 = reports.iter().map(|r| r.accepted).sum();
+        self.readings_accepted.fetch_add(accepted, Relaxed);
+        let mut refused = self.readings_refused.lock().expect("metrics lock");
+        let mut count = |code: &str, n: u64| {
+            let code = if refused.len() < MAX_READING_CODES || refused.contains_key(code) {
+                code
+            } else {
+                "other"
+            };
+            *refused.entry(code.to_owned()).or_default() += n;
+        };
+        for report in &reports {
+            for r in &report.named {
+                count(&r.code, 1);
+            }
+            if report.unnamed() > 0 {
+                count(UNREPORTED_CODE, report.unnamed());
+            }
+        }
     }
 
     /// Transactions committed since start.
@@ -166,12 +211,20 @@ impl Metrics {
         e.1 += took.as_micros() as u64;
     }
 
-    /// The labelled series: refusals by code, HTTP requests and their time by route, and the
-    /// process's resident memory.
+    /// The labelled series: refusals by code, readings refused by code, HTTP requests and their
+    /// time by route, and the process's resident memory.
     fn render_labelled(&self, out: &mut String) {
         let _ = writeln!(out, "# HELP machina_txs_refused_total Submitted transactions refused, by code.\n# TYPE machina_txs_refused_total counter");
         for (code, n) in self.refused.lock().expect("metrics lock").iter() {
             let _ = writeln!(out, "machina_txs_refused_total{{code=\"{code}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP machina_readings_refused_total Meter readings refused in committed blocks, by code (`{UNREPORTED_CODE}`: the receipt had no room to name them).\n# TYPE machina_readings_refused_total counter");
+        for (code, n) in self.readings_refused.lock().expect("metrics lock").iter() {
+            let _ = writeln!(
+                out,
+                "machina_readings_refused_total{{code=\"{}\"}} {n}",
+                code.escape_default()
+            );
         }
         let _ = writeln!(out, "# HELP machina_http_requests_total HTTP requests, by route, method and status.\n# TYPE machina_http_requests_total counter");
         let http = self.http.lock().expect("metrics lock");
@@ -191,7 +244,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let secs = |m: u64| m as f64 / 1e6;
-        let rows: [(&str, &str, &str, String); 7] = [
+        let rows: [(&str, &str, &str, String); 8] = [
             (
                 "machina_height",
                 "gauge",
@@ -215,6 +268,12 @@ impl Metrics {
                 "counter",
                 "Submitted transactions refused since start.",
                 self.txs_rejected.load(Relaxed).to_string(),
+            ),
+            (
+                "machina_readings_accepted_total",
+                "counter",
+                "Meter readings accepted in committed blocks.",
+                self.readings_accepted.load(Relaxed).to_string(),
             ),
             (
                 "machina_mempool_size",
@@ -290,4 +349,62 @@ fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use machina_primitives::{Amount, Event, Receipt, TxFailure};
+
+    fn receipt(success: bool, events: Vec<Event>) -> Receipt {
+        Receipt {
+            tx_hash: Hash::default(),
+            success,
+            error: (!success).then(|| TxFailure {
+                code: "x".into(),
+                message: "y".into(),
+            }),
+            fee_charged: Amount(1),
+            events,
+        }
+    }
+
+    fn refusal(item: u64, code: &str) -> Event {
+        Event::new(
+            "oracle",
+            "rejected",
+            &[
+                ("item", item.into()),
+                ("machine_id", 1u64.into()),
+                ("seq", item.into()),
+                ("code", code.into()),
+                ("message", "why".into()),
+            ],
+        )
+    }
+
+    #[test]
+    fn readings_are_counted_accepted_and_refused_by_code_from_successful_receipts() {
+        let m = Metrics::default();
+        let summary = |a: u64, r: u64| {
+            Event::new(
+                "oracle",
+                "readings",
+                &[("accepted", a.into()), ("rejected", r.into())],
+            )
+        };
+        m.readings_committed(&[
+            receipt(true, vec![summary(3, 3), refusal(1, "stale_reading")]),
+            receipt(true, vec![summary(1, 1), refusal(0, "stale_reading")]),
+            receipt(false, vec![summary(9, 9)]),
+        ]);
+        let text = m.render();
+        for line in [
+            "machina_readings_accepted_total 4",
+            "machina_readings_refused_total{code=\"stale_reading\"} 2",
+            "machina_readings_refused_total{code=\"unreported\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing: {text}");
+        }
+    }
 }

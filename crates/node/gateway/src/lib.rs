@@ -1,24 +1,29 @@
 //! Machina's reading gateway (`machina gateway`): accepts device-signed meter readings over HTTP, batches them and submits
-//! them as transactions, retrying without duplicating.
+//! them as transactions, retrying without duplicating, and tells each device what became of
+//! each reading.
 //!
 //! The gateway is not trusted: each reading carries its device's signature, which the chain
 //! checks. Retrying a batch is safe because readings carry sequence numbers and cumulative
 //! counters: a reading the chain already has comes back as `stale_reading` and changes nothing.
+//! Each reading's outcome is read from its batch's committed receipt.
+
+mod outcome;
+mod routes;
+
+pub use outcome::{ReadingOutcome, Status, MAX_EARLIER_ATTEMPTS, MAX_OUTCOMES};
+
+use outcome::{Failure, Outcomes, Queued};
 
 use anyhow::Context;
-use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use clap::Args;
-use machina_api::{describe_json_error, error_surface, quote, ApiError, ApiJson};
-use machina_client::{Client, Keystore};
-use machina_oracle::{OracleAction, SignedReading};
+use machina_client::{Client, Keystore, NodeError};
+use machina_oracle::{OracleAction, ReadingsReport, SignedReading};
 use machina_primitives::limits::MAX_READINGS_PER_TX;
-use machina_primitives::{Address, Keypair};
+use machina_primitives::{Address, Hash, Keypair, Receipt};
 use machina_stf::TxBody;
 use serde_json::{json, Value};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -45,6 +50,9 @@ pub struct GatewayArgs {
     /// Most readings one transaction carries.
     #[arg(long, default_value_t = MAX_READINGS_PER_TX)]
     max_batch: usize,
+    /// Longest the gateway waits for a batch's receipt before it sends the batch again, ms.
+    #[arg(long, default_value_t = DEFAULT_RECEIPT_WAIT.as_millis() as u64)]
+    receipt_wait_ms: u64,
 }
 
 /// Largest request body devices may post: a few hundred thousand readings.
@@ -56,22 +64,62 @@ const MAX_QUEUE: usize = 200_000;
 /// Longest pause between retries after a failure.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Longest the gateway waits for a batch's receipt before it sends the batch again, unless
+/// told otherwise (`--receipt-wait-ms`): a node under load commits well within it.
+pub const DEFAULT_RECEIPT_WAIT: Duration = Duration::from_secs(60);
+
+/// Longest `POST /v1/readings?wait=true` holds its answer: a batch interval, a few blocks and a
+/// retry or two. Readings without an outcome by then are answered `pending`.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// Most refusal codes counted as series at `/metrics`; the oracle has about ten, and codes
+/// beyond the bound are counted under `other`.
+const MAX_CODES: usize = 64;
+
 #[derive(Default)]
 struct Stats {
     submitted: AtomicU64,
     accepted: AtomicU64,
     rejected: AtomicU64,
     retries: AtomicU64,
+    /// Refused readings by the code their receipt names (`unreported` when it names none).
+    refused: Mutex<BTreeMap<String, u64>>,
 }
 
-/// A gateway: its queue, the account that pays, and what it did.
+impl Stats {
+    /// Counts what one batch's receipt says.
+    fn count(&self, report: &ReadingsReport) {
+        self.accepted.fetch_add(report.accepted, Relaxed);
+        self.rejected.fetch_add(report.refused, Relaxed);
+        let mut refused = self.refused.lock().expect("stats lock");
+        let mut add = |code: &str, n: u64| {
+            let code = if refused.len() < MAX_CODES || refused.contains_key(code) {
+                code
+            } else {
+                "other"
+            };
+            *refused.entry(code.to_owned()).or_default() += n;
+        };
+        for r in &report.named {
+            add(&r.code, 1);
+        }
+        if report.unnamed() > 0 {
+            add("unreported", report.unnamed());
+        }
+    }
+}
+
+/// A gateway: its queue, the account that pays, what it did, and each reading's outcome.
 pub struct Gateway {
-    queue: Mutex<VecDeque<SignedReading>>,
+    queue: Mutex<VecDeque<Queued>>,
     stats: Stats,
+    outcomes: Outcomes,
     client: Client,
     key: Keypair,
     fee_payer: Option<Address>,
     max_batch: usize,
+    /// Longest a batch's receipt is waited for.
+    receipt_wait: Duration,
     /// The next nonce, when batches go out faster than blocks commit them.
     next_nonce: Mutex<Option<u64>>,
 }
@@ -82,34 +130,38 @@ impl Gateway {
         Gateway {
             queue: Mutex::new(VecDeque::new()),
             stats: Stats::default(),
+            outcomes: Outcomes::default(),
             client: Client::new(node),
             key,
             fee_payer,
             max_batch: max_batch.clamp(1, MAX_READINGS_PER_TX),
+            receipt_wait: DEFAULT_RECEIPT_WAIT,
             next_nonce: Mutex::new(None),
         }
     }
 
-    /// The routes devices use: `POST /v1/readings`, `POST /v1/flush`, `GET /v1/health`, and
-    /// `GET /metrics` for whoever runs it.
-    /// Errors are `{"code", "message"}`, as on the node.
-    pub fn router(self: &Arc<Self>) -> Router {
-        let routes = Router::new()
-            .route("/v1/readings", post(post_readings))
-            .route("/v1/flush", post(flush))
-            .route("/v1/health", get(health))
-            .route("/metrics", get(metrics))
-            .fallback(unknown_route);
-        error_surface(routes, MAX_BODY_BYTES).with_state(self.clone())
+    /// The same gateway waiting at most `wait` for a batch's receipt before it sends the
+    /// batch again (instead of [`DEFAULT_RECEIPT_WAIT`]).
+    pub fn with_receipt_wait(mut self, wait: Duration) -> Gateway {
+        self.receipt_wait = wait;
+        self
     }
 
-    fn take_batch(&self) -> Vec<SignedReading> {
+    /// The routes devices use: `POST /v1/readings` (`?wait=true` to answer with each
+    /// reading's outcome), `GET /v1/readings/{machine_id}/{seq}`, `POST /v1/flush`,
+    /// `GET /v1/health`, and `GET /metrics` for whoever runs it.
+    /// Errors are `{"code", "message"}`, as on the node.
+    pub fn router(self: &Arc<Self>) -> Router {
+        routes::router(self.clone(), MAX_BODY_BYTES)
+    }
+
+    fn take_batch(&self) -> Vec<Queued> {
         let mut q = self.queue.lock().expect("queue lock");
         let n = q.len().min(self.max_batch);
         q.drain(..n).collect()
     }
 
-    fn requeue(&self, batch: Vec<SignedReading>) {
+    fn requeue(&self, batch: Vec<Queued>) {
         let mut q = self.queue.lock().expect("queue lock");
         for r in batch.into_iter().rev() {
             q.push_front(r);
@@ -118,30 +170,52 @@ impl Gateway {
     }
 
     /// Sends everything queued now, in batches, without waiting for blocks; returns the
-    /// transaction ids. A batch the node refuses goes back to the queue.
-    pub fn flush(&self) -> anyhow::Result<Vec<String>> {
-        let mut hashes = Vec::new();
-        loop {
-            let batch = self.take_batch();
+    /// transaction ids. A batch the node refuses goes back to the queue. The receipts of the
+    /// batches sent are followed in the background, for each reading's outcome.
+    pub fn flush(self: &Arc<Self>) -> anyhow::Result<Vec<String>> {
+        let mut sent = Vec::new();
+        let result = loop {
+            let mut batch = self.take_batch();
             if batch.is_empty() {
-                return Ok(hashes);
+                break Ok(());
             }
             let n = batch.len() as u64;
-            match self.send(batch.clone()) {
+            match self.send(&mut batch) {
                 Ok(h) => {
                     self.stats.submitted.fetch_add(n, Relaxed);
-                    hashes.push(h);
+                    sent.push((h, batch));
                 }
                 Err(e) => {
+                    self.fail(&mut batch, &send_failure(&e), true);
                     self.requeue(batch);
-                    return Err(e);
+                    break Err(e);
                 }
             }
+        };
+        let hashes = sent.iter().map(|(h, _)| h.to_string()).collect();
+        if !sent.is_empty() {
+            let g = self.clone();
+            let follow = move || {
+                for (h, batch) in sent {
+                    if let Err((f, mut batch)) = g.settle(h, batch) {
+                        g.fail(&mut batch, &f, false);
+                    }
+                }
+            };
+            if let Err(e) = std::thread::Builder::new()
+                .name("gateway-follow".into())
+                .spawn(follow)
+            {
+                tracing::warn!(error = %e, "cannot follow the flushed batches' receipts");
+            }
         }
+        result.map(|()| hashes)
     }
 
-    /// Signs and submits one batch; returns its transaction id.
-    fn send(&self, readings: Vec<SignedReading>) -> anyhow::Result<String> {
+    /// Signs and submits one batch; returns its transaction id. When the submission gets no
+    /// answer the node may still have taken it: the readings remember the transaction.
+    fn send(&self, batch: &mut [Queued]) -> anyhow::Result<Hash> {
+        let readings: Vec<SignedReading> = batch.iter().map(|q| q.reading).collect();
         let health = self.client.get("/v1/health")?;
         let account = self
             .client
@@ -159,140 +233,143 @@ impl Gateway {
             actions: vec![OracleAction::SubmitReadings { readings }.into()],
         }
         .sign(&[&self.key]);
-        let hash = self.client.submit(&tx)?;
+        let hash = tx.hash();
+        if let Err(e) = self.client.submit(&tx) {
+            if e.downcast_ref::<NodeError>().is_none() {
+                for (i, q) in batch.iter_mut().enumerate() {
+                    q.sent_without_receipt(hash, i as u64);
+                }
+            }
+            return Err(e);
+        }
         *next = Some(nonce + 1);
         Ok(hash)
     }
+
+    /// Waits for the receipt of batch `hash` and gives each reading its outcome. Without a
+    /// receipt, or with a failed one, the batch comes back with the failure.
+    fn settle(&self, hash: Hash, mut batch: Vec<Queued>) -> Result<(), (Failure, Vec<Queued>)> {
+        let rec = match self
+            .client
+            .wait_for_tx(&hash.to_string(), self.receipt_wait)
+        {
+            Ok(v) => v,
+            Err(e) => {
+                for (i, q) in batch.iter_mut().enumerate() {
+                    q.sent_without_receipt(hash, i as u64);
+                }
+                let f = Failure {
+                    code: "not_committed",
+                    message: format!("{e:#}"),
+                    tx_hash: Some(hash),
+                    height: None,
+                };
+                return Err((f, batch));
+            }
+        };
+        let (report, height) = match read_receipt(hash, &rec) {
+            Ok(r) => r,
+            Err(f) => return Err((f, batch)),
+        };
+        self.stats.count(&report);
+        let mut earlier = HashMap::new();
+        for (i, q) in batch.into_iter().enumerate() {
+            let mut o = ReadingOutcome::from_report(&q.reading, &report, i as u64, hash, height);
+            if o.code.as_deref() == Some("stale_reading") {
+                if let Some(first) = self.accepted_earlier(&q, &mut earlier) {
+                    o = first;
+                }
+            }
+            let o = self.outcomes.record(&q.reading, o);
+            if let Some(w) = q.waiter {
+                let _ = w.send(o);
+            }
+        }
+        Ok(())
+    }
+
+    /// The acceptance of `q` by an earlier batch whose receipt was not seen then, if one
+    /// accepted it (a retry of it is then refused as `stale_reading`). `cache` holds the
+    /// earlier receipts already read.
+    fn accepted_earlier(
+        &self,
+        q: &Queued,
+        cache: &mut HashMap<Hash, Option<(ReadingsReport, u64)>>,
+    ) -> Option<ReadingOutcome> {
+        for (h, item) in q.earlier.iter().rev() {
+            let found = cache.entry(*h).or_insert_with(|| {
+                let v = self.client.get(&format!("/v1/tx/{h}")).ok()?;
+                read_receipt(*h, &v).ok()
+            });
+            if let Some((report, height)) = found {
+                let o = ReadingOutcome::from_report(&q.reading, report, *item, *h, *height);
+                if o.status == Status::Accepted {
+                    return Some(o);
+                }
+            }
+        }
+        None
+    }
+
+    /// Gives each reading of a batch that did not get into a block the failure as its outcome
+    /// and answers its waiting device; `retrying` when the batch goes back to the queue.
+    fn fail(&self, batch: &mut [Queued], f: &Failure, retrying: bool) {
+        let f = Failure {
+            message: if retrying {
+                format!("{}; the gateway sends it again", f.message)
+            } else {
+                f.message.clone()
+            },
+            ..f.clone()
+        };
+        for q in batch {
+            let o = self
+                .outcomes
+                .record(&q.reading, ReadingOutcome::failed(&q.reading, &f));
+            if let Some(w) = q.waiter.take() {
+                let _ = w.send(o);
+            }
+        }
+    }
 }
 
-async fn unknown_route(method: Method, uri: Uri) -> ApiError {
-    ApiError::not_found(format!(
-        "no route {method} {}; the gateway serves POST /v1/readings, POST /v1/flush and \
-         GET /v1/health",
-        quote(uri.path())
-    ))
-}
-
-/// The readings of a body: one signed reading, or an array of them. A reading that does not
-/// parse is named by its position.
-fn readings_of(body: Value) -> Result<Vec<SignedReading>, ApiError> {
-    let one = |v: Value, what: &str| {
-        serde_json::from_value::<SignedReading>(v)
-            .map_err(|e| ApiError::malformed(format!("{what}: {}", describe_json_error(&e))))
+/// The failure of a batch the node did not take.
+fn send_failure(e: &anyhow::Error) -> Failure {
+    let (code, message) = match e.downcast_ref::<NodeError>() {
+        Some(n) => ("node_refused", format!("the node refused the batch: {n}")),
+        None => ("node_unreachable", format!("{e:#}")),
     };
-    match body {
-        Value::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| one(v, &format!("reading {i}")))
-            .collect(),
-        v => Ok(vec![one(v, "the reading")?]),
+    Failure {
+        code,
+        message,
+        tx_hash: None,
+        height: None,
     }
 }
 
-async fn post_readings(
-    State(g): State<Arc<Gateway>>,
-    ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let readings = readings_of(body)?;
-    let mut q = g.queue.lock().expect("queue lock");
-    if q.len() + readings.len() > MAX_QUEUE {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "queue_full",
-            format!(
-                "gateway holds {} readings, limit is {MAX_QUEUE}; retry later",
-                q.len()
-            ),
-        ));
+/// The readings report and height of a committed batch from the node's record of it.
+fn read_receipt(hash: Hash, rec: &Value) -> Result<(ReadingsReport, u64), Failure> {
+    let height = rec["height"].as_u64();
+    let failure = |message: String| Failure {
+        code: "tx_failed",
+        message,
+        tx_hash: Some(hash),
+        height,
+    };
+    let receipt: Receipt = serde_json::from_value(rec["receipt"].clone())
+        .map_err(|e| failure(format!("the node's receipt of {hash} does not parse: {e}")))?;
+    let height = height.ok_or_else(|| failure(format!("transaction {hash} has no height")))?;
+    if let Some(e) = &receipt.error {
+        return Err(failure(format!(
+            "transaction {hash} failed at height {height}: {}: {}",
+            e.code, e.message
+        )));
     }
-    let n = readings.len();
-    q.extend(readings);
-    Ok(Json(json!({"queued": n})))
-}
-
-async fn flush(State(g): State<Arc<Gateway>>) -> Result<Json<Value>, ApiError> {
-    match tokio::task::spawn_blocking(move || g.flush()).await {
-        Ok(Ok(txs)) => Ok(Json(json!({"txs": txs}))),
-        Ok(Err(e)) => Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "node_refused",
-            format!("{e:#}"),
-        )),
-        Err(e) => Err(ApiError::internal(e)),
-    }
-}
-
-async fn health(State(g): State<Arc<Gateway>>) -> Json<Value> {
-    let s = &g.stats;
-    Json(json!({
-        "payer": g.key.address(),
-        "queued": g.queue.lock().expect("queue lock").len(),
-        "submitted": s.submitted.load(Relaxed),
-        "accepted": s.accepted.load(Relaxed),
-        "rejected": s.rejected.load(Relaxed),
-        "retries": s.retries.load(Relaxed),
-    }))
-}
-
-/// `GET /metrics`: the gateway's queue and what became of the readings it sent, as
-/// Prometheus text.
-async fn metrics(State(g): State<Arc<Gateway>>) -> impl axum::response::IntoResponse {
-    let s = &g.stats;
-    let queued = g.queue.lock().expect("queue lock").len() as u64;
-    let rows = [
-        (
-            "machina_gateway_queued_readings",
-            "gauge",
-            "Readings waiting to be sent.",
-            queued,
-        ),
-        (
-            "machina_gateway_submitted_readings_total",
-            "counter",
-            "Readings sent to the node in a batch.",
-            s.submitted.load(Relaxed),
-        ),
-        (
-            "machina_gateway_accepted_readings_total",
-            "counter",
-            "Readings the chain accepted.",
-            s.accepted.load(Relaxed),
-        ),
-        (
-            "machina_gateway_rejected_readings_total",
-            "counter",
-            "Readings the chain refused (bad signature, stale, out of order).",
-            s.rejected.load(Relaxed),
-        ),
-        (
-            "machina_gateway_retries_total",
-            "counter",
-            "Batches sent again after the node refused or did not answer.",
-            s.retries.load(Relaxed),
-        ),
-    ];
-    let mut out = String::new();
-    for (name, kind, help, v) in rows {
-        out += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
-    }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        out,
-    )
-}
-
-/// The accepted and refused counts of a reading batch's receipt.
-fn counts(rec: &Value) -> anyhow::Result<(u64, u64)> {
-    let summary = rec["receipt"]["events"]
-        .as_array()
-        .and_then(|evs| evs.iter().find(|e| e["kind"] == "readings"))
-        .context("receipt has a readings summary")?;
-    let count = |k: &str| machina_module_cli::attr_u64(Some(&summary["attrs"][k])).unwrap_or(0);
-    Ok((count("accepted"), count("rejected")))
+    let report = machina_oracle::readings_reports(&receipt.events)
+        .into_iter()
+        .next()
+        .ok_or_else(|| failure(format!("the receipt of {hash} reports no readings")))?;
+    Ok((report, height))
 }
 
 /// Every `every`, sends a batch and waits for its receipt; a failed batch goes back to the
@@ -301,26 +378,25 @@ fn run_submitter(g: Arc<Gateway>, every: Duration) {
     let mut backoff = every;
     loop {
         std::thread::sleep(backoff.min(MAX_BACKOFF));
-        let batch = g.take_batch();
+        let mut batch = g.take_batch();
         if batch.is_empty() {
             backoff = every;
             continue;
         }
         let n = batch.len() as u64;
-        let sent = g
-            .send(batch.clone())
-            .and_then(|h| g.client.wait_for_tx(&h, Duration::from_secs(60)))
-            .and_then(|rec| counts(&rec));
-        match sent {
-            Ok((accepted, rejected)) => {
+        let failed = match g.send(&mut batch) {
+            Ok(hash) => g.settle(hash, batch).err(),
+            Err(e) => Some((send_failure(&e), batch)),
+        };
+        match failed {
+            None => {
                 g.stats.submitted.fetch_add(n, Relaxed);
-                g.stats.accepted.fetch_add(accepted, Relaxed);
-                g.stats.rejected.fetch_add(rejected, Relaxed);
                 backoff = every;
             }
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), readings = n, "batch failed; will retry");
+            Some((f, mut batch)) => {
+                tracing::warn!(code = f.code, error = %f.message, readings = n, "batch failed; will retry");
                 g.stats.retries.fetch_add(1, Relaxed);
+                g.fail(&mut batch, &f, true);
                 g.requeue(batch);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
@@ -343,7 +419,10 @@ pub fn run(args: GatewayArgs, ks: &mut Keystore, json: bool) -> anyhow::Result<(
         .transpose()?;
     let address = key.address();
     let node = machina_client::node_url(&args.node);
-    let g = Arc::new(Gateway::new(&node, key, fee_payer, args.max_batch));
+    let g = Arc::new(
+        Gateway::new(&node, key, fee_payer, args.max_batch)
+            .with_receipt_wait(Duration::from_millis(args.receipt_wait_ms)),
+    );
     let balance = g.client.get(&format!("/v1/account/{address}"))?["balance"]
         .as_str()
         .unwrap_or("0")
