@@ -25,7 +25,8 @@ pub type TxBody = machina_primitives::TxBody<Action>;
 /// A block of this chain.
 pub type Block = machina_primitives::Block<Action>;
 pub use exec::{
-    apply_block, check_admission, check_fee_funds, receipts_root, BlockExecutor, BlockOutcome, BlockParts,
+    apply_block, check_admission, check_fee_funds, receipts_root, BlockExecutor, BlockOutcome,
+    BlockParts,
 };
 pub use genesis::{extra_dev_name, is_dev_name, Genesis, DEV_ACCOUNTS, DEV_BALANCE};
 pub use params::Params;
