@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    advance, free_port, get_json, register_meter, signed_reading, start_dev, start_gateway,
-    wait_for_metric,
+    advance, dev_tx, free_port, get_json, register_meter, signed_reading, start_dev, start_gateway,
+    submit_and_wait, wait_for_metric,
 };
 
 /// POSTs JSON and returns the status and the JSON answer, error or not.
@@ -88,7 +88,7 @@ fn a_device_learns_each_readings_outcome_from_the_gateway() {
     // Without `wait` the answer comes at once, as before; the outcome follows.
     let next = signed_reading(&device, id, 6, 50_000, 101);
     let (status, v) = post(&readings, &json!([next]));
-    assert_eq!((status, v), (200, json!({"queued": 1})));
+    assert_eq!((status, v), (200, json!({"queued": 1, "not_queued": []})));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let o = get_json(&format!("{readings}/{id}/6"));
@@ -207,4 +207,103 @@ fn a_reading_whose_first_batch_committed_unseen_is_still_reported_accepted_by_th
     );
     let m = get_json(&format!("{url}/v1/meter/{reg}"));
     assert_eq!(m["seq"], 1, "{m}");
+}
+
+/// The code and tx hash of each outcome in `list`, with its status.
+fn codes(list: &Value) -> Vec<(Value, Value, Value)> {
+    list.as_array()
+        .expect("a list of outcomes")
+        .iter()
+        .map(|o| (o["status"].clone(), o["code"].clone(), o["tx_hash"].clone()))
+        .collect()
+}
+
+/// Refused at the door with `code`: no transaction.
+fn refused(code: &str) -> (Value, Value, Value) {
+    (json!("refused"), json!(code), Value::Null)
+}
+
+#[test]
+fn the_gateway_refuses_unauthenticated_readings_at_once_and_pays_for_none_of_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let node = start_dev(&tmp.path().join("data"), free_port(), &[]);
+    let device = Keypair::from_seed([12; 32]);
+    let id = register_meter(&node.url, &device);
+    let gw = start_gateway(&node.url, &tmp.path().join("keys.json"), "bob", &[]);
+    let readings = format!("{}/v1/readings", gw.url);
+    let bob = format!("{}/v1/account/{}", node.url, Keypair::dev("bob").address());
+    let nonce_before = get_json(&bob)["nonce"].as_u64().expect("nonce");
+
+    let stranger = Keypair::from_seed([13; 32]);
+    let good = signed_reading(&device, id, 7, 60_000, 100);
+    let mut forged = good;
+    forged.reading.import_wh = 5_000;
+    let unknown = signed_reading(&stranger, 999_999, 1, 60_000, 1);
+    let wrong_key = signed_reading(&stranger, id, 8, 50_000, 101);
+    let (status, v) = post(&readings, &json!([forged, unknown, wrong_key]));
+    assert_eq!((status, &v["queued"]), (200, &json!(0)), "{v}");
+    assert_eq!(
+        codes(&v["not_queued"]),
+        [
+            refused("bad_reading_signature"),
+            refused("unknown_machine"),
+            refused("wrong_device_key")
+        ],
+        "{v}"
+    );
+    assert_eq!(v["not_queued"][1]["machine_id"], 999_999, "{v}");
+    assert!(v["not_queued"][2]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("current device key")));
+    assert_eq!(get_json(&format!("{}/v1/health", gw.url))["queued"], 0);
+    // A forged reading is not remembered either: it cannot stand for the real reading 7.
+    assert_eq!(get(&format!("{readings}/{id}/7")).0, 404);
+
+    // Mixed with a good reading: the good one alone goes into a batch.
+    let (_, v) = post(
+        &format!("{readings}?wait=true"),
+        &json!([forged, good, wrong_key]),
+    );
+    let results = codes(&v["results"]);
+    assert_eq!(results[0], refused("bad_reading_signature"), "{v}");
+    assert_eq!(
+        (&results[1].0, &results[1].1),
+        (&json!("accepted"), &Value::Null),
+        "{v}"
+    );
+    assert_eq!(results[2], refused("wrong_device_key"), "{v}");
+    assert_eq!(
+        get_json(&format!("{readings}/{id}/7"))["status"],
+        "accepted"
+    );
+    let health = get_json(&format!("{}/v1/health", gw.url));
+    assert_eq!(health["submitted"], 1, "{health}");
+    let nonce = get_json(&bob)["nonce"].as_u64().expect("nonce");
+    assert_eq!(
+        nonce - nonce_before,
+        1,
+        "one transaction for one good reading"
+    );
+
+    // The owner rotates the device key: the gateway follows at once, and the old key is
+    // refused at the door from then on.
+    use machina_identity::{device_pop_message, IdentityAction};
+    let alice = Keypair::dev("alice");
+    let new_device = Keypair::from_seed([14; 32]);
+    let rotate = IdentityAction::RotateDeviceKey {
+        machine_id: id,
+        new_key: new_device.public(),
+        signature: new_device.sign(&device_pop_message(
+            machina_primitives::DEV_CHAIN_ID,
+            &alice.address(),
+        )),
+    };
+    let rec = submit_and_wait(&node.url, &dev_tx(&node.url, &alice, vec![rotate.into()]));
+    assert_eq!(rec["receipt"]["success"], true, "{rec}");
+    let after = signed_reading(&new_device, id, 9, 40_000, 102);
+    let (_, v) = post(&format!("{readings}?wait=true"), &json!([after]));
+    assert_eq!(v["results"][0]["status"], "accepted", "{v}");
+    let old_key = signed_reading(&device, id, 10, 30_000, 103);
+    let (_, v) = post(&format!("{readings}?wait=true"), &json!([old_key]));
+    assert_eq!(codes(&v["results"]), [refused("wrong_device_key")], "{v}");
 }

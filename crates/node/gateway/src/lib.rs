@@ -3,30 +3,40 @@
 //! each reading.
 //!
 //! The gateway is not trusted: each reading carries its device's signature, which the chain
-//! checks. Retrying a batch is safe because readings carry sequence numbers and cumulative
-//! counters: a reading the chain already has comes back as `stale_reading` and changes nothing.
-//! Each reading's outcome is read from its batch's committed receipt.
+//! checks. The gateway checks it too, and that the key is the machine's current device key,
+//! before it queues a reading, so that it pays no fee for readings the chain would refuse
+//! as unauthenticated. A batch is signed once and sent again as the same transaction until it
+//! is in a block, so a retry pays no second fee; a machine's readings are in one unresolved
+//! batch at most, so they reach the chain in order. Each reading's outcome is read from its
+//! batch's committed receipt.
 
 mod outcome;
 mod routes;
+mod submit;
+mod verify;
 
-pub use outcome::{ReadingOutcome, Status, MAX_EARLIER_ATTEMPTS, MAX_OUTCOMES};
+pub use outcome::{ReadingOutcome, Status, MAX_OUTCOMES};
+pub use submit::{EXPIRY_BLOCKS, FLUSH_WAIT, MAX_UNRESOLVED_BATCHES};
+pub use verify::{
+    DEVICE_KEY_TTL, MAX_CACHED_MACHINES, MAX_LOOKUPS_PER_REQUEST, UNKNOWN_MACHINE_TTL,
+};
 
 use outcome::{Failure, Outcomes, Queued};
+use submit::Pending;
+use verify::DeviceKeys;
 
 use anyhow::Context;
 use axum::Router;
 use clap::Args;
 use machina_client::{Client, Keystore, NodeError};
-use machina_oracle::{OracleAction, ReadingsReport, SignedReading};
+use machina_oracle::ReadingsReport;
 use machina_primitives::limits::MAX_READINGS_PER_TX;
 use machina_primitives::{Address, Hash, Keypair, Receipt};
-use machina_stf::TxBody;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Options of `machina gateway`.
@@ -62,7 +72,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 const MAX_QUEUE: usize = 200_000;
 
 /// Longest pause between retries after a failure.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Longest the gateway waits for a batch's receipt before it sends the batch again, unless
 /// told otherwise (`--receipt-wait-ms`): a node under load commits well within it.
@@ -111,32 +121,39 @@ impl Stats {
 
 /// A gateway: its queue, the account that pays, what it did, and each reading's outcome.
 pub struct Gateway {
-    queue: Mutex<VecDeque<Queued>>,
+    /// The queue and the batches in flight.
+    pending: Mutex<Pending>,
+    /// Signalled when a batch is resolved.
+    resolved: Condvar,
     stats: Stats,
     outcomes: Outcomes,
+    /// Machines' device keys, for checking readings before they are queued.
+    device_keys: DeviceKeys,
+    /// The node's chain id, once asked: readings are signed for it.
+    chain_id: OnceLock<u64>,
     client: Client,
     key: Keypair,
     fee_payer: Option<Address>,
     max_batch: usize,
-    /// Longest a batch's receipt is waited for.
+    /// Longest a batch's receipt is waited for before the batch is sent again.
     receipt_wait: Duration,
-    /// The next nonce, when batches go out faster than blocks commit them.
-    next_nonce: Mutex<Option<u64>>,
 }
 
 impl Gateway {
     /// A gateway that submits to `node` as `key`, optionally with a sponsor paying the fees.
     pub fn new(node: &str, key: Keypair, fee_payer: Option<Address>, max_batch: usize) -> Gateway {
         Gateway {
-            queue: Mutex::new(VecDeque::new()),
+            pending: Mutex::new(Pending::default()),
+            resolved: Condvar::new(),
             stats: Stats::default(),
             outcomes: Outcomes::default(),
+            device_keys: DeviceKeys::default(),
+            chain_id: OnceLock::new(),
             client: Client::new(node),
             key,
             fee_payer,
             max_batch: max_batch.clamp(1, MAX_READINGS_PER_TX),
             receipt_wait: DEFAULT_RECEIPT_WAIT,
-            next_nonce: Mutex::new(None),
         }
     }
 
@@ -155,171 +172,27 @@ impl Gateway {
         routes::router(self.clone(), MAX_BODY_BYTES)
     }
 
-    fn take_batch(&self) -> Vec<Queued> {
-        let mut q = self.queue.lock().expect("queue lock");
-        let n = q.len().min(self.max_batch);
-        q.drain(..n).collect()
-    }
-
-    fn requeue(&self, batch: Vec<Queued>) {
-        let mut q = self.queue.lock().expect("queue lock");
-        for r in batch.into_iter().rev() {
-            q.push_front(r);
-        }
-        *self.next_nonce.lock().expect("nonce lock") = None;
-    }
-
-    /// Sends everything queued now, in batches, without waiting for blocks; returns the
-    /// transaction ids. A batch the node refuses goes back to the queue. The receipts of the
-    /// batches sent are followed in the background, for each reading's outcome.
-    pub fn flush(self: &Arc<Self>) -> anyhow::Result<Vec<String>> {
-        let mut sent = Vec::new();
-        let result = loop {
-            let mut batch = self.take_batch();
-            if batch.is_empty() {
-                break Ok(());
-            }
-            let n = batch.len() as u64;
-            match self.send(&mut batch) {
-                Ok(h) => {
-                    self.stats.submitted.fetch_add(n, Relaxed);
-                    sent.push((h, batch));
-                }
-                Err(e) => {
-                    self.fail(&mut batch, &send_failure(&e), true);
-                    self.requeue(batch);
-                    break Err(e);
-                }
-            }
-        };
-        let hashes = sent.iter().map(|(h, _)| h.to_string()).collect();
-        if !sent.is_empty() {
-            let g = self.clone();
-            let follow = move || {
-                for (h, batch) in sent {
-                    if let Err((f, mut batch)) = g.settle(h, batch) {
-                        g.fail(&mut batch, &f, false);
-                    }
-                }
-            };
-            if let Err(e) = std::thread::Builder::new()
-                .name("gateway-follow".into())
-                .spawn(follow)
-            {
-                tracing::warn!(error = %e, "cannot follow the flushed batches' receipts");
-            }
-        }
-        result.map(|()| hashes)
-    }
-
-    /// Signs and submits one batch; returns its transaction id. When the submission gets no
-    /// answer the node may still have taken it: the readings remember the transaction.
-    fn send(&self, batch: &mut [Queued]) -> anyhow::Result<Hash> {
-        let readings: Vec<SignedReading> = batch.iter().map(|q| q.reading).collect();
+    /// The node's chain id and height.
+    fn chain_head(&self) -> anyhow::Result<(u64, u64)> {
         let health = self.client.get("/v1/health")?;
-        let account = self
-            .client
-            .get(&format!("/v1/account/{}", self.key.address()))?;
-        let on_chain = account["nonce"].as_u64().context("nonce")?;
-        let mut next = self.next_nonce.lock().expect("nonce lock");
-        let nonce = next.map_or(on_chain, |n| n.max(on_chain));
-        let tx = TxBody {
-            chain_id: health["chain_id"].as_u64().context("chain_id")?,
-            sender: self.key.address(),
-            nonce,
-            fee: machina_stf::params::DEFAULT_MIN_FEE,
-            expiry_height: health["height"].as_u64().context("height")? + 100,
-            fee_payer: self.fee_payer,
-            actions: vec![OracleAction::SubmitReadings { readings }.into()],
-        }
-        .sign(&[&self.key]);
-        let hash = tx.hash();
-        if let Err(e) = self.client.submit(&tx) {
-            if e.downcast_ref::<NodeError>().is_none() {
-                for (i, q) in batch.iter_mut().enumerate() {
-                    q.sent_without_receipt(hash, i as u64);
-                }
-            }
-            return Err(e);
-        }
-        *next = Some(nonce + 1);
-        Ok(hash)
+        let chain_id = health["chain_id"].as_u64().context("chain_id")?;
+        let _ = self.chain_id.set(chain_id);
+        Ok((chain_id, health["height"].as_u64().context("height")?))
     }
 
-    /// Waits for the receipt of batch `hash` and gives each reading its outcome. Without a
-    /// receipt, or with a failed one, the batch comes back with the failure.
-    fn settle(&self, hash: Hash, mut batch: Vec<Queued>) -> Result<(), (Failure, Vec<Queued>)> {
-        let rec = match self
-            .client
-            .wait_for_tx(&hash.to_string(), self.receipt_wait)
-        {
-            Ok(v) => v,
-            Err(e) => {
-                for (i, q) in batch.iter_mut().enumerate() {
-                    q.sent_without_receipt(hash, i as u64);
-                }
-                let f = Failure {
-                    code: "not_committed",
-                    message: format!("{e:#}"),
-                    tx_hash: Some(hash),
-                    height: None,
-                };
-                return Err((f, batch));
-            }
-        };
-        let (report, height) = match read_receipt(hash, &rec) {
-            Ok(r) => r,
-            Err(f) => return Err((f, batch)),
-        };
-        self.stats.count(&report);
-        let mut earlier = HashMap::new();
-        for (i, q) in batch.into_iter().enumerate() {
-            let mut o = ReadingOutcome::from_report(&q.reading, &report, i as u64, hash, height);
-            if o.code.as_deref() == Some("stale_reading") {
-                if let Some(first) = self.accepted_earlier(&q, &mut earlier) {
-                    o = first;
-                }
-            }
-            let o = self.outcomes.record(&q.reading, o);
-            if let Some(w) = q.waiter {
-                let _ = w.send(o);
-            }
+    /// The node's chain id, asked once.
+    fn chain_id(&self) -> anyhow::Result<u64> {
+        match self.chain_id.get() {
+            Some(id) => Ok(*id),
+            None => Ok(self.chain_head()?.0),
         }
-        Ok(())
     }
 
-    /// The acceptance of `q` by an earlier batch whose receipt was not seen then, if one
-    /// accepted it (a retry of it is then refused as `stale_reading`). `cache` holds the
-    /// earlier receipts already read.
-    fn accepted_earlier(
-        &self,
-        q: &Queued,
-        cache: &mut HashMap<Hash, Option<(ReadingsReport, u64)>>,
-    ) -> Option<ReadingOutcome> {
-        for (h, item) in q.earlier.iter().rev() {
-            let found = cache.entry(*h).or_insert_with(|| {
-                let v = self.client.get(&format!("/v1/tx/{h}")).ok()?;
-                read_receipt(*h, &v).ok()
-            });
-            if let Some((report, height)) = found {
-                let o = ReadingOutcome::from_report(&q.reading, report, *item, *h, *height);
-                if o.status == Status::Accepted {
-                    return Some(o);
-                }
-            }
-        }
-        None
-    }
-
-    /// Gives each reading of a batch that did not get into a block the failure as its outcome
-    /// and answers its waiting device; `retrying` when the batch goes back to the queue.
-    fn fail(&self, batch: &mut [Queued], f: &Failure, retrying: bool) {
+    /// Gives each reading of a batch that is not in a block yet the failure as its outcome,
+    /// and answers its waiting device; the batch is sent again.
+    fn fail(&self, batch: &mut [Queued], f: &Failure) {
         let f = Failure {
-            message: if retrying {
-                format!("{}; the gateway sends it again", f.message)
-            } else {
-                f.message.clone()
-            },
+            message: format!("{}; the gateway sends it again", f.message),
             ..f.clone()
         };
         for q in batch {
@@ -372,38 +245,6 @@ fn read_receipt(hash: Hash, rec: &Value) -> Result<(ReadingsReport, u64), Failur
     Ok((report, height))
 }
 
-/// Every `every`, sends a batch and waits for its receipt; a failed batch goes back to the
-/// front of the queue and is retried with backoff.
-fn run_submitter(g: Arc<Gateway>, every: Duration) {
-    let mut backoff = every;
-    loop {
-        std::thread::sleep(backoff.min(MAX_BACKOFF));
-        let mut batch = g.take_batch();
-        if batch.is_empty() {
-            backoff = every;
-            continue;
-        }
-        let n = batch.len() as u64;
-        let failed = match g.send(&mut batch) {
-            Ok(hash) => g.settle(hash, batch).err(),
-            Err(e) => Some((send_failure(&e), batch)),
-        };
-        match failed {
-            None => {
-                g.stats.submitted.fetch_add(n, Relaxed);
-                backoff = every;
-            }
-            Some((f, mut batch)) => {
-                tracing::warn!(code = f.code, error = %f.message, readings = n, "batch failed; will retry");
-                g.stats.retries.fetch_add(1, Relaxed);
-                g.fail(&mut batch, &f, true);
-                g.requeue(batch);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
-    }
-}
-
 /// Runs the gateway until interrupted.
 pub fn run(args: GatewayArgs, ks: &mut Keystore, json: bool) -> anyhow::Result<()> {
     machina_client::init_logs(false);
@@ -442,7 +283,7 @@ pub fn run(args: GatewayArgs, ks: &mut Keystore, json: bool) -> anyhow::Result<(
         let every = Duration::from_millis(args.batch_ms);
         std::thread::Builder::new()
             .name("gateway-submit".into())
-            .spawn(move || run_submitter(g, every))?;
+            .spawn(move || submit::run_submitter(g, every))?;
     }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {

@@ -14,10 +14,6 @@ use tokio::sync::oneshot;
 /// first.
 pub const MAX_OUTCOMES: usize = 100_000;
 
-/// Most earlier batches remembered per reading that may have reached the node but whose
-/// receipt the gateway did not see: a retry's `stale_reading` is checked against them.
-pub const MAX_EARLIER_ATTEMPTS: usize = 4;
-
 /// Where a reading stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -26,7 +22,9 @@ pub enum Status {
     Pending,
     /// The chain accepted it.
     Accepted,
-    /// The chain refused it (`code` is the oracle's).
+    /// The chain refused it, or the gateway refused it at once for a reason the chain would
+    /// (a bad signature, an unknown or revoked machine, not its device key); `code` is the
+    /// oracle's.
     Refused,
     /// The gateway could not get it into a block (`code` is the gateway's); the message says
     /// when it sends it again.
@@ -117,6 +115,27 @@ impl ReadingOutcome {
         }
     }
 
+    /// Refused by the gateway before it was queued, with the oracle's `code` and sentence:
+    /// the chain would refuse it the same way, so it is not worth a fee.
+    pub fn refused_at_door(r: &SignedReading, code: &str, message: String) -> ReadingOutcome {
+        ReadingOutcome {
+            code: Some(code.to_owned()),
+            message: Some(message),
+            ..ReadingOutcome::new(r, Status::Refused)
+        }
+    }
+
+    /// Not queued because the gateway could not check it now (`code` is the gateway's).
+    pub fn not_queued(r: &SignedReading, code: &str, message: String) -> ReadingOutcome {
+        ReadingOutcome {
+            code: Some(code.to_owned()),
+            message: Some(format!(
+                "{message}; the reading was not queued, post it again"
+            )),
+            ..ReadingOutcome::new(r, Status::Failed)
+        }
+    }
+
     /// Failed with the gateway's `failure`.
     pub fn failed(r: &SignedReading, failure: &Failure) -> ReadingOutcome {
         ReadingOutcome {
@@ -132,7 +151,8 @@ impl ReadingOutcome {
 /// Why the gateway could not get a batch into a block.
 #[derive(Clone, Debug)]
 pub struct Failure {
-    /// The gateway's code: `node_refused`, `node_unreachable`, `not_committed`, `tx_failed`.
+    /// The gateway's code: `node_refused`, `node_unreachable`, `not_committed`, `tx_failed`,
+    /// `nonce_taken`.
     pub code: &'static str,
     /// The sentence.
     pub message: String,
@@ -148,29 +168,17 @@ pub struct Queued {
     pub reading: SignedReading,
     /// Where its outcome goes, when its device asked to wait (`?wait=true`).
     pub waiter: Option<oneshot::Sender<ReadingOutcome>>,
-    /// Earlier batches that carried it and may have reached the node, without a receipt
-    /// seen: the transaction and the reading's position in it (the latest
-    /// [`MAX_EARLIER_ATTEMPTS`]).
-    pub earlier: Vec<(Hash, u64)>,
 }
 
 impl Queued {
     /// A reading just posted.
     pub fn new(reading: SignedReading, waiter: Option<oneshot::Sender<ReadingOutcome>>) -> Self {
-        Queued {
-            reading,
-            waiter,
-            earlier: Vec::new(),
-        }
+        Queued { reading, waiter }
     }
 
-    /// Remembers that the batch `tx_hash` carried it at `item` and may have reached the node,
-    /// its receipt not seen.
-    pub fn sent_without_receipt(&mut self, tx_hash: Hash, item: u64) {
-        if self.earlier.len() == MAX_EARLIER_ATTEMPTS {
-            self.earlier.remove(0);
-        }
-        self.earlier.push((tx_hash, item));
+    /// The machine that signed it.
+    pub fn machine_id(&self) -> u64 {
+        self.reading.reading.machine_id
     }
 }
 

@@ -62,57 +62,92 @@ struct PostQuery {
     wait: bool,
 }
 
-/// Queues readings, each with its outcome recorded as pending; when `wait`, returns where
-/// each one's outcome will be sent, in order.
+/// The answer when `queued` readings and a request's leave no room.
+fn queue_full(queued: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "queue_full",
+        format!("gateway holds {queued} readings, limit is {MAX_QUEUE}; retry later"),
+    )
+}
+
+/// Queues the readings whose `verdict` is `None`, each with its outcome recorded as pending;
+/// when `wait`, returns where each one's outcome will be sent (`None` for a reading not
+/// queued), in order.
 fn enqueue(
     g: &Gateway,
     readings: &[SignedReading],
+    verdicts: &[Option<ReadingOutcome>],
     wait: bool,
-) -> Result<Vec<oneshot::Receiver<ReadingOutcome>>, ApiError> {
-    let mut q = g.queue.lock().expect("queue lock");
-    if q.len() + readings.len() > MAX_QUEUE {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "queue_full",
-            format!(
-                "gateway holds {} readings, limit is {MAX_QUEUE}; retry later",
-                q.len()
-            ),
-        ));
+) -> Result<Vec<Option<oneshot::Receiver<ReadingOutcome>>>, ApiError> {
+    let mut p = g.pending.lock().expect("queue lock");
+    let n = verdicts.iter().filter(|v| v.is_none()).count();
+    if p.queue.len() + n > MAX_QUEUE {
+        return Err(queue_full(p.queue.len()));
     }
     let mut receivers = Vec::with_capacity(if wait { readings.len() } else { 0 });
-    for r in readings {
+    for (r, verdict) in readings.iter().zip(verdicts) {
+        if verdict.is_some() {
+            if wait {
+                receivers.push(None);
+            }
+            continue;
+        }
         g.outcomes
             .record(r, ReadingOutcome::new(r, Status::Pending));
         let waiter = wait.then(|| {
             let (tx, rx) = oneshot::channel();
-            receivers.push(rx);
+            receivers.push(Some(rx));
             tx
         });
-        q.push_back(Queued::new(*r, waiter));
+        p.queue.push_back(Queued::new(*r, waiter));
     }
     Ok(receivers)
 }
 
-/// `POST /v1/readings`: `{"queued": n}` at once, or with `?wait=true`, once every reading has
-/// an outcome (at most [`MAX_WAIT`]), `{"results": [...]}` in the order posted.
+/// `POST /v1/readings`: checks each reading's signature and device key, queues the good ones
+/// and answers `{"queued": n, "not_queued": [...]}` at once (the outcome of each reading not
+/// queued), or with `?wait=true`, once every reading has an outcome (at most [`MAX_WAIT`]),
+/// `{"results": [...]}` in the order posted.
 async fn post_readings(
     State(g): State<Arc<Gateway>>,
     ApiQuery(query): ApiQuery<PostQuery>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let readings = readings_of(body)?;
-    let receivers = enqueue(&g, &readings, query.wait)?;
+    let readings = Arc::new(readings_of(body)?);
+    // A full gateway spends nothing on verifying what it cannot queue.
+    if !readings.is_empty() {
+        let p = g.pending.lock().expect("queue lock");
+        if p.queue.len() >= MAX_QUEUE {
+            return Err(queue_full(p.queue.len()));
+        }
+    }
+    let verdicts = if readings.is_empty() {
+        Vec::new()
+    } else {
+        let (g, readings) = (g.clone(), readings.clone());
+        // Verifying signatures and asking the node block: off the async runtime.
+        tokio::task::spawn_blocking(move || g.check_readings(&readings))
+            .await
+            .map_err(ApiError::internal)?
+    };
+    let receivers = enqueue(&g, &readings, &verdicts, query.wait)?;
     if !query.wait {
-        return Ok(Json(json!({"queued": readings.len()})));
+        let queued = verdicts.iter().filter(|v| v.is_none()).count();
+        let not_queued: Vec<_> = verdicts.into_iter().flatten().collect();
+        return Ok(Json(json!({"queued": queued, "not_queued": not_queued})));
     }
     let deadline = tokio::time::Instant::now() + MAX_WAIT;
     let mut results = Vec::with_capacity(readings.len());
-    for (r, rx) in readings.iter().zip(receivers) {
-        // An outcome that has arrived is taken even after the deadline.
-        results.push(match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(o)) => o,
-            _ => ReadingOutcome::still_pending(r, MAX_WAIT.as_secs()),
+    for ((r, verdict), rx) in readings.iter().zip(verdicts).zip(receivers) {
+        results.push(match (verdict, rx) {
+            (Some(o), _) => o,
+            // An outcome that has arrived is taken even after the deadline.
+            (None, Some(rx)) => match tokio::time::timeout_at(deadline, rx).await {
+                Ok(Ok(o)) => o,
+                _ => ReadingOutcome::still_pending(r, MAX_WAIT.as_secs()),
+            },
+            (None, None) => ReadingOutcome::still_pending(r, MAX_WAIT.as_secs()),
         });
     }
     Ok(Json(json!({ "results": results })))
@@ -161,7 +196,7 @@ async fn health(State(g): State<Arc<Gateway>>) -> Json<Value> {
     let s = &g.stats;
     Json(json!({
         "payer": g.key.address(),
-        "queued": g.queue.lock().expect("queue lock").len(),
+        "queued": g.pending.lock().expect("queue lock").queue.len(),
         "submitted": s.submitted.load(Relaxed),
         "accepted": s.accepted.load(Relaxed),
         "rejected": s.rejected.load(Relaxed),
@@ -173,7 +208,7 @@ async fn health(State(g): State<Arc<Gateway>>) -> Json<Value> {
 /// Prometheus text.
 async fn metrics(State(g): State<Arc<Gateway>>) -> impl axum::response::IntoResponse {
     let s = &g.stats;
-    let queued = g.queue.lock().expect("queue lock").len() as u64;
+    let queued = g.pending.lock().expect("queue lock").queue.len() as u64;
     let rows = [
         (
             "machina_gateway_queued_readings",
