@@ -137,3 +137,25 @@ fn a_subscription_from_a_past_height_survives_a_restart_with_no_gap_and_no_dupli
         "every block once, in order"
     );
 }
+
+#[test]
+fn catching_up_on_more_heights_than_the_queue_holds_waits_for_the_consumer() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let node = start_dev(&tmp.path().join("data"), port, &["--sim-clock"]);
+    // More past heights than a connection may queue (1,024 messages).
+    let last = 1_300;
+    for h in 1..=last {
+        advance(&node.url, h * 1_000);
+    }
+    let mut ws = connect(port);
+    send(
+        &mut ws,
+        serde_json::json!({"subscribe": "blocks", "from_height": 1}),
+    );
+    assert_eq!(recv(&mut ws)["type"], "subscribed");
+    // A consumer that reads nothing for a while is not dropped while it catches up: the
+    // store is read at its pace.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(blocks_until(&mut ws, last), (1..=last).collect::<Vec<_>>());
+}

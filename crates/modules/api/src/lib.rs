@@ -348,8 +348,37 @@ pub struct BodyTimeout(pub std::time::Duration);
 /// The body timeout of a router served without one.
 pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Most bytes of request bodies being read at once, across every connection of the process.
+/// A route's own limit bounds one body; this bounds them all together, so a thousand
+/// connections each sending a batch cannot take the node's memory. Measured in KiB permits.
+pub const MAX_INFLIGHT_BODY_BYTES: usize = 128 * 1024 * 1024;
+
+static BODY_BUDGET: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(MAX_INFLIGHT_BODY_BYTES / 1024);
+
+/// The KiB permits a body reserves: what its Content-Length says, else the route's limit.
+fn body_permits(req: &Request, limit: Option<usize>) -> u32 {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let bytes = match (declared, limit) {
+        (Some(d), Some(l)) => d.min(l),
+        (Some(d), None) => d,
+        (None, Some(l)) => l,
+        (None, None) => MAX_INFLIGHT_BODY_BYTES,
+    };
+    let kib = bytes
+        .div_ceil(1024)
+        .clamp(1, MAX_INFLIGHT_BODY_BYTES / 1024);
+    u32::try_from(kib).unwrap_or(u32::MAX)
+}
+
 /// The request body as bytes, within the route's limit and the server's body timeout: over
-/// the limit a `payload_too_large` error that names it, too slow a `body_timeout`.
+/// the limit a `payload_too_large` error that names it, too slow a `body_timeout`, and when
+/// [`MAX_INFLIGHT_BODY_BYTES`] are already being read and do not drain within the timeout, a
+/// `503 server_busy`.
 pub struct ApiBody(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for ApiBody {
@@ -361,7 +390,21 @@ impl<S: Send + Sync> FromRequest<S> for ApiBody {
             .extensions()
             .get::<BodyTimeout>()
             .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
-        match tokio::time::timeout(wait, Bytes::from_request(req, state)).await {
+        let started = std::time::Instant::now();
+        let permits = body_permits(&req, limit);
+        let Ok(Ok(_held)) = tokio::time::timeout(wait, BODY_BUDGET.acquire_many(permits)).await
+        else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                format!(
+                    "the node is already reading {} MiB of request bodies; retry in a moment",
+                    MAX_INFLIGHT_BODY_BYTES >> 20
+                ),
+            ));
+        };
+        let rest = wait.saturating_sub(started.elapsed());
+        match tokio::time::timeout(rest, Bytes::from_request(req, state)).await {
             Ok(read) => read.map(ApiBody).map_err(|e| body_error(e, limit)),
             Err(_) => Err(ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
@@ -511,6 +554,30 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_reserves_what_it_declares_within_its_route_limit() {
+        let req = |len: Option<&str>| {
+            let mut b = axum::http::Request::builder();
+            if let Some(l) = len {
+                b = b.header(header::CONTENT_LENGTH, l);
+            }
+            b.body(axum::body::Body::empty()).expect("request")
+        };
+        assert_eq!(body_permits(&req(Some("10240")), Some(64 << 10)), 10);
+        assert_eq!(body_permits(&req(Some("1")), Some(64 << 10)), 1);
+        assert_eq!(body_permits(&req(None), Some(4 << 20)), 4096);
+        // A lie about the length is capped by the route, and by the whole budget.
+        assert_eq!(
+            body_permits(&req(Some("999999999999")), Some(16 << 20)),
+            16384
+        );
+        assert_eq!(
+            body_permits(&req(Some("999999999999")), None) as usize,
+            MAX_INFLIGHT_BODY_BYTES / 1024
+        );
+        assert_eq!(body_permits(&req(Some("junk")), Some(2048)), 2);
+    }
     use axum::body::Body;
 
     async fn body_of(res: Response) -> (StatusCode, Value) {

@@ -21,8 +21,14 @@ use tokio::sync::mpsc;
 pub const MAX_WS_CONNECTIONS: usize = 256;
 /// Most subscriptions one connection holds.
 pub const MAX_SUBSCRIPTIONS: usize = 16;
-/// Most messages queued for one connection; a consumer that falls this far behind is dropped.
+/// Most messages queued for one connection; a live consumer that falls this far behind is
+/// dropped.
 pub const MAX_QUEUED_MESSAGES: usize = 1024;
+/// Most bytes of messages queued for one connection, whatever their number: a block with its
+/// receipts can be megabytes, so the count alone would not bound memory. With
+/// [`MAX_WS_CONNECTIONS`] this bounds the streams' memory at 256 × 2 MiB. One message larger
+/// than this is still sent when the queue is empty.
+pub const MAX_QUEUED_BYTES: usize = 2 * 1024 * 1024;
 /// Largest message a client may send.
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 4096;
 
@@ -91,15 +97,75 @@ pub(crate) async fn upgrade(State(chain): State<Arc<Chain>>, ws: WebSocketUpgrad
         })
 }
 
+/// A connection's queue of messages, serialized, bounded in number and in bytes.
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::Sender<(String, bool)>,
+    bytes: Arc<AtomicUsize>,
+}
+
+/// Why a message could not be queued.
+enum Full {
+    /// The connection is gone.
+    Closed,
+    /// The consumer has [`MAX_QUEUED_MESSAGES`] or [`MAX_QUEUED_BYTES`] waiting.
+    Behind,
+}
+
+impl Outbox {
+    fn reserve(&self, len: usize) -> bool {
+        let before = self.bytes.fetch_add(len, Ordering::SeqCst);
+        if before > 0 && before + len > MAX_QUEUED_BYTES {
+            self.bytes.fetch_sub(len, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Queues `v` now, or says the consumer is behind.
+    fn try_push(&self, v: &Value) -> Result<(), Full> {
+        let (text, closing) = (v.to_string(), v["type"] == "closing");
+        let len = text.len();
+        if !self.reserve(len) {
+            return Err(Full::Behind);
+        }
+        self.tx.try_send((text, closing)).map_err(|e| {
+            self.bytes.fetch_sub(len, Ordering::SeqCst);
+            match e {
+                mpsc::error::TrySendError::Full(_) => Full::Behind,
+                mpsc::error::TrySendError::Closed(_) => Full::Closed,
+            }
+        })
+    }
+
+    /// Queues `v` once there is room: for heights read back from the store, where waiting
+    /// costs no memory (the store is read only as fast as the consumer takes).
+    async fn push(&self, v: &Value) -> Result<(), Full> {
+        loop {
+            match self.try_push(v) {
+                Err(Full::Behind) => tokio::time::sleep(OUTBOX_POLL).await,
+                other => return other,
+            }
+        }
+    }
+}
+
+/// How often a catching-up subscription looks for room in its connection's queue.
+const OUTBOX_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
 async fn serve(chain: Arc<Chain>, mut socket: WebSocket) {
-    let (tx, mut rx) = mpsc::channel::<Value>(MAX_QUEUED_MESSAGES);
+    let (tx, mut rx) = mpsc::channel::<(String, bool)>(MAX_QUEUED_MESSAGES);
+    let outbox = Outbox {
+        tx,
+        bytes: Arc::new(AtomicUsize::new(0)),
+    };
     let mut tasks = Vec::new();
     loop {
         tokio::select! {
             out = rx.recv() => {
-                let Some(v) = out else { break };
-                let closing = v["type"] == "closing";
-                if socket.send(Message::Text(Utf8Bytes::from(v.to_string()))).await.is_err() || closing {
+                let Some((text, closing)) = out else { break };
+                outbox.bytes.fetch_sub(text.len(), Ordering::SeqCst);
+                if socket.send(Message::Text(Utf8Bytes::from(text))).await.is_err() || closing {
                     break;
                 }
             }
@@ -121,7 +187,7 @@ async fn serve(chain: Arc<Chain>, mut socket: WebSocket) {
                         if socket.send(Message::Text(Utf8Bytes::from(v.to_string()))).await.is_err() {
                             break;
                         }
-                        tasks.push(tokio::spawn(follow(chain.clone(), tx.clone(), id, kind, from, filter)));
+                        tasks.push(tokio::spawn(follow(chain.clone(), outbox.clone(), id, kind, from, filter)));
                     }
                 }
             }
@@ -177,16 +243,19 @@ fn subscription(
     ))
 }
 
-/// Sends one subscription's messages from height `next` on, for ever.
+/// Sends one subscription's messages from height `next` on, for ever. Heights before the
+/// head when it starts are read back at the consumer's pace; from then on, a consumer that
+/// lets [`MAX_QUEUED_MESSAGES`] or [`MAX_QUEUED_BYTES`] pile up is told why and dropped.
 async fn follow(
     chain: Arc<Chain>,
-    tx: mpsc::Sender<Value>,
+    outbox: Outbox,
     id: usize,
     kind: Kind,
     mut next: u64,
     filter: Filter,
 ) {
     let mut heights = chain.subscribe();
+    let caught_up_at = chain.store().head().ok().flatten().unwrap_or(0);
     loop {
         let head = chain.store().head().ok().flatten().unwrap_or(0);
         while next <= head {
@@ -196,11 +265,21 @@ async fn follow(
                     json!({"type": "closing", "reason": "internal", "message": e, "height": next}),
                 ],
             };
-            for m in msgs {
-                if tx.try_send(m).is_err() {
-                    // Full: the consumer is too slow. Say so (waiting for room) and stop.
-                    let _ = tx.send(json!({"type": "closing", "reason": "slow_consumer", "message": format!("more than {MAX_QUEUED_MESSAGES} messages waited for this connection; resubscribe from height {next}"), "height": next})).await;
-                    return;
+            for m in &msgs {
+                let queued = if next <= caught_up_at {
+                    outbox.push(m).await
+                } else {
+                    outbox.try_push(m)
+                };
+                match queued {
+                    Ok(()) => {}
+                    Err(Full::Closed) => return,
+                    Err(Full::Behind) => {
+                        // Say so (waiting for room: the queue drains) and stop.
+                        let bye = json!({"type": "closing", "reason": "slow_consumer", "message": format!("more than {MAX_QUEUED_MESSAGES} messages or {MAX_QUEUED_BYTES} bytes waited for this connection; resubscribe from height {next}"), "height": next});
+                        let _ = outbox.push(&bye).await;
+                        return;
+                    }
                 }
             }
             next += 1;

@@ -109,10 +109,19 @@ pub struct Store {
     db: Arc<Database>,
 }
 
+/// The database's page cache. redb's default is 1 GiB, which a node fills after a flood and
+/// keeps: its resident memory then stays near a gigabyte with nothing to do. The node reads
+/// back little (the state lives in memory; blocks and history are read on request), so a
+/// small cache costs little; see docs/memory.md.
+pub const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 impl Store {
-    /// Opens or creates the database at `path`.
+    /// Opens or creates the database at `path`, with a page cache of [`STORE_CACHE_BYTES`].
     pub fn open(path: &Path) -> Result<Store> {
-        Store::with_tables(Database::create(path)?)
+        let db = redb::Builder::new()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(path)?;
+        Store::with_tables(db)
     }
 
     /// A database in memory, for simulations and tests.
