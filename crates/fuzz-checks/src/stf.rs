@@ -1,0 +1,595 @@
+//! The state transition function fed arbitrary sequences of transactions: a few dev keys,
+//! templates of every module's common actions (and raw decoded actions), in a few blocks.
+//!
+//! After every block: no panic, the sum of every account's balance is the supply fixed at
+//! genesis, the compute escrow holds exactly its jobs' escrow, each zone's energy escrow
+//! holds exactly its open and cleared orders' escrow, and each account's nonce counts its
+//! included transactions. At the end the included transactions, applied with
+//! [`apply_block`] to a fresh genesis, give the same receipts and state root at every height.
+
+use arbitrary::{Arbitrary, Unstructured};
+use machina_bank::BankAction;
+use machina_compute::{ComputeAction, JobSpec, OfferTerms, Resources};
+use machina_energy::{EnergyAction, MarketRule, Side, ZoneConfig};
+use machina_identity::{
+    device_pop_message, IdentityAction, MachineKind, MachineMetadata, MachineRegistration,
+};
+use machina_oracle::{MeterReading, OracleAction};
+use machina_primitives::{Address, Amount, BlockEnv, Decode, Keypair, Receipt};
+use machina_shares::SharesAction;
+use machina_staking::{StakingAction, StakingParams, Subject};
+use machina_state::{AuthenticatedState, SparseMerkleTree, StateRead};
+use machina_stf::{apply_block, verify_txs, Action, BlockExecutor, Genesis, TxBody, VerifiedTx};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+const CHAIN: u64 = 7;
+const INTERVAL: u64 = 900_000;
+/// Genesis time: an hour before an interval boundary.
+const T0: u64 = 1_800_000_000_000 - 3_600_000;
+const ZONES: [&str; 2] = ["zone-a", "zone-b"];
+const MAX_BLOCKS: usize = 12;
+const MAX_TXS_PER_BLOCK: usize = 6;
+
+/// Senders: four funded dev accounts and one unfunded.
+const USERS: [&str; 5] = ["alice", "bob", "charlie", "dave", "carol"];
+/// Device keys machines are registered with.
+const DEVICES: usize = 4;
+
+struct Keys {
+    users: Vec<Keypair>,
+    devices: Vec<Keypair>,
+}
+
+fn keys() -> &'static Keys {
+    static K: OnceLock<Keys> = OnceLock::new();
+    K.get_or_init(|| Keys {
+        users: USERS.iter().map(|n| Keypair::dev(n)).collect(),
+        devices: (0..DEVICES)
+            .map(|i| Keypair::dev(&format!("fuzz-device-{i}")))
+            .collect(),
+    })
+}
+
+fn user(i: u8) -> &'static Keypair {
+    &keys().users[usize::from(i) % USERS.len()]
+}
+
+fn device(i: u8) -> &'static Keypair {
+    &keys().devices[usize::from(i) % DEVICES]
+}
+
+/// A machine id: mostly ones that exist (ids start at 1), sometimes not.
+fn machine(i: u8) -> u64 {
+    u64::from(i % 6)
+}
+
+fn zone(i: bool) -> String {
+    ZONES[usize::from(i)].into()
+}
+
+/// One transaction's action, from a template.
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Transfer {
+        to: u8,
+        amount: u32,
+    },
+    TransferToMachine {
+        machine: u8,
+        amount: u32,
+    },
+    Register {
+        device: u8,
+        kind: u8,
+        zone: Option<bool>,
+        power_w: u32,
+    },
+    Revoke {
+        machine: u8,
+    },
+    TransferMachine {
+        machine: u8,
+        to: u8,
+    },
+    Reading {
+        device: u8,
+        machine: u8,
+        channel: bool,
+        seq: u8,
+        dt_s: u16,
+        import_wh: u16,
+        export_wh: u16,
+    },
+    CreateZone {
+        zone: bool,
+        pay_as_bid: bool,
+        float: u32,
+    },
+    PlaceOrder {
+        machine: u8,
+        bid: bool,
+        ahead: u8,
+        price: u32,
+        qty_wh: u16,
+    },
+    CancelOrder {
+        zone: bool,
+        order_id: u8,
+    },
+    Bond {
+        machine: u8,
+        amount: u32,
+    },
+    Unbond {
+        machine: u8,
+        amount: u32,
+    },
+    Offer {
+        machine: u8,
+        price: u16,
+        capacity: u8,
+        max_lease: u8,
+    },
+    WithdrawOffer {
+        offer_id: u8,
+    },
+    Job {
+        max_price: u16,
+        blocks: u8,
+        redundancy: u8,
+        deposit: u32,
+    },
+    TopUp {
+        job_id: u8,
+        amount: u32,
+    },
+    Close {
+        job_id: u8,
+    },
+    Ack {
+        job_id: u8,
+        replica: u8,
+    },
+    IssueShares {
+        machine: u8,
+        supply: u16,
+        fee_bps: u16,
+        forced: bool,
+    },
+    TransferShares {
+        machine: u8,
+        to: u8,
+        amount: u16,
+    },
+    OfferShares {
+        machine: u8,
+        amount: u16,
+        price: u16,
+    },
+    BuyShares {
+        machine: u8,
+        amount: u16,
+        max_price: u16,
+    },
+    ClaimRevenue {
+        machine: Option<u8>,
+    },
+    /// Any action the codec accepts.
+    Raw(Vec<u8>),
+}
+
+/// A transaction: who sends it and its actions.
+#[derive(Arbitrary, Debug)]
+struct Tx {
+    sender: u8,
+    /// Nonce offset from the expected one (mostly 0).
+    skew: u8,
+    ops: Vec<Op>,
+}
+
+/// A block: how much chain time passes before it (in minutes) and its transactions.
+#[derive(Arbitrary, Debug)]
+struct BlockIn {
+    minutes: u8,
+    txs: Vec<Tx>,
+}
+
+fn gpu(gpus: u16) -> Resources {
+    Resources {
+        gpu_model: "h100".into(),
+        gpus,
+        gpu_mem_gb: 80,
+        vcpus: 16,
+        ram_gb: 128,
+        disk_gb: 500,
+    }
+}
+
+fn action(op: &Op, sender: &Keypair, now: u64) -> Option<Action> {
+    let min_bond = StakingParams::default().min_provider_bond.0;
+    Some(match *op {
+        Op::Transfer { to, amount } => BankAction::Transfer {
+            to: user(to).address(),
+            amount: Amount(u128::from(amount) * 1000),
+        }
+        .into(),
+        Op::TransferToMachine { machine: m, amount } => BankAction::Transfer {
+            to: machina_identity::machine_address(machine(m)),
+            amount: Amount(u128::from(amount) * 1000),
+        }
+        .into(),
+        Op::Register {
+            device: d,
+            kind,
+            zone: z,
+            power_w,
+        } => {
+            let d = device(d);
+            let kinds = [
+                MachineKind::Solar,
+                MachineKind::Battery,
+                MachineKind::Compute,
+                MachineKind::Meter,
+            ];
+            IdentityAction::RegisterMachine(Box::new(MachineRegistration {
+                device_key: d.public(),
+                device_signature: d.sign(&device_pop_message(CHAIN, &sender.address())),
+                kind: kinds[usize::from(kind) % kinds.len()],
+                rated_power_w: u64::from(power_w),
+                capacity_wh: None,
+                zone: z.map(zone),
+                metadata: MachineMetadata::default(),
+                attestation: None,
+            }))
+            .into()
+        }
+        Op::Revoke { machine: m } => IdentityAction::RevokeMachine {
+            machine_id: machine(m),
+        }
+        .into(),
+        Op::TransferMachine { machine: m, to } => IdentityAction::TransferMachine {
+            machine_id: machine(m),
+            new_owner: user(to).address(),
+        }
+        .into(),
+        Op::Reading {
+            device: d,
+            machine: m,
+            channel,
+            seq,
+            dt_s,
+            import_wh,
+            export_wh,
+        } => {
+            let r = MeterReading {
+                machine_id: machine(m),
+                channel: u16::from(channel),
+                seq: u64::from(seq),
+                timestamp_ms: (now + u64::from(dt_s) * 1000).saturating_sub(600_000),
+                import_wh: u64::from(seq) * u64::from(import_wh),
+                export_wh: u64::from(seq) * u64::from(export_wh),
+            };
+            OracleAction::SubmitReadings {
+                readings: vec![r.sign(CHAIN, device(d))],
+            }
+            .into()
+        }
+        Op::CreateZone {
+            zone: z,
+            pay_as_bid,
+            float,
+        } => EnergyAction::CreateZone {
+            config: Box::new(ZoneConfig {
+                name: zone(z),
+                interval_ms: INTERVAL,
+                gate_closure_ms: 60_000,
+                retail_price: 300_000,
+                feed_in_price: 80_000,
+                market_fee_bps: 100,
+                rule: if pay_as_bid {
+                    MarketRule::PayAsBid
+                } else {
+                    MarketRule::PayAsClear { k_ppm: 500_000 }
+                },
+                import_limit_w: 50_000,
+                export_limit_w: 50_000,
+                settlement_deadline_ms: 600_000,
+            }),
+            grid_float: Amount(u128::from(float) * 1000),
+        }
+        .into(),
+        Op::PlaceOrder {
+            machine: m,
+            bid,
+            ahead,
+            price,
+            qty_wh,
+        } => EnergyAction::PlaceOrder {
+            machine_id: machine(m),
+            side: if bid { Side::Bid } else { Side::Ask },
+            interval_start_ms: (now / INTERVAL + 1 + u64::from(ahead % 4)) * INTERVAL,
+            price: u64::from(price),
+            qty_wh: u64::from(qty_wh),
+        }
+        .into(),
+        Op::CancelOrder { zone: z, order_id } => EnergyAction::CancelOrder {
+            zone: zone(z),
+            order_id: u64::from(order_id % 16),
+        }
+        .into(),
+        Op::Bond { machine: m, amount } => StakingAction::Bond {
+            subject: Subject::Provider {
+                machine_id: machine(m),
+            },
+            amount: Amount(min_bond / 2 + u128::from(amount)),
+        }
+        .into(),
+        Op::Unbond { machine: m, amount } => StakingAction::Unbond {
+            subject: Subject::Provider {
+                machine_id: machine(m),
+            },
+            amount: Amount(u128::from(amount)),
+        }
+        .into(),
+        Op::Offer {
+            machine: m,
+            price,
+            capacity,
+            max_lease,
+        } => ComputeAction::Offer {
+            machine_id: machine(m),
+            terms: OfferTerms {
+                resources: gpu(1),
+                region: "eu".into(),
+                price_per_block: Amount(u128::from(price)),
+                capacity: u16::from(capacity % 4),
+                max_lease_blocks: u64::from(max_lease),
+            },
+        }
+        .into(),
+        Op::WithdrawOffer { offer_id } => ComputeAction::WithdrawOffer {
+            offer_id: u64::from(offer_id % 8),
+        }
+        .into(),
+        Op::Job {
+            max_price,
+            blocks,
+            redundancy,
+            deposit,
+        } => ComputeAction::Job {
+            spec: JobSpec {
+                requirements: gpu(1),
+                region: String::new(),
+                min_reputation: 0,
+                max_price_per_block: Amount(u128::from(max_price)),
+                blocks: u64::from(blocks % 16),
+                redundancy: redundancy % 4,
+                sla: machina_compute::Sla::default(),
+                attested: false,
+            },
+            deposit: Amount(u128::from(deposit)),
+        }
+        .into(),
+        Op::TopUp { job_id, amount } => ComputeAction::TopUp {
+            job_id: u64::from(job_id % 8),
+            amount: Amount(u128::from(amount)),
+        }
+        .into(),
+        Op::Close { job_id } => ComputeAction::Close {
+            job_id: u64::from(job_id % 8),
+        }
+        .into(),
+        Op::Ack { job_id, replica } => ComputeAction::Ack {
+            job_id: u64::from(job_id % 8),
+            replica: replica % 4,
+        }
+        .into(),
+        Op::IssueShares {
+            machine: m,
+            supply,
+            fee_bps,
+            forced,
+        } => SharesAction::IssueShares {
+            machine_id: machine(m),
+            supply: u64::from(supply),
+            operator_fee_bps: fee_bps % 12_000,
+            forced_transfer: forced,
+        }
+        .into(),
+        Op::TransferShares {
+            machine: m,
+            to,
+            amount,
+        } => SharesAction::TransferShares {
+            machine_id: machine(m),
+            to: user(to).address(),
+            amount: u64::from(amount),
+        }
+        .into(),
+        Op::OfferShares {
+            machine: m,
+            amount,
+            price,
+        } => SharesAction::OfferShares {
+            machine_id: machine(m),
+            amount: u64::from(amount),
+            price_per_share: Amount(u128::from(price)),
+        }
+        .into(),
+        Op::BuyShares {
+            machine: m,
+            amount,
+            max_price,
+        } => SharesAction::BuyShares {
+            machine_id: machine(m),
+            amount: u64::from(amount),
+            max_price_per_share: Amount(u128::from(max_price)),
+        }
+        .into(),
+        Op::ClaimRevenue { machine: m } => SharesAction::ClaimRevenue {
+            machine_id: m.map(machine),
+        }
+        .into(),
+        Op::Raw(ref bytes) => Action::decode_exact(bytes, 64 * 1024).ok()?,
+    })
+}
+
+fn genesis_state() -> SparseMerkleTree {
+    let g = Genesis::dev(CHAIN, T0, vec![]);
+    let mut s = SparseMerkleTree::from_entries(std::iter::empty());
+    s.apply(&g.changes().expect("the dev genesis is valid"));
+    s
+}
+
+fn balance(s: &impl StateRead, a: &Address) -> u128 {
+    machina_bank::account(s, a).balance.0
+}
+
+/// The supply is every account's balance: sums them over the whole state.
+fn sum_of_balances(s: &SparseMerkleTree) -> u128 {
+    // The bank's account keys (`bank/acct/` and the address); read through the bank.
+    const ACCT: &[u8] = b"bank/acct/";
+    s.entries()
+        .into_iter()
+        .filter_map(|(k, _)| {
+            let a: [u8; 20] = k.strip_prefix(ACCT)?.try_into().ok()?;
+            Some(balance(s, &Address(a)))
+        })
+        .try_fold(0u128, |t, b| t.checked_add(b))
+        .expect("balances overflow u128")
+}
+
+fn check_invariants(s: &SparseMerkleTree, supply: u128, nonces: &BTreeMap<Address, u64>, h: u64) {
+    assert_eq!(
+        sum_of_balances(s),
+        supply,
+        "supply not conserved at height {h}"
+    );
+    let jobs: u128 = (0..64)
+        .filter_map(|id| machina_compute::job(s, id))
+        .map(|j| j.escrow.0)
+        .sum();
+    assert_eq!(
+        balance(s, &machina_compute::escrow_address()),
+        jobs,
+        "compute escrow differs from its jobs' escrow at height {h}"
+    );
+    for z in machina_energy::market::zones(s) {
+        let held: u128 = (0..64)
+            .filter_map(|id| machina_energy::market::order(s, &z, id))
+            .filter(|o| {
+                matches!(
+                    o.status,
+                    machina_energy::Status::Open | machina_energy::Status::Cleared
+                )
+            })
+            .map(|o| o.escrow.0)
+            .sum();
+        assert_eq!(
+            balance(s, &machina_energy::market::escrow_address(&z)),
+            held,
+            "escrow of zone {z} differs from its orders' at height {h}"
+        );
+    }
+    for (a, n) in nonces {
+        assert_eq!(
+            machina_bank::account(s, a).nonce,
+            *n,
+            "nonce of {a} at height {h}"
+        );
+    }
+}
+
+fn env(height: u64, timestamp_ms: u64) -> BlockEnv {
+    BlockEnv {
+        chain_id: CHAIN,
+        height,
+        timestamp_ms,
+        proposer: Address([0xfe; 20]),
+    }
+}
+
+/// Runs the sequence the bytes describe; panics on any broken invariant.
+pub fn sequence(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let mut state = genesis_state();
+    let supply = machina_bank::total_supply(&state).0;
+    assert_eq!(sum_of_balances(&state), supply, "genesis supply");
+    let mut nonces: BTreeMap<Address, u64> = BTreeMap::new();
+    let mut now = T0;
+    // Per block: its env, the included transactions, their receipts, the root after it.
+    let mut chain: Vec<(
+        BlockEnv,
+        Vec<VerifiedTx>,
+        Vec<Receipt>,
+        machina_primitives::Hash,
+    )> = Vec::new();
+    for height in 1..=MAX_BLOCKS as u64 {
+        let Ok(b) = BlockIn::arbitrary(&mut u) else {
+            break;
+        };
+        now += u64::from(b.minutes) * 60_000 + 1;
+        let mut planned: BTreeMap<Address, u64> = BTreeMap::new();
+        let mut txs = Vec::new();
+        for t in b.txs.iter().take(MAX_TXS_PER_BLOCK) {
+            let k = user(t.sender);
+            let next = planned
+                .entry(k.address())
+                .or_insert_with(|| *nonces.get(&k.address()).unwrap_or(&0));
+            let actions: Vec<Action> = t
+                .ops
+                .iter()
+                .take(4)
+                .filter_map(|op| action(op, k, now))
+                .collect();
+            let nonce = if t.skew % 8 == 7 {
+                next.wrapping_add(u64::from(t.skew))
+            } else {
+                *next
+            };
+            *next += 1;
+            txs.push(
+                TxBody {
+                    chain_id: CHAIN,
+                    sender: k.address(),
+                    nonce,
+                    fee: machina_stf::params::DEFAULT_MIN_FEE,
+                    expiry_height: height + 5,
+                    fee_payer: None,
+                    actions,
+                }
+                .sign(&[k]),
+            );
+        }
+        let e = env(height, now);
+        let mut exec = BlockExecutor::begin(&state, e);
+        let mut included = Vec::new();
+        for v in verify_txs(txs).into_iter().flatten() {
+            if exec.execute(&v).is_ok() {
+                *nonces.entry(v.tx().body.sender).or_default() += 1;
+                included.push(v);
+            }
+        }
+        let parts = exec.finish();
+        let root = state.apply(&parts.changes);
+        check_invariants(&state, supply, &nonces, height);
+        chain.push((e, included, parts.receipts, root));
+    }
+    // Replay: the same blocks through apply_block on a fresh genesis.
+    let mut replay = genesis_state();
+    for (e, txs, receipts, root) in &chain {
+        let out = apply_block(&mut replay, txs, e)
+            .unwrap_or_else(|err| panic!("replay refused block {}: {err:?}", e.height));
+        assert_eq!(
+            &out.receipts, receipts,
+            "receipts differ on replay at {}",
+            e.height
+        );
+        assert_eq!(
+            &out.state_root, root,
+            "root differs on replay at {}",
+            e.height
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! `cargo fuzz run tx_decode`: see docs/fuzzing.md; the body is machina_fuzz_checks::decode::tx_decode.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| machina_fuzz_checks::decode::tx_decode(data));
