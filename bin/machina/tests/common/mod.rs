@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test file uses a part of it.
 
+pub mod devcli;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
