@@ -102,17 +102,20 @@ async function main() {
       ],
     });
     const page = await browser.newPage();
-    // The page looks records up that may not exist (a machine without shares, an interval
-    // without orders, the end of the offers): the browser logs each 404 as a console error
-    // of its own. Those lines are counted, not failed; any other console error, any page
-    // exception and any other failed response fails the test.
+    // The browser logs each 404 as a console error of its own. Those lines are counted and
+    // each 404 response's URL kept; any other console error, any page exception and any other
+    // failed response fails the test.
     let notFound = 0;
+    const notFoundUrls = [];
     page.on("console", (m) => {
       if (m.type() !== "error") return;
       if (/^Failed to load resource: the server responded with a status of 404/.test(m.text())) notFound++;
       else errors.push(m.text());
     });
-    page.on("response", (r) => r.status() >= 400 && r.status() !== 404 && errors.push(`${r.status()} ${r.url()}`));
+    page.on("response", (r) => {
+      if (r.status() === 404) notFoundUrls.push(new URL(r.url()).pathname);
+      else if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
+    });
     page.on("pageerror", (e) => errors.push(String(e)));
     const open = async (hash, shot) => {
       // A fresh load each time: a change of the hash alone would leave the last page's state.
@@ -181,6 +184,31 @@ async function main() {
     await same('[data-test="machine-balance"]', tokens(acct.balance), "machine balance");
     await page.screenshot({ path: join(shots, "machine.png"), fullPage: true });
 
+    // A machine with investors: its shareholders table is the holders route's page.
+    let invested = null;
+    for (const c of solar.machines) {
+      const r = await fetch(`${url}/v1/shares/machine/${c.machine_id}`);
+      if (r.ok && (await r.json()).holders > 1) {
+        invested = c;
+        break;
+      }
+    }
+    assert.ok(invested, "the demo's investors hold shares of a solar machine");
+    const holders = await getJson(`${url}/v1/shares/machine/${invested.machine_id}/holders?limit=100`);
+    await open(`#/machine/${invested.machine_id}`, "shareholders");
+    const shown = await page.locator("main tr[data-key]").evaluateAll((rows) =>
+      rows
+        .filter((r) => r.querySelector('[data-test="holder-balance"]'))
+        .map((r) => [r.dataset.key, r.querySelector('[data-test="holder-balance"]').textContent, r.querySelector('[data-test="holder-claimable"]').textContent]),
+    );
+    assert.deepEqual(
+      shown,
+      holders.holders.map((h) => [h.holder, String(h.balance), tokens(h.claimable)]),
+      "shareholders table",
+    );
+    assert.equal(holders.holders.filter((h) => h.balance > 0).length, holders.count, "every holder listed");
+    checks++;
+
     // Search by machine id and by zone name.
     await page.fill('#search input[name="q"]', `m${m.machine_id}`);
     await page.press('#search input[name="q"]', "Enter");
@@ -201,11 +229,39 @@ async function main() {
     await open(`#/zone/${zones[0]}`, "zone");
     await same('[data-test="last-price"]', perKwh(await lastPrice(url, zones[0])), "zone last price");
 
-    // Compute and shares: every offer listed.
+    // Compute: the newest offers and jobs of the list routes, each a row of its own, with
+    // the cursor followed to the end (the demo makes fewer than a page of each).
+    const all = async (path, key) => {
+      const out = [];
+      let before = "";
+      for (;;) {
+        const p = await getJson(`${url}${path}${path.includes("?") ? "&" : "?"}limit=100${before}`);
+        out.push(...p[key]);
+        if (p.next === null || p.next === undefined) return { items: out, count: p.count };
+        before = `&before=${p.next}`;
+      }
+    };
     await open("#/compute", "compute");
-    const offers = (await getJson(`${url}/v1/compute/book/h100`)).offers;
-    for (const o of offers) assert.ok((await text("main")).includes(`${o.terms.resources.gpus}× h100`));
-    checks++;
+    const offers = await all("/v1/compute/offers", "offers");
+    const jobs = await all("/v1/compute/jobs", "jobs");
+    assert.ok(offers.items.length > 0 && jobs.items.length > 0, "the demo made offers and jobs");
+    assert.equal(offers.items.length, offers.count, "every offer listed");
+    const rowKeys = async (prefix) =>
+      page.locator(`main tr[data-key^="${prefix}"]`).evaluateAll((rows) => rows.map((r) => r.dataset.key));
+    assert.deepEqual(await rowKeys("offer-"), offers.items.slice(0, 100).map((o) => `offer-${o.offer_id}`), "offer rows, newest first");
+    assert.deepEqual(await rowKeys("job-"), jobs.items.slice(0, 100).map((j) => `job-${j.job_id}`), "job rows, newest first");
+    for (const o of offers.items.slice(0, 100)) {
+      const row = await page.locator(`tr[data-key="offer-${o.offer_id}"]`).innerText();
+      assert.ok(row.includes(`${o.leased} of ${o.terms.capacity} leased`), `offer ${o.offer_id}: ${row}`);
+    }
+    // A filter: the open offers of one GPU model are those of the whole list.
+    const h100 = await all("/v1/compute/offers?gpu_model=h100&status=open", "offers");
+    assert.deepEqual(
+      h100.items.map((o) => o.offer_id),
+      offers.items.filter((o) => o.terms.resources.gpu_model === "h100" && !o.withdrawn).map((o) => o.offer_id),
+      "open h100 offers",
+    );
+    checks += 4;
 
     // An account.
     await open(`#/account/${m.owner}`, "account");
@@ -222,12 +278,16 @@ async function main() {
     }
 
     assert.deepEqual(errors, [], "browser console errors");
+    // The one lookup of an absent record left: the search tries a 32-byte hash as a block
+    // and as a transaction at once. Listing offers and jobs looks nothing up by guessed id.
+    assert.deepEqual(notFoundUrls, [`/v1/block/${txHash}`], "404 responses");
+    assert.equal(notFound, notFoundUrls.length, "a console line for each 404 and no other");
     if (updateDocs) {
       mkdirSync(join(root, "docs/img"), { recursive: true });
       copyFileSync(join(shots, "overview.png"), join(root, "docs/img/ui-overview.png"));
       copyFileSync(join(shots, "zone.png"), join(root, "docs/img/ui-zone.png"));
     }
-    console.log(`ui-tests: ${checks} checks passed against ${url} (${notFound} lookups of absent records); screenshots in ${shots}`);
+    console.log(`ui-tests: ${checks} checks passed against ${url}; screenshots in ${shots}`);
   } catch (e) {
     console.error(`browser errors: ${JSON.stringify(errors)}`);
     console.error(`node log (last lines):\n${readFileSync(join(dir, "node.log"), "utf8").split("\n").slice(-15).join("\n")}`);

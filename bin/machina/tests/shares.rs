@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{cli_json, free_port, micro, start_dev};
+use common::{cli_json, free_port, get_json, micro, start_dev};
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -435,4 +435,39 @@ fn an_energy_settlement_and_a_compute_lease_pay_a_machine_with_three_holders() {
     assert_eq!(micro(&after["claimable"]), 0);
     let class = cli_json(&ks, Some(n), &["query", "shares", "machine", &id]);
     assert_eq!(micro(&class["claimed_total"]), want);
+
+    // The holders listing, two a page: the three holders in address order with their shares.
+    let page_url = |after: Option<&str>| {
+        let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
+        format!("{n}/v1/shares/machine/{id}/holders?limit=2{after}")
+    };
+    let (mut rows, mut url, mut pages) = (Vec::new(), page_url(None), 0);
+    loop {
+        let page = get_json(&url);
+        assert_eq!(page["count"], 3);
+        rows.extend(page["holders"].as_array().expect("holders").iter().cloned());
+        pages += 1;
+        match page["next"].as_str() {
+            Some(a) => url = page_url(Some(a)),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 2);
+    let mut want: Vec<(String, u64)> = [("bob", 500), ("charlie", 300), ("dave", 200)]
+        .into_iter()
+        .map(|(who, shares)| {
+            let h = cli_json(&ks, Some(n), &["query", "shares", "holder", who]);
+            (h["holder"].as_str().expect("address").to_owned(), shares)
+        })
+        .collect();
+    want.sort();
+    let got: Vec<(String, u64)> = rows
+        .iter()
+        .map(|r| {
+            micro(&r["claimable"]);
+            let holder = r["holder"].as_str().expect("address").to_owned();
+            (holder, r["balance"].as_u64().expect("balance"))
+        })
+        .collect();
+    assert_eq!(got, want);
 }

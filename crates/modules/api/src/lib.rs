@@ -38,6 +38,25 @@ pub trait ReadHost: Clone + Send + Sync + 'static {
     type State: StateRead + Send + Sync + 'static;
     /// The committed state now.
     fn view(&self) -> View<Self::State>;
+
+    /// The committed state now and the keys of that same state that start with `prefix` and
+    /// sort after `after`, in byte order, at most `limit`: what a listing route pages through
+    /// (the state itself is keyed by hashes and cannot list a prefix). The host caps `limit`.
+    fn view_with_keys(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Listed<Self::State>, ApiError>;
+}
+
+/// A committed state and keys of it under a prefix, in byte order
+/// ([`ReadHost::view_with_keys`]).
+pub struct Listed<S> {
+    /// The state and its block.
+    pub view: View<S>,
+    /// The keys.
+    pub keys: Vec<Vec<u8>>,
 }
 
 /// A module's routes: path, method (`get`, `post`) and handler, to be mounted by the API and

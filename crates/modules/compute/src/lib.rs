@@ -9,6 +9,7 @@
 pub mod action;
 pub mod cli;
 mod jobs;
+pub mod listing;
 mod matching;
 mod module;
 mod offers;
@@ -28,7 +29,8 @@ pub use module::Compute;
 pub use offers::{attest, create_offer, revoke_attestation, update_offer, withdraw_offer};
 pub use params::{ComputeParams, MAX_AUDITORS};
 pub use records::{
-    book, job, machine_leases, offer, waiting, Attestation, Job, JobStatus, Lease, LeaseRef, Offer,
+    book, job, job_count, machine_leases, offer, offer_count, waiting, Attestation, Job, JobStatus,
+    Lease, LeaseRef, Offer,
 };
 pub use results::{commit, reveal};
 pub use sla::{ack, heartbeats};

@@ -278,6 +278,16 @@ pub fn job(state: &impl StateRead, id: u64) -> Option<Job> {
     read(state, &keys::job(id))
 }
 
+/// How many offers were ever made: offers are numbered 1 to this.
+pub fn offer_count(state: &impl StateRead) -> u64 {
+    read(state, &keys::next_offer()).unwrap_or(0)
+}
+
+/// How many jobs were ever posted: jobs are numbered 1 to this.
+pub fn job_count(state: &impl StateRead) -> u64 {
+    read(state, &keys::next_job()).unwrap_or(0)
+}
+
 /// The leases a machine holds now (running or paused).
 pub fn machine_leases(state: &impl StateRead, machine_id: u64) -> Vec<LeaseRef> {
     read::<MachineLeases>(state, &keys::machine_leases(machine_id))

@@ -190,6 +190,16 @@ pub fn routes<H: ReadHost>() -> Routes<H> {
         ("/v1/compute/job/{id}", "get", get(get_job::<H>)),
         ("/v1/compute/leases", "get", get(get_leases::<H>)),
         ("/v1/compute/book/{gpu_model}", "get", get(get_book::<H>)),
+        (
+            "/v1/compute/offers",
+            "get",
+            get(crate::listing::get_offers::<H>),
+        ),
+        (
+            "/v1/compute/jobs",
+            "get",
+            get(crate::listing::get_jobs::<H>),
+        ),
     ]
 }
 

@@ -10,6 +10,7 @@
 
 pub mod action;
 pub mod cli;
+pub mod holders;
 mod module;
 pub mod records;
 mod revenue;

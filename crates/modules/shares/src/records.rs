@@ -186,7 +186,12 @@ pub(crate) mod keys {
         class_key(b"shares/class/", machine_id, class)
     }
     pub(crate) fn position(machine_id: u64, class: u8, holder: &Address) -> Vec<u8> {
-        [&class_key(b"shares/pos/", machine_id, class)[..], &holder.0].concat()
+        [&positions(machine_id, class)[..], &holder.0].concat()
+    }
+    /// The prefix of a class's positions: each key is it and the holder's 20 bytes, so the
+    /// store lists a class's positions in address order.
+    pub(crate) fn positions(machine_id: u64, class: u8) -> Vec<u8> {
+        class_key(b"shares/pos/", machine_id, class)
     }
     pub(crate) fn allow(machine_id: u64, class: u8, who: &Address) -> Vec<u8> {
         [&class_key(b"shares/allow/", machine_id, class)[..], &who.0].concat()

@@ -135,6 +135,11 @@ pub struct RevenueView {
 pub fn routes<H: ReadHost>() -> Routes<H> {
     vec![
         ("/v1/shares/machine/{id}", "get", get(get_class::<H>)),
+        (
+            "/v1/shares/machine/{id}/holders",
+            "get",
+            get(crate::holders::get_holders::<H>),
+        ),
         ("/v1/shares/holder/{address}", "get", get(get_holder::<H>)),
         (
             "/v1/shares/holder/{address}/accruals",

@@ -21,7 +21,7 @@ mod ui;
 pub use ui::{UI_ASSETS, UI_ROUTES};
 mod ws;
 
-use machina_module_api::{parse_address, parse_id, ReadHost, View};
+use machina_module_api::{parse_address, parse_id, Listed, ReadHost, View};
 
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -96,7 +96,41 @@ impl ReadHost for ApiState {
             timestamp_ms: c.head.timestamp_ms,
         }
     }
+
+    fn view_with_keys(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Listed<SparseMerkleTree>, ApiError> {
+        // The store commits a block before the state in memory is swapped: the two agree but
+        // for that moment, so a read that straddles a commit is taken again.
+        for _ in 0..MAX_KEYS_READS {
+            let view = self.view();
+            let page = self
+                .0
+                .store()
+                .state_keys(prefix, after, limit)
+                .map_err(ApiError::internal)?;
+            if page.height == view.height {
+                return Ok(Listed {
+                    view,
+                    keys: page.keys,
+                });
+            }
+            std::thread::yield_now();
+        }
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "state_moving",
+            format!("blocks were committed during each of {MAX_KEYS_READS} reads of the state's keys; try again"),
+        ))
+    }
 }
+
+/// Most times [`ReadHost::view_with_keys`] reads the store's keys to find them at the height
+/// of the state in memory: a commit swaps the two within microseconds of each other.
+const MAX_KEYS_READS: usize = 16;
 
 /// Every route of the API: path, method and handler. The router is built from this table and
 /// a test checks `openapi.json` against it, so the document cannot drift from the routes.

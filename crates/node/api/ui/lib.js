@@ -24,6 +24,28 @@ export async function apiOrNull(path) {
   }
 }
 
+/** Most requests `listed` makes for one list: each reads at most 1,000 ids on the node. */
+const MAX_LIST_REQUESTS = 50;
+
+/**
+ * The first `max` records of a list route with a cursor (`?before=` from the last page's
+ * `next`, newest first), as `{ items, count, complete }`: `complete` when the list ended.
+ */
+export async function listed(path, key, max) {
+  const items = [];
+  let before = null;
+  let count = 0;
+  for (let i = 0; i < MAX_LIST_REQUESTS && items.length < max; i++) {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await api(`${path}${sep}limit=${Math.min(100, max - items.length)}${before === null ? "" : `&before=${before}`}`);
+    count = page.count;
+    items.push(...page[key]);
+    if (page.next === null || page.next === undefined) return { items, count, complete: true };
+    before = page.next;
+  }
+  return { items, count, complete: false };
+}
+
 /** Runs `f` over `items` with at most `n` at once, keeping the order. */
 export async function pool(items, n, f) {
   const out = new Array(items.length);
@@ -85,11 +107,12 @@ export function link(kind, id, text) {
   return `<a href="#/${kind}/${esc(id)}" title="${esc(id)}">${esc(label)}</a>`;
 }
 
-/** A table of rows; `cols` are [heading, row => html]. */
-export function table(cols, rows, empty = "none") {
+/** A table of rows; `cols` are [heading, row => html]; `rowKey` names each row (`data-key`). */
+export function table(cols, rows, empty = "none", rowKey = null) {
   if (!rows.length) return `<p class="muted">${esc(empty)}</p>`;
   const head = cols.map(([h]) => `<th>${esc(h)}</th>`).join("");
-  const body = rows.map((r) => `<tr>${cols.map(([, f]) => `<td>${f(r)}</td>`).join("")}</tr>`).join("");
+  const key = (r) => (rowKey ? ` data-key="${esc(rowKey(r))}"` : "");
+  const body = rows.map((r) => `<tr${key(r)}>${cols.map(([, f]) => `<td>${f(r)}</td>`).join("")}</tr>`).join("");
   return `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
 

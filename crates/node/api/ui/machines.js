@@ -1,7 +1,7 @@
 // The machines pages: a filtered, sorted, paginated list of every machine, and one machine's
 // identity, keys, meter, wallet, orders, compute and shares.
 
-import { api, apiOrNull, chart, clock, esc, facts, kwh, link, localTime, perKwh, pool, table, tok } from "./lib.js";
+import { api, apiOrNull, chart, clock, esc, facts, kwh, link, listed, localTime, perKwh, pool, table, tok } from "./lib.js";
 import { attrs, history } from "./pages.js";
 
 /** Machines on one page of the list. */
@@ -77,15 +77,12 @@ async function meterSeries(id, meter) {
   ];
 }
 
-/** The machine's offers, found by id (offers are numbered from 1). */
+/** Most offers of one machine its page shows, newest first. */
+const MACHINE_OFFERS_MAX = 100;
+
+/** The machine's offers, newest first. */
 async function offersOf(id) {
-  const out = [];
-  for (let o = 1, missing = 0; o <= 200 && missing < 2; o++) {
-    const r = await apiOrNull(`/v1/compute/offer/${o}`);
-    missing = r ? 0 : missing + 1;
-    if (r && r.machine_id === id) out.push(r);
-  }
-  return out;
+  return (await listed(`/v1/compute/offers?machine=${id}`, "offers", MACHINE_OFFERS_MAX)).items;
 }
 
 function identity(m) {
@@ -155,6 +152,24 @@ const revenueTable = (rev) =>
     "no revenue yet",
   );
 
+/** Most shareholders a machine's page lists (one page of the holders route, by address). */
+const HOLDERS_SHOWN = 100;
+
+const holdersTable = (h) =>
+  h
+    ? `<h2>Shareholders</h2>${table(
+        [
+          ["holder", (r) => link("account", r.holder)],
+          ["shares", (r) => `<span data-test="holder-balance">${r.balance}</span>`],
+          ["of supply", (r) => `${((100 * r.balance) / h.supply).toFixed(2)} %`],
+          ["claimable", (r) => `<span data-test="holder-claimable">${tok(r.claimable)}</span>`],
+        ],
+        h.holders,
+        "no holders",
+        (r) => r.holder,
+      )}${h.next ? `<p class="muted">the first ${h.holders.length} of ${h.count} holders, by address</p>` : ""}`
+    : "";
+
 /** One machine's page; it reloads when a new block names the machine. */
 export async function machine(ctx, idText) {
   const id = Number(idText);
@@ -171,6 +186,7 @@ export async function machine(ctx, idText) {
     apiOrNull(`/v1/shares/revenue/${id}`),
     m.kind === "compute" ? offersOf(id) : [],
   ]);
+  const holders = shares ? await api(`/v1/shares/machine/${id}/holders?limit=${HOLDERS_SHOWN}`) : null;
   const series = await meterSeries(id, meter);
   const keys = (await api(`/v1/machine/${id}/txs?limit=100`)).txs.filter((t) =>
     t.actions.some((a) => /register_machine|rotate_device_key|revoke_machine|transfer_machine/.test(a)),
@@ -212,7 +228,7 @@ export async function machine(ctx, idText) {
             ["revenue", tok(shares.revenue_total)],
             ["to holders", tok(shares.to_holders_total)],
             ["claimed", tok(shares.claimed_total)],
-          ]) + `<h2>Audit trail</h2>${revenueTable(revenue)}`
+          ]) + holdersTable(holders) + `<h2>Audit trail</h2>${revenueTable(revenue)}`
         : `<p class="muted">no shares issued</p>`
     }</section>
     <section class="card"><h2>History</h2><div id="history"></div></section>`;

@@ -3,7 +3,7 @@
 
 import {
   api, apiOrNull, chart, clock, duration, esc, facts, kwh, link, localTime, parseMetrics,
-  perKwh, pool, table, tok,
+  listed, perKwh, pool, table, tok,
 } from "./lib.js";
 
 /** Calls `f` at most once per `ms`, the last call winning. */
@@ -336,18 +336,6 @@ export async function zone(ctx, name) {
   });
 }
 
-/** Ids 1, 2, … of a numbered record until two in a row are missing (at most `max`). */
-async function probe(path, max) {
-  const out = [];
-  let missing = 0;
-  for (let id = 1; id <= max && missing < 2; id++) {
-    const r = await apiOrNull(`${path}/${id}`);
-    if (r) out.push(r);
-    missing = r ? 0 : missing + 1;
-  }
-  return out;
-}
-
 /** Events of a module from `from` to the head, read once over `/v1/ws`. */
 export function pastEvents(module, from) {
   return new Promise((resolve) => {
@@ -373,16 +361,24 @@ export function pastEvents(module, from) {
 /** Most past blocks the compute and shares page reads events from. */
 const HISTORY_BLOCKS = 5000;
 
+/** Most offers and jobs the compute page shows, newest first. */
+const LIST_MAX = 100;
+
+/** "newest 100 of 250", or nothing when the whole list is shown. */
+const shown = (l, what) =>
+  l.items.length < l.count ? `<p class="muted" data-test="${what}-shown">newest ${l.items.length} of ${l.count} ${what}</p>` : "";
+
 /** Compute offers, jobs, leases and their payment, SLA breaches; share classes and revenue. */
 export async function compute(ctx) {
   const head = (await api("/v1/block/latest")).height;
   const from = Math.max(1, head - HISTORY_BLOCKS);
-  const [offers, jobs, cevents, sevents] = await Promise.all([
-    probe("/v1/compute/offer", 200),
-    probe("/v1/compute/job", 200),
+  const [offerList, jobList, cevents, sevents] = await Promise.all([
+    listed("/v1/compute/offers", "offers", LIST_MAX),
+    listed("/v1/compute/jobs", "jobs", LIST_MAX),
     pastEvents("compute", from),
     pastEvents("shares", from),
   ]);
+  const [offers, jobs] = [offerList.items, jobList.items];
   const leases = jobs.flatMap((j) => j.leases.map((l) => ({ ...l, job: j })));
   const breaches = cevents.filter((e) => e.kind === "breach");
   const ids = [...new Set(sevents.map((e) => e.attrs.machine_id).filter((x) => x !== undefined))].slice(0, 100);
@@ -399,7 +395,8 @@ export async function compute(ctx) {
       ],
       offers,
       "no offers",
-    )}</section>
+      (o) => `offer-${o.offer_id}`,
+    )}${shown(offerList, "offers")}</section>
     <section class="card"><h2>Jobs</h2>${table(
       [
         ["job", (j) => j.job_id],
@@ -411,7 +408,8 @@ export async function compute(ctx) {
       ],
       jobs,
       "no jobs",
-    )}</section>
+      (j) => `job-${j.job_id}`,
+    )}${shown(jobList, "jobs")}</section>
     <section class="card"><h2>Leases and payments</h2>${table(
       [
         ["job", (l) => l.job.job_id],

@@ -27,6 +27,8 @@ const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const BLOCK_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_events");
 
 mod history;
+mod range;
+pub use range::{KeysPage, MAX_STATE_KEYS_PAGE};
 
 const HEAD: &str = "head";
 const GENESIS: &str = "genesis";
