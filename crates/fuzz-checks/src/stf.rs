@@ -510,8 +510,26 @@ fn env(height: u64, timestamp_ms: u64) -> BlockEnv {
     }
 }
 
+/// What a sequence did: blocks run, transactions included, and how many transactions that
+/// succeeded carried each action (by name). For judging how deep the fuzzer gets.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Blocks executed.
+    pub blocks: usize,
+    /// Transactions included (fee paid, nonce advanced).
+    pub included: usize,
+    /// Successful transactions carrying each action name.
+    pub succeeded: BTreeMap<&'static str, usize>,
+}
+
 /// Runs the sequence the bytes describe; panics on any broken invariant.
 pub fn sequence(data: &[u8]) {
+    run(data);
+}
+
+/// [`sequence`], returning what it did.
+pub fn run(data: &[u8]) -> Summary {
+    let mut summary = Summary::default();
     let mut u = Unstructured::new(data);
     let mut state = genesis_state();
     let supply = machina_bank::total_supply(&state).0;
@@ -572,6 +590,15 @@ pub fn sequence(data: &[u8]) {
             }
         }
         let parts = exec.finish();
+        summary.blocks += 1;
+        summary.included += included.len();
+        for (v, r) in included.iter().zip(&parts.receipts) {
+            if r.success {
+                for a in &v.tx().body.actions {
+                    *summary.succeeded.entry(a.name()).or_default() += 1;
+                }
+            }
+        }
         let root = state.apply(&parts.changes);
         check_invariants(&state, supply, &nonces, height);
         chain.push((e, included, parts.receipts, root));
@@ -592,4 +619,5 @@ pub fn sequence(data: &[u8]) {
             e.height
         );
     }
+    summary
 }

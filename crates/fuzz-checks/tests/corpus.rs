@@ -40,3 +40,33 @@ fn every_target_has_a_fuzz_target_file() {
         );
     }
 }
+
+/// How deep the stf target's corpus reaches: `cargo test -p machina-fuzz-checks --test
+/// corpus -- --ignored --nocapture [dir]` prints, over `fuzz/corpus-full/stf_sequence` (or
+/// the committed corpus), how many successful transactions carried each action.
+#[test]
+#[ignore = "a report, run by hand"]
+fn stf_depth() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let full = root.join("corpus-full/stf_sequence");
+    let dir = if full.is_dir() {
+        full
+    } else {
+        root.join("corpus/stf_sequence")
+    };
+    let mut total = std::collections::BTreeMap::new();
+    let (mut inputs, mut blocks, mut included) = (0, 0, 0);
+    for f in files(&dir) {
+        let s = machina_fuzz_checks::stf::run(&std::fs::read(f).expect("a corpus file"));
+        inputs += 1;
+        blocks += s.blocks;
+        included += s.included;
+        for (k, v) in s.succeeded {
+            *total.entry(k).or_insert(0usize) += v;
+        }
+    }
+    println!("{inputs} inputs, {blocks} blocks, {included} transactions included");
+    for (k, v) in total {
+        println!("  {k}: {v} successful transactions");
+    }
+}
