@@ -1,5 +1,6 @@
-//! Replays the committed fuzz corpus (`fuzz/corpus/<target>/`) and the crashes fixed since
-//! (`fuzz/regressions/<target>/`) through each target's body, on the stable toolchain.
+//! Replays the committed fuzz corpus (`fuzz/corpus/<target>/`), the seeds it grew from
+//! (`fuzz/seeds/<target>/`) and the crashes fixed since (`fuzz/regressions/<target>/`) through
+//! each target's body, on the stable toolchain.
 
 use std::path::{Path, PathBuf};
 
@@ -21,8 +22,9 @@ fn every_corpus_input_passes_its_target() {
     for (name, body) in machina_fuzz_checks::TARGETS {
         let corpus = files(&root.join("corpus").join(name));
         assert!(!corpus.is_empty(), "fuzz/corpus/{name} is empty");
+        let seeds = files(&root.join("seeds").join(name));
         let regressions = files(&root.join("regressions").join(name));
-        for f in corpus.iter().chain(&regressions) {
+        for f in corpus.iter().chain(&seeds).chain(&regressions) {
             let data = std::fs::read(f).expect("a corpus file");
             let r = std::panic::catch_unwind(|| body(&data));
             assert!(r.is_ok(), "{name}: {} fails", f.display());
