@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{free_port, get_json, post_json, submit, transfer_tx, wait_up, Proc, BIN};
+use common::{free_port, get_json, post_json, start_dev, submit, transfer_tx, wait_up, Proc, BIN};
 
 #[test]
 fn a_dev_chain_takes_a_chain_id_and_funds_extra_accounts_it_prints() {
@@ -354,4 +354,13 @@ fn a_dev_chain_starts_from_the_genesis_devnet_init_writes() {
         first["address"].as_str().expect("address")
     ));
     assert_eq!(account["balance"], first["balance"]);
+}
+
+#[test]
+fn a_dev_chain_says_it_has_one_producer_where_a_validator_lists_votes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let node = start_dev(&tmp.path().join("data"), free_port(), &[]);
+    let v = get_json(&format!("{}/v1/consensus/validators", node.url));
+    assert_eq!(v["consensus"], "dev", "{v}");
+    assert_eq!(v["validators"].as_array().map(Vec::len), Some(0));
 }

@@ -1,5 +1,6 @@
-//! SIGTERM stops a `machina validator` cleanly: it exits with status 0 (not death by signal),
-//! and started again on the same data it goes on from the height it had.
+//! A single `machina validator`: it reports its validators' last votes, SIGTERM stops it
+//! cleanly (status 0, not death by signal), and started again on the same data it goes on
+//! from the height it had.
 
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
@@ -92,6 +93,17 @@ fn sigterm_stops_a_validator_with_status_0_and_it_goes_on_from_its_height() {
 
     let mut child = start(&config, &log);
     let before = wait_height(&url, 2, &log);
+    // The validator says who voted last and when: here, itself.
+    let v: Value = ureq::get(&format!("{url}/v1/consensus/validators"))
+        .call()
+        .expect("validators")
+        .into_json()
+        .expect("JSON");
+    assert_eq!(v["consensus"], "simplex", "{v}");
+    assert_eq!(v["validators"].as_array().map(Vec::len), Some(1), "{v}");
+    let last = &v["validators"][0]["last_finalize"];
+    assert!(last["view"].as_u64().unwrap_or(0) >= 1, "{v}");
+    assert!(last["at_ms"].as_u64().unwrap_or(0) > 0, "{v}");
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

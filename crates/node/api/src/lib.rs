@@ -163,6 +163,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
             get(history::get_account_txs),
         ),
         ("/v1/ws", "get", get(ws::upgrade)),
+        ("/v1/consensus/validators", "get", get(consensus_validators)),
         ("/v1/machines", "get", get(machines::get_machines)),
         ("/v1/openapi.json", "get", get(openapi)),
         ("/metrics", "get", get(metrics)),
@@ -195,6 +196,18 @@ pub fn router(chain: Arc<Chain>) -> Router {
             observe::track,
         ));
     error_surface(routes, MAX_SMALL_BODY_BYTES).with_state(ApiState(chain))
+}
+
+/// `GET /v1/consensus/validators`: on a validator, each validator's last notarize, nullify
+/// and finalize vote as this node saw them; on a dev chain, that there is one producer.
+async fn consensus_validators(State(chain): State<Arc<Chain>>) -> Json<Value> {
+    Json(chain.consensus_view().unwrap_or_else(|| {
+        json!({
+            "consensus": "dev",
+            "validators": [],
+            "note": "a dev chain has one producer, and a block is final when it is committed",
+        })
+    }))
 }
 
 async fn health(State(chain): State<Arc<Chain>>) -> Json<HealthView> {

@@ -54,6 +54,8 @@ const blockTable = (blocks) =>
 export async function overview(ctx) {
   let metrics = parseMetrics(await (await fetch("/metrics")).text());
   const validators = await api("/v1/stake/validators");
+  let votes = await api("/v1/consensus/validators");
+  const seen = (v) => (v ? `view ${v.view}, ${duration(Date.now() - v.at_ms)} ago` : "–");
   const m = (name, q) => metrics[name]?.find((x) => !q || x.labels.quantile === q)?.value ?? 0;
   const draw = () => {
     const blocks = ctx.live.blocks.slice(-60);
@@ -68,7 +70,7 @@ export async function overview(ctx) {
         ${stat("finality p50", `${(m("machina_finality_seconds", "0.5") * 1000).toFixed(0)} ms`, "finality")}
         ${stat("mempool", m("machina_mempool_size"), "mempool")}
         ${stat("transactions", m("machina_txs_committed_total"), "txs")}
-        ${stat("validators", vs.length || "1 (dev)", "validators")}
+        ${stat("validators", votes.validators.length || vs.length || "1 (dev)", "validators")}
       </div>
       <div class="grid">
         <section class="card"><h2>Throughput: transactions per block</h2>
@@ -76,7 +78,17 @@ export async function overview(ctx) {
           <p class="muted">last block ${last ? `${last.height} at ${esc(localTime(last.timestamp_ms))} chain time` : "–"}; finality p90 ${(m("machina_finality_seconds", "0.9") * 1000).toFixed(0)} ms, p99 ${(m("machina_finality_seconds", "0.99") * 1000).toFixed(0)} ms (submission to commit)</p>
         </section>
         <section class="card"><h2>Validators</h2>${
-          vs.length
+          votes.consensus === "simplex"
+            ? table(
+                [
+                  ["validator", (v) => `<code>${esc(v.public_key.slice(0, 12))}…</code>`],
+                  ["last notarize", (v) => esc(seen(v.last_notarize))],
+                  ["last finalize", (v) => esc(seen(v.last_finalize))],
+                  ["last nullify", (v) => esc(seen(v.last_nullify))],
+                ],
+                votes.validators,
+              )
+            : vs.length
             ? table(Object.keys(vs[0]).map((k) => [k, (v) => esc(typeof v[k] === "object" ? JSON.stringify(v[k]) : v[k])]), vs)
             : `<p class="muted">A dev chain: one producer, each block final when committed.</p>`
         }</section>
@@ -92,6 +104,7 @@ export async function overview(ctx) {
   }, 1000);
   const refresh = throttle(500, async () => {
     metrics = parseMetrics(await (await fetch("/metrics")).text());
+    votes = await api("/v1/consensus/validators");
     if (!ctx.stale()) draw();
   });
   return (b) => {

@@ -166,6 +166,8 @@ pub struct Chain {
     relay: OnceLock<Relay>,
     /// More Prometheus text for `/metrics` (the consensus engine's).
     extra_metrics: OnceLock<ExtraMetrics>,
+    /// The consensus engine's account of the validators, for `/v1/consensus/validators`.
+    pub(crate) consensus: OnceLock<crate::consensus::ConsensusView>,
     /// Blocks come at a simulated time (`machina dev --sim-clock`), not the wall clock's.
     pub(crate) simulated_clock: AtomicBool,
     /// Log a line per committed transaction (the dev chain does).
@@ -237,6 +239,7 @@ impl Chain {
             producing: Mutex::new(()),
             metrics,
             relay: OnceLock::new(),
+            consensus: OnceLock::new(),
             extra_metrics: OnceLock::new(),
             simulated_clock: AtomicBool::new(false),
             log_txs: AtomicBool::new(false),

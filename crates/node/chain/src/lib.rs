@@ -5,6 +5,8 @@
 //! the blocks it builds (the state transition function never does).
 
 pub mod chain;
+mod consensus;
+pub use consensus::ConsensusView;
 mod dev;
 mod dump;
 pub use dump::StateDump;

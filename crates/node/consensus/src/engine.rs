@@ -9,26 +9,26 @@ use crate::evidence;
 use crate::finalizer::{self, Finalizer};
 use crate::gossip;
 use commonware_broadcast::buffered;
-use commonware_consensus::Reporter;
-use commonware_consensus::marshal::Update;
 use commonware_consensus::marshal::core::Actor as MarshalActor;
 use commonware_consensus::marshal::resolver::p2p as marshal_resolver;
 use commonware_consensus::marshal::standard::{Deferred, Standard};
+use commonware_consensus::marshal::Update;
 use commonware_consensus::marshal::{self, Start};
 use commonware_consensus::simplex::config::{Floor, ForwardPolicy, SkipPolicy};
 use commonware_consensus::simplex::elector::RoundRobin;
 use commonware_consensus::simplex::scheme::ed25519::Scheme;
 use commonware_consensus::simplex::{self, SkipBudget};
 use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
+use commonware_consensus::Reporter;
 use commonware_cryptography::certificate::{ConstantProvider, Verifier as _};
-use commonware_cryptography::{Digested, Digestible, Sha256, ed25519, sha256};
+use commonware_cryptography::{ed25519, sha256, Digested, Digestible, Sha256};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
 use commonware_runtime::{Clock, Handle, Metrics, Quota, Spawner, Storage};
 use commonware_storage::archive::prunable;
 use commonware_storage::translator::TwoCap;
-use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, ordered::Set};
+use commonware_utils::{ordered::Set, NZDuration, NZUsize, NZU16, NZU32, NZU64};
 use machina_chain::Chain;
 use machina_primitives::Keypair;
 use rand_core::CryptoRng;
@@ -257,11 +257,19 @@ where
             .try_into()
             .expect("an ed25519 private key encodes as its 32-byte seed"),
     );
-    let simplex_reporter = evidence::start(
-        ctx.child("evidence"),
-        setup.chain.clone(),
-        account,
-        deferred.clone(),
+    let vote_book = crate::votes::VoteBook::new(&setup.validators);
+    let book = vote_book.clone();
+    setup
+        .chain
+        .set_consensus_view(Arc::new(move || book.view()));
+    let simplex_reporter = crate::votes::Recorder::new(
+        vote_book,
+        evidence::start(
+            ctx.child("evidence"),
+            setup.chain.clone(),
+            account,
+            deferred.clone(),
+        ),
     );
     let reporter = finalizer::start(ctx.child("finalizer"), setup.chain.clone(), executed);
     marshal_actor.start(wrap(reporter), buffer, resolver);

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod evidence;
 pub mod finalizer;
 pub mod gossip;
+pub mod votes;
 
 pub use app::{Pacing, address_of};
 pub use block::{BlockLimits, ConsensusBlock};
