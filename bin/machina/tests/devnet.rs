@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_machina");
 const N: usize = 4;
+/// Resident memory an idle validator of this network may use. One measures about 100 MB
+/// (docs/consensus.md, "Memory and start-up"); before the p2p layer was sized for the real
+/// validator set it was 3 GB. Generous, so that a debug build on a loaded machine passes,
+/// and still far below the regression it guards against.
+const IDLE_RSS_BUDGET_KB: u64 = 600 * 1024;
 
 struct Validator {
     child: Option<Child>,
@@ -42,6 +47,19 @@ impl Validator {
             let _ = c.kill(); // SIGKILL
             let _ = c.wait();
         }
+    }
+
+    /// `VmRSS` and `RssAnon` of the running process in kB, where /proc exists.
+    fn rss_kb(&self) -> Option<(u64, u64)> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        };
+        Some((field("VmRSS:")?, field("RssAnon:")?))
     }
 
     fn height(&self) -> Option<u64> {
@@ -186,6 +204,20 @@ fn four_validators_survive_a_kill_9_and_the_victim_catches_up() {
         || vs.iter().all(|v| v.height().is_some_and(|h| h >= 2)),
         &log_refs,
     );
+
+    // An idle validator stays within its memory budget.
+    for (i, v) in vs.iter().enumerate() {
+        if let Some((rss, anon)) = v.rss_kb() {
+            eprintln!("validator {i}: {rss} kB resident, {anon} kB anonymous");
+            assert!(
+                rss < IDLE_RSS_BUDGET_KB,
+                "validator {i} is resident in {} MB ({} MB anonymous), over the {} MB budget",
+                rss / 1024,
+                anon / 1024,
+                IDLE_RSS_BUDGET_KB / 1024
+            );
+        }
+    }
 
     // Transactions sent to every validator in turn are finalized everywhere.
     let senders: Vec<Keypair> = ["alice", "bob", "charlie"]

@@ -16,6 +16,7 @@ use commonware_utils::NZUsize;
 use commonware_utils::ordered::{Map, Set};
 use machina_chain::Chain;
 use machina_store::Store;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,27 @@ const SYNCHRONY_BOUND: Duration = Duration::from_secs(5);
 const MAX_HANDSHAKE_AGE: Duration = Duration::from_secs(10);
 /// Messages queued inside the p2p layer's actors.
 const P2P_MAILBOX: usize = 4096;
+/// Peer sets the p2p layer keeps: a validator tracks exactly one, the genesis validator set
+/// (index 0), which never changes. Commonware's local default keeps 4 and sizes every
+/// channel's queues for all of them (see the section "Memory and start-up" in
+/// docs/consensus.md).
+const TRACKED_PEER_SETS: usize = 1;
+/// How often the p2p dialer dials one more validator it is not connected to. Commonware's
+/// local default is 500 ms, so a validator of a freshly started 4-validator network was
+/// connected to all three peers only 1 to 1.5 s after start, after the first leader had
+/// proposed to whoever was there: the first view timed out and the first block came ~2 s
+/// later than it could. At 100 ms all peers are connected before the first proposal
+/// (`Pacing::idle_wait`, 400 ms); a dial attempt is one TCP connect and handshake, cheap
+/// at this rate even for `MAX_VALIDATORS` peers.
+const DIAL_INTERVAL: Duration = Duration::from_millis(100);
+/// How long after one connection attempt with a peer (dialed or accepted) the next may
+/// start. When four validators start at once, first dials often fail (the peer does not
+/// listen yet) or cross (both dial each other and one connection is dropped); with
+/// Commonware's local default of 1 s (plus up to 0.5 s jitter) the pair stayed apart for the
+/// first view or two and the first block waited for their nullifications. 200 ms retries
+/// within the first leader's wait. Only validators of the genesis set are ever reserved, and
+/// handshakes stay limited per IP, so this does not open the door to other peers.
+const PEER_CONNECTION_COOLDOWN: Duration = Duration::from_millis(200);
 
 /// Runs the validator described by `config` until the process is stopped. Must not be
 /// called inside a tokio runtime: it starts its own.
@@ -80,6 +102,7 @@ pub fn run(config: &ValidatorConfig) -> anyhow::Result<()> {
         peers.push((pk, v.p2p));
     }
     let validators = Set::from_iter_dedup(peers.iter().map(|(k, _)| k.clone()));
+    let validator_count = validators.len();
     let limits = BlockLimits::default();
     let max_message = engine::max_message_size(validators.len(), &limits);
     let cfg = commonware_runtime::tokio::Config::new()
@@ -91,7 +114,7 @@ pub fn run(config: &ValidatorConfig) -> anyhow::Result<()> {
     let p2p_listen = config.p2p_listen;
     let chain_id = genesis.chain.chain_id;
     commonware_runtime::tokio::Runner::new(cfg).start(|ctx| async move {
-        let p2p_cfg = lookup::Config::local(
+        let mut p2p_cfg = lookup::Config::local(
             Cups::<_, ChaCha20Poly1305>::new(
                 Sake {
                     signer: key.clone(),
@@ -103,10 +126,17 @@ pub fn run(config: &ValidatorConfig) -> anyhow::Result<()> {
             ),
             &[engine::namespace(chain_id).as_slice(), b"/p2p"].concat(),
             p2p_listen,
-            NZUsize!(MAX_VALIDATORS),
+            // The peer set is the genesis validator set, no larger: the p2p layer allocates
+            // every channel's inbound queue and the shared outbound queue up front, one
+            // quota burst per retained peer, so sizing it for MAX_VALIDATORS (64) peers in 4
+            // sets cost a 4-validator network 2.8 GB per validator.
+            NonZeroUsize::new(validator_count).expect("the genesis names this validator"),
             max_message,
             NZUsize!(P2P_MAILBOX),
         );
+        p2p_cfg.tracked_peer_sets = NZUsize!(TRACKED_PEER_SETS);
+        p2p_cfg.dial_frequency = DIAL_INTERVAL;
+        p2p_cfg.peer_connection_cooldown = PEER_CONNECTION_COOLDOWN;
         let (mut network, mut oracle) = lookup::Network::new(ctx.child("network"), p2p_cfg);
         let book: Map<ed25519::PublicKey, PeerAddress> = peers
             .into_iter()
