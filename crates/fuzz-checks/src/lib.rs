@@ -27,4 +27,5 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("consensus_msg", decode::consensus_msg),
     ("gateway_readings", gateway::readings_body),
     ("stf_sequence", stf::sequence),
+    ("stf_market", stf::market),
 ];

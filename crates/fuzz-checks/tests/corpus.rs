@@ -43,32 +43,46 @@ fn every_target_has_a_fuzz_target_file() {
     }
 }
 
-/// How deep the stf target's corpus reaches: `cargo test -p machina-fuzz-checks --test
-/// corpus -- --ignored --nocapture [dir]` prints, over `fuzz/corpus-full/stf_sequence` (or
-/// the committed corpus), how many successful transactions carried each action.
+/// How deep the stf targets' corpora reach: `cargo test -p machina-fuzz-checks --test corpus
+/// -- --ignored --nocapture` prints, over `fuzz/corpus-full/<target>` (what a run grew) or
+/// else the committed corpus, how many successful transactions carried each action and why
+/// transactions were left out.
 #[test]
 #[ignore = "a report, run by hand"]
 fn stf_depth() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let full = root.join("corpus-full/stf_sequence");
-    let dir = if full.is_dir() {
-        full
-    } else {
-        root.join("corpus/stf_sequence")
-    };
-    let mut total = std::collections::BTreeMap::new();
-    let (mut inputs, mut blocks, mut included) = (0, 0, 0);
-    for f in files(&dir) {
-        let s = machina_fuzz_checks::stf::run(&std::fs::read(f).expect("a corpus file"));
-        inputs += 1;
-        blocks += s.blocks;
-        included += s.included;
-        for (k, v) in s.succeeded {
-            *total.entry(k).or_insert(0usize) += v;
+    type Run = fn(&[u8]) -> machina_fuzz_checks::stf::Summary;
+    let targets: [(&str, Run); 2] = [
+        ("stf_sequence", machina_fuzz_checks::stf::run),
+        ("stf_market", machina_fuzz_checks::stf::run_market),
+    ];
+    for (name, run) in targets {
+        let full = root.join("corpus-full").join(name);
+        let dir = if full.is_dir() {
+            full
+        } else {
+            root.join("corpus").join(name)
+        };
+        let mut ok = std::collections::BTreeMap::new();
+        let mut refused = std::collections::BTreeMap::new();
+        let (mut inputs, mut blocks, mut included) = (0, 0, 0);
+        for f in files(&dir) {
+            let s = run(&std::fs::read(f).expect("a corpus file"));
+            inputs += 1;
+            blocks += s.blocks;
+            included += s.included;
+            for (k, v) in s.succeeded {
+                *ok.entry(k).or_insert(0usize) += v;
+            }
+            for (k, v) in s.refused {
+                *refused.entry(k).or_insert(0usize) += v;
+            }
         }
-    }
-    println!("{inputs} inputs, {blocks} blocks, {included} transactions included");
-    for (k, v) in total {
-        println!("  {k}: {v} successful transactions");
+        println!(
+            "{name} ({}): {inputs} inputs, {blocks} blocks, {included} transactions included",
+            dir.display()
+        );
+        println!("  successful transactions by action: {ok:?}");
+        println!("  left out, by code: {refused:?}");
     }
 }
