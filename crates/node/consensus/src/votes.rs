@@ -9,7 +9,7 @@ use commonware_consensus::simplex::types::{Activity, Attributable};
 use commonware_consensus::{Reporter, Viewable};
 use commonware_cryptography::{ed25519, sha256};
 use commonware_utils::ordered::Set;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 /// A vote's view and when this validator received it (ms since the epoch, local clock).
