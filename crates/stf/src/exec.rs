@@ -235,17 +235,7 @@ pub fn check_admission(
         if !sender.auth.allows(&body.sender, &signers) {
             return Err(TxError::Unauthorized(body.sender));
         }
-        if sender.balance < body.fee {
-            return Err(TxError::Sender(
-                machina_bank::BankError::InsufficientFunds {
-                    account: body.sender,
-                    have: sender.balance,
-                    need: body.fee,
-                }
-                .into(),
-            ));
-        }
-        return Ok(());
+        return check_fee_funds(state, body);
     }
     let session = authorize(state, body, &sender.auth, &signers, height)?;
     let ctx = ActionCtx {

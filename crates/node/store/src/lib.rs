@@ -446,7 +446,8 @@ mod tests {
     use machina_primitives::{Address, Amount, Keypair};
     use machina_stf::TxBody;
 
-    fn header(height: u64) -> BlockHeader {
+    /// A header at `height` with zero roots, for the store's tests.
+    pub(crate) fn header(height: u64) -> BlockHeader {
         BlockHeader {
             chain_id: 1,
             height,

@@ -58,21 +58,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::{CommittedBlock, Store};
-    use machina_primitives::{Address, BlockHeader, Hash};
+    use crate::tests::header;
     use machina_state::ChangeSet;
-
-    fn header(height: u64) -> BlockHeader {
-        BlockHeader {
-            chain_id: 1,
-            height,
-            parent_hash: Hash::ZERO,
-            timestamp_ms: height * 100,
-            proposer: Address::default(),
-            tx_root: Hash::ZERO,
-            receipts_root: Hash::ZERO,
-            state_root: Hash::ZERO,
-        }
-    }
 
     fn set(keys: &[&[u8]]) -> ChangeSet {
         keys.iter().map(|k| (k.to_vec(), Some(vec![1]))).collect()
