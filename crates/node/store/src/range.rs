@@ -57,8 +57,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::{CommittedBlock, Store};
     use crate::tests::header;
+    use crate::{CommittedBlock, Store};
     use machina_state::ChangeSet;
 
     fn set(keys: &[&[u8]]) -> ChangeSet {
