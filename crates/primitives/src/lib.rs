@@ -27,7 +27,7 @@ pub use codec::{CodecError, Decode, Encode, Reader};
 pub use crypto::{Keypair, PublicKey, Signature};
 pub use hash::{sha256, Hash};
 pub use receipt::{AttrValue, Event, Receipt, TxFailure};
-pub use tx::{Transaction, TxBody, TxSignature};
+pub use tx::{Envelope, Transaction, TxBody, TxSignature};
 
 /// The chain id of a dev chain started by `machina dev`.
 pub const DEV_CHAIN_ID: u64 = 8645;

@@ -152,14 +152,34 @@ impl<A: Encode> TxBody<A> {
     }
 }
 
-impl<A: Encode> Transaction<A> {
+/// An action that can carry a whole transaction signed under another chain's rules: the `evm`
+/// module's envelope of an Ethereum transaction. A transaction made of one such action and no
+/// Machina signatures takes the foreign transaction's id, so that the foreign chain's tools
+/// (which compute it themselves) find it.
+pub trait Envelope {
+    /// The carried transaction's id, when this action is an envelope.
+    fn foreign_id(&self) -> Option<Hash> {
+        None
+    }
+}
+
+impl<A: Encode + Envelope> Transaction<A> {
     /// The transaction id: SHA-256 of a domain prefix and the canonical body, what the
     /// signers signed. Signatures are left out so that nobody can change a transaction's id
     /// by reordering, repeating or adding signatures; one body (one sender and nonce) is one
-    /// transaction whatever signatures carry it.
+    /// transaction whatever signatures carry it. An envelope's id is the carried
+    /// transaction's (see [`Envelope`]).
     pub fn hash(&self) -> Hash {
+        if let ([], [only]) = (self.signatures.as_slice(), self.body.actions.as_slice()) {
+            if let Some(id) = only.foreign_id() {
+                return id;
+            }
+        }
         sha256(&[b"machina/txid/v1", &self.body.encode()])
     }
+}
+
+impl<A: Encode> Transaction<A> {
 
     /// Checks every signature on each of `txs` (batched, on all cores). A transaction is valid
     /// when it has at least one signature and all of its signatures verify.
@@ -199,6 +219,8 @@ mod tests {
         #[codec(tag = 1)]
         Transfer { to: Address, amount: Amount },
     }
+
+    impl Envelope for TestAction {}
 
     type Transaction = super::Transaction<TestAction>;
 

@@ -1,12 +1,13 @@
 //! Stateless checks and signature verification: the one validation path that the mempool and
 //! block execution share.
 
+use crate::ethereum::{carried, verify_carried, EthMeta};
 use crate::params::Params;
 use crate::{modules, Action, Transaction, TxError};
 use machina_module::{SigRole, StatelessCtx};
 use machina_primitives::crypto::{verify_many, SigCheck};
 use machina_primitives::limits::MAX_TX_BYTES;
-use machina_primitives::{Encode, Hash, PublicKey, Signature};
+use machina_primitives::{Amount, Encode, Hash, PublicKey, Signature};
 
 /// A transaction whose signatures verified. Only [`verify_txs`] makes one, so holding one is
 /// proof that the expensive check was done (once, in a batch).
@@ -18,6 +19,8 @@ pub struct VerifiedTx {
     /// `(action, item)` of readings and reports whose own signatures did not verify: those
     /// items are refused one by one at execution, the rest of the transaction stands.
     bad_items: Vec<(usize, usize)>,
+    /// What an Ethereum transaction carried by this one pays, when it is an envelope.
+    ethereum: Option<EthMeta>,
 }
 
 impl VerifiedTx {
@@ -48,6 +51,12 @@ impl VerifiedTx {
             .filter(|(a, _)| *a == action)
             .map(|(_, i)| *i)
             .collect()
+    }
+
+    /// The gas limit and price of the Ethereum transaction it carries, if it is an envelope
+    /// (then its sender was recovered from the carried transaction's signature).
+    pub fn ethereum(&self) -> Option<EthMeta> {
+        self.ethereum
     }
 
     /// Gives the transaction back.
@@ -109,9 +118,15 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
         .iter()
         .map(|(msg, key, sig)| SigCheck { msg, key, sig })
         .collect();
+    let ethereum = recover_carried(&txs, &sizes);
     let mut errors: Vec<Option<TxError>> = txs
         .iter()
-        .map(|t| t.signatures.is_empty().then_some(TxError::BadSignature))
+        .zip(&ethereum)
+        .map(|(t, eth)| match eth {
+            Some(Err(e)) => Some(e.clone()),
+            Some(Ok(_)) => None,
+            None => t.signatures.is_empty().then_some(TxError::BadSignature),
+        })
         .collect();
     let mut bad_items: Vec<Vec<(usize, usize)>> = vec![Vec::new(); txs.len()];
     for (ok, item) in verify_many(&checks).into_iter().zip(items) {
@@ -134,7 +149,8 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
         .zip(errors)
         .zip(bad_items)
         .zip(sizes)
-        .map(|(((tx, error), bad_items), len)| {
+        .zip(ethereum)
+        .map(|((((tx, error), bad_items), len), eth)| {
             if len > MAX_TX_BYTES {
                 return Err(TxError::Oversize {
                     len,
@@ -149,14 +165,78 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
                 encoded_len: len,
                 tx,
                 bad_items,
+                ethereum: eth.and_then(Result::ok),
             })
         })
         .collect()
 }
 
+/// Fewest carried Ethereum transactions worth a thread of their own: a recovery costs tens of
+/// microseconds, a thread about as much to start.
+const MIN_RECOVERIES_PER_THREAD: usize = 64;
+
+/// Recovers the senders of the Ethereum transactions among `txs`, spread over all cores:
+/// `None` for a transaction that carries none (or is oversize, refused anyway).
+fn recover_carried(txs: &[Transaction], sizes: &[usize]) -> Vec<Option<Result<EthMeta, TxError>>> {
+    let carried: Vec<(usize, &[u8])> = txs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| sizes[*i] <= MAX_TX_BYTES)
+        .filter_map(|(i, t)| carried(t).map(|raw| (i, raw)))
+        .collect();
+    let mut out: Vec<Option<Result<EthMeta, TxError>>> = vec![None; txs.len()];
+    if carried.is_empty() {
+        return out;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = carried
+        .len()
+        .div_ceil(threads)
+        .max(MIN_RECOVERIES_PER_THREAD);
+    let recover = |share: &[(usize, &[u8])]| -> Vec<(usize, Result<EthMeta, TxError>)> {
+        share
+            .iter()
+            .map(|(i, raw)| (*i, verify_carried(&txs[*i].body, raw)))
+            .collect()
+    };
+    let results: Vec<(usize, Result<EthMeta, TxError>)> = if carried.len() <= per {
+        recover(&carried)
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = carried
+                .chunks(per)
+                .map(|share| s.spawn(move || recover(share)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("sender recovery thread panicked"))
+                .collect()
+        })
+    };
+    for (i, r) in results {
+        out[i] = Some(r);
+    }
+    out
+}
+
 /// Most blocks a transaction may stay valid: a transaction that cannot run (a nonce gap) leaves
 /// the mempool by then at the latest. About a day at one block per second.
 pub const MAX_TX_TTL_BLOCKS: u64 = 100_000;
+
+/// Gas a transaction may use at most: its carried Ethereum transaction's limit, or what its
+/// actions may use.
+pub(crate) fn gas_limit(vtx: &VerifiedTx) -> u64 {
+    match vtx.ethereum {
+        Some(eth) => eth.gas_limit,
+        None => vtx
+            .tx
+            .body
+            .actions
+            .iter()
+            .map(modules::gas_limit)
+            .fold(0u64, u64::saturating_add),
+    }
+}
 
 /// Checks that need no state: chain, fee, expiry against the `height` the transaction would be
 /// included at, that there is something to do, and each action's own stateless rules.
@@ -171,11 +251,27 @@ pub fn check_stateless(tx: &Transaction, params: &Params, height: u64) -> Result
     if b.actions.is_empty() {
         return Err(TxError::NoActions);
     }
-    if b.fee < params.min_fee {
-        return Err(TxError::FeeTooLow {
-            min: params.min_fee,
+    // A carried Ethereum transaction is authorised by its own signature only when it travels
+    // alone and unsigned (see `ethereum`); anywhere else nothing would have checked it.
+    if crate::ethereum::carried(tx).is_none() {
+        if let Some(index) = b.actions.iter().position(crate::ethereum::is_envelope) {
+            return Err(TxError::EnvelopeMismatch(if index == 0 && b.actions.len() == 1 {
+                "signatures (an Ethereum transaction carries none)"
+            } else {
+                "actions (an Ethereum transaction travels alone)"
+            }));
+        }
+    }
+    let min = b
+        .actions
+        .iter()
+        .try_fold(params.min_fee, |min, a| min.checked_add(modules::fee_floor(a)))
+        .ok_or(TxError::FeeTooLow {
+            min: Amount(u128::MAX),
             got: b.fee,
-        });
+        })?;
+    if b.fee < min {
+        return Err(TxError::FeeTooLow { min, got: b.fee });
     }
     if b.expiry_height < height {
         return Err(TxError::Expired {

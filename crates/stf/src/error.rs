@@ -77,6 +77,17 @@ pub enum TxError {
     /// The signatures do not authorise the sender.
     #[error("the signatures do not authorise account {0}")]
     Unauthorized(machina_primitives::Address),
+    /// The block has no gas left for the transaction's gas limit; it waits for the next block.
+    #[error("the block has {left} gas left, the transaction may use {need}")]
+    BlockGasFull {
+        /// The transaction's gas limit.
+        need: u64,
+        /// Gas left in the block.
+        left: u64,
+    },
+    /// A transaction carrying an Ethereum transaction says something the carried one does not.
+    #[error("the transaction's {0} does not match the Ethereum transaction it carries")]
+    EnvelopeMismatch(&'static str),
     /// The sender is a revoked machine.
     #[error("account {0} belongs to revoked machine {1}")]
     Revoked(machina_primitives::Address, u64),
@@ -108,6 +119,8 @@ impl TxError {
         "expiry_too_far",
         "fee_too_low",
         "no_actions",
+        "block_gas_full",
+        "envelope_mismatch",
     ];
 
     /// The stable code of this rejection.
@@ -126,6 +139,8 @@ impl TxError {
             TxError::ExpiryTooFar { .. } => "expiry_too_far",
             TxError::FeeTooLow { .. } => "fee_too_low",
             TxError::NoActions => "no_actions",
+            TxError::BlockGasFull { .. } => "block_gas_full",
+            TxError::EnvelopeMismatch(_) => "envelope_mismatch",
             TxError::Sender(e)
             | TxError::Action { error: e, .. }
             | TxError::Invalid { error: e, .. } => e.code(),

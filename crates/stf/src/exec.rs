@@ -3,12 +3,13 @@
 use crate::check::{check_stateless, VerifiedTx};
 use crate::host::TxHost;
 use crate::params::{self, Params};
-use crate::{modules, Action, BlockError, TxBody, TxError};
+use crate::{modules, Action, BlockError, EthMeta, TxBody, TxError};
 use machina_bank::Authorization;
 use machina_module::ActionCtx;
 use machina_primitives::limits::{MAX_BLOCK_EVENTS, MAX_BLOCK_TXS, MAX_EVENTS_PER_RECEIPT};
 use machina_primitives::{
-    hash::merkle_root, sha256, Address, BlockEnv, Encode, Event, Hash, PublicKey, Receipt,
+    hash::merkle_root, sha256, Address, Amount, BlockEnv, Encode, Event, Hash, PublicKey,
+    Receipt,
 };
 use machina_state::{AuthenticatedState, ChangeSet, Overlay, StateRead, StateWrite};
 use machina_wallet::WalletError;
@@ -47,6 +48,8 @@ pub struct BlockExecutor<'a, S: StateRead> {
     params: Params,
     receipts: Vec<Receipt>,
     events: Vec<Event>,
+    /// Gas the included transactions may use, against [`machina_evm::BLOCK_GAS_LIMIT`].
+    gas_reserved: u64,
 }
 
 /// What a finished block produced besides its state root.
@@ -76,6 +79,7 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
             params,
             receipts: Vec::new(),
             events,
+            gas_reserved: 0,
         }
     }
 
@@ -90,6 +94,14 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
     pub fn execute(&mut self, vtx: &VerifiedTx) -> Result<&Receipt, TxError> {
         let body = &vtx.tx().body;
         check_stateless(vtx.tx(), &self.params, self.env.height)?;
+        let gas = crate::check::gas_limit(vtx);
+        let gas_left = machina_evm::BLOCK_GAS_LIMIT - self.gas_reserved;
+        if gas > gas_left {
+            return Err(TxError::BlockGasFull {
+                need: gas,
+                left: gas_left,
+            });
+        }
         let sender = machina_bank::account(&self.overlay, &body.sender);
         if sender.nonce != body.nonce {
             return Err(TxError::Sender(
@@ -101,13 +113,19 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
                 .into(),
             ));
         }
-        let session = authorize(
-            &self.overlay,
-            body,
-            &sender.auth,
-            &vtx.signers(),
-            self.env.height,
-        )?;
+        let session = match vtx.ethereum() {
+            // The carried transaction's signature recovered to the sender: only a plain
+            // account's own key can have made it (a machine's keys are ed25519).
+            Some(_) if sender.auth == Authorization::AddressKey => None,
+            Some(_) => return Err(TxError::Unauthorized(body.sender)),
+            None => authorize(
+                &self.overlay,
+                body,
+                &sender.auth,
+                &vtx.signers(),
+                self.env.height,
+            )?,
+        };
         let ctx = ActionCtx {
             sender: body.sender,
             machine: sender.auth.machine_id(),
@@ -136,6 +154,14 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
         let mut tx_overlay = Overlay::new(&self.overlay);
         let outcome = execute_actions(&mut tx_overlay, &ctx, vtx);
         let mut events = vec![fee_event];
+        let gas_used = vtx.ethereum().map(|eth| match &outcome {
+            Ok(evs) => machina_evm::gas_used(evs).unwrap_or(eth.gas_limit),
+            Err(TxError::Action {
+                error: crate::ModuleError::Evm(e),
+                ..
+            }) => e.gas_used().unwrap_or(eth.gas_limit),
+            Err(_) => eth.gas_limit,
+        });
         let error = match outcome {
             Ok(evs) => {
                 let changes = tx_overlay.into_changes();
@@ -149,14 +175,33 @@ impl<'a, S: StateRead> BlockExecutor<'a, S> {
                 Some(e.to_failure())
             }
         };
+        let fee_charged = match (vtx.ethereum(), gas_used) {
+            (Some(eth), Some(used)) => self.refund_unused_gas(body, eth, used),
+            _ => body.fee,
+        };
+        self.gas_reserved += gas;
         self.receipts.push(Receipt {
             tx_hash: vtx.hash(),
             success: error.is_none(),
             error,
-            fee_charged: body.fee,
+            fee_charged,
             events,
         });
         Ok(self.receipts.last().expect("a receipt was just pushed"))
+    }
+
+    /// Returns to the sender of an Ethereum transaction the fee for the gas it did not use
+    /// (it paid for its whole gas limit up front), and returns the fee it paid in the end.
+    fn refund_unused_gas(&mut self, body: &TxBody, eth: EthMeta, used: u64) -> Amount {
+        let charged = machina_evm::gas_fee(used.min(eth.gas_limit), eth.gas_price_wei)
+            .expect("the fee for less gas than the limit fits, as the limit's did");
+        let refund = body.fee.checked_sub(charged).unwrap_or(Amount::ZERO);
+        if refund > Amount::ZERO && body.sender != self.env.proposer {
+            // The proposer was paid the whole fee in this transaction, so it can return this.
+            machina_bank::transfer(&mut self.overlay, &self.env.proposer, &body.sender, refund)
+                .expect("the proposer holds the fee it was just paid");
+        }
+        charged
     }
 
     /// Runs the end-block hooks and returns the receipts, the block's writes and its events.
@@ -230,6 +275,12 @@ pub fn check_admission(
     let body = &vtx.tx().body;
     let sender = machina_bank::account(state, &body.sender);
     let signers = vtx.signers();
+    if vtx.ethereum().is_some() {
+        if sender.auth != Authorization::AddressKey {
+            return Err(TxError::Unauthorized(body.sender));
+        }
+        return check_fee_funds(state, body);
+    }
     // The common case, a plain account paying its own fee, needs one read.
     if sender.auth == Authorization::AddressKey && body.fee_payer.is_none() {
         if !sender.auth.allows(&body.sender, &signers) {

@@ -216,6 +216,20 @@ macro_rules! modules {
             }
         }
 
+        /// Gas the action may use at most.
+        pub(crate) fn gas_limit(a: &Action) -> u64 {
+            match a {
+                $(Action::$variant(a) => <$module as Module>::gas_limit(a),)*
+            }
+        }
+
+        /// What the action needs the fee to cover beyond the minimum.
+        pub(crate) fn fee_floor(a: &Action) -> machina_primitives::Amount {
+            match a {
+                $(Action::$variant(a) => <$module as Module>::fee_floor(a),)*
+            }
+        }
+
         /// Runs the action in its module.
         pub(crate) fn execute(
             host: &mut impl Host,
@@ -255,4 +269,14 @@ modules! {
     staking: Staking => machina_staking::Staking, machina_staking::StakingAction, machina_staking::StakingError;
     compute: Compute => machina_compute::Compute, machina_compute::ComputeAction, machina_compute::ComputeError;
     shares: Shares => machina_shares::Shares, machina_shares::SharesAction, machina_shares::SharesError;
+    evm: Evm => machina_evm::Evm, machina_evm::EvmAction, machina_evm::EvmError;
+}
+
+impl machina_primitives::Envelope for Action {
+    fn foreign_id(&self) -> Option<machina_primitives::Hash> {
+        match self {
+            Action::Evm(a) => a.foreign_id(),
+            _ => None,
+        }
+    }
 }

@@ -213,6 +213,42 @@ fn credit(state: &mut impl StateWrite, to: &Address, amount: Amount) -> Result<(
     Ok(())
 }
 
+/// Sets the balances of several accounts at once, as the EVM leaves them after a call. The
+/// changes must conserve value: what some accounts lose the others gain, exactly, so the total
+/// supply cannot move. `None` (and nothing written) when they do not, or a balance overflows.
+pub fn set_balances_conserving(
+    state: &mut impl StateWrite,
+    balances: &[(Address, Amount)],
+) -> Option<()> {
+    let mut before: u128 = 0;
+    let mut after: u128 = 0;
+    for (addr, new) in balances {
+        before = before.checked_add(account(state, addr).balance.0)?;
+        after = after.checked_add(new.0)?;
+    }
+    if before != after {
+        return None;
+    }
+    for (addr, new) in balances {
+        let mut acct = account(state, addr);
+        if acct.balance != *new {
+            acct.balance = *new;
+            put_account(state, addr, &acct);
+        }
+    }
+    Some(())
+}
+
+/// Sets a contract account's nonce, which the EVM advances when the contract creates another.
+/// Senders' nonces advance only through [`bump_nonce`].
+pub fn set_contract_nonce(state: &mut impl StateWrite, addr: &Address, nonce: u64) {
+    let mut acct = account(state, addr);
+    if acct.nonce != nonce {
+        acct.nonce = nonce;
+        put_account(state, addr, &acct);
+    }
+}
+
 /// Moves `amount` from `from` to `to`.
 pub fn transfer(
     state: &mut impl StateWrite,

@@ -190,6 +190,17 @@ pub trait Module {
         Vec::new()
     }
 
+    /// Gas the action may use at most, counted against the block's gas limit (EVM calls).
+    fn gas_limit(_action: &Self::Action) -> u64 {
+        0
+    }
+
+    /// What the action needs its transaction's fee to cover beyond the chain's minimum (the
+    /// gas an EVM call buys up front).
+    fn fee_floor(_action: &Self::Action) -> Amount {
+        Amount::ZERO
+    }
+
     /// Executes one action; returns its events.
     fn execute(
         host: &mut impl Host,

@@ -309,13 +309,28 @@ pub fn pay(
     to: &Address,
     amount: Amount,
 ) -> Result<Event> {
+    approve_outflow(state, ctx, from, to, amount)?;
+    Ok(machina_bank::transfer(state, from, to, amount)?)
+}
+
+/// Checks and records a payment out of `from` under its wallet policy and session cap without
+/// moving it: for value that another machine moves (the EVM carries a call's value itself), so
+/// that the policy applies exactly as in [`pay`]. For a contract about to be created, `to` is
+/// its address-to-be, which an allowlist must name.
+pub fn approve_outflow(
+    state: &mut impl StateWrite,
+    ctx: &ActionCtx,
+    from: &Address,
+    to: &Address,
+    amount: Amount,
+) -> Result<()> {
     if let Some(id) = machina_bank::account(state, from).auth.machine_id() {
         check_outflow(state, from, id, ctx, Some(to), amount)?;
     }
     if let (Some(key), true) = (ctx.session, *from == ctx.sender) {
         charge_session(state, from, &key, amount)?;
     }
-    Ok(machina_bank::transfer(state, from, to, amount)?)
+    Ok(())
 }
 
 /// Charges the transaction's fee: to the sender, or to a sponsor (`fee_payer`) within the
