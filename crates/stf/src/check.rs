@@ -255,17 +255,21 @@ pub fn check_stateless(tx: &Transaction, params: &Params, height: u64) -> Result
     // alone and unsigned (see `ethereum`); anywhere else nothing would have checked it.
     if crate::ethereum::carried(tx).is_none() {
         if let Some(index) = b.actions.iter().position(crate::ethereum::is_envelope) {
-            return Err(TxError::EnvelopeMismatch(if index == 0 && b.actions.len() == 1 {
-                "signatures (an Ethereum transaction carries none)"
-            } else {
-                "actions (an Ethereum transaction travels alone)"
-            }));
+            return Err(TxError::EnvelopeMismatch(
+                if index == 0 && b.actions.len() == 1 {
+                    "signatures (an Ethereum transaction carries none)"
+                } else {
+                    "actions (an Ethereum transaction travels alone)"
+                },
+            ));
         }
     }
     let min = b
         .actions
         .iter()
-        .try_fold(params.min_fee, |min, a| min.checked_add(modules::fee_floor(a)))
+        .try_fold(params.min_fee, |min, a| {
+            min.checked_add(modules::fee_floor(a))
+        })
         .ok_or(TxError::FeeTooLow {
             min: Amount(u128::MAX),
             got: b.fee,

@@ -8,8 +8,7 @@ use machina_bank::Authorization;
 use machina_module::ActionCtx;
 use machina_primitives::limits::{MAX_BLOCK_EVENTS, MAX_BLOCK_TXS, MAX_EVENTS_PER_RECEIPT};
 use machina_primitives::{
-    hash::merkle_root, sha256, Address, Amount, BlockEnv, Encode, Event, Hash, PublicKey,
-    Receipt,
+    hash::merkle_root, sha256, Address, Amount, BlockEnv, Encode, Event, Hash, PublicKey, Receipt,
 };
 use machina_state::{AuthenticatedState, ChangeSet, Overlay, StateRead, StateWrite};
 use machina_wallet::WalletError;

@@ -129,7 +129,10 @@ mod tests {
 
     #[test]
     fn selectors_are_the_ones_solidity_computes() {
-        assert_eq!(selector("transfer(address,uint256)"), [0xa9, 0x05, 0x9c, 0xbb]);
+        assert_eq!(
+            selector("transfer(address,uint256)"),
+            [0xa9, 0x05, 0x9c, 0xbb]
+        );
         assert_eq!(selector("Error(string)"), [0x08, 0xc3, 0x79, 0xa0]);
     }
 

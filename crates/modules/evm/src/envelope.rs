@@ -71,8 +71,8 @@ fn decode(raw: &[u8], sender: Option<Address>) -> Result<EthTx> {
             raw.len()
         )));
     }
-    let env = TxEnvelope::decode_2718_exact(raw)
-        .map_err(|e| EvmError::BadEthereumTx(e.to_string()))?;
+    let env =
+        TxEnvelope::decode_2718_exact(raw).map_err(|e| EvmError::BadEthereumTx(e.to_string()))?;
     let tx_type = match &env {
         TxEnvelope::Legacy(_) => 0,
         TxEnvelope::Eip2930(_) => 1,

@@ -112,7 +112,11 @@ impl<'a, S: StateRead> Inspector<Ctx<'a, S>, EthInterpreter> for Frames {
         ctx.chain.exit(outcome.result.result.is_ok());
     }
 
-    fn create(&mut self, ctx: &mut Ctx<'a, S>, _inputs: &mut CreateInputs) -> Option<CreateOutcome> {
+    fn create(
+        &mut self,
+        ctx: &mut Ctx<'a, S>,
+        _inputs: &mut CreateInputs,
+    ) -> Option<CreateOutcome> {
         ctx.chain.enter();
         None
     }
@@ -267,15 +271,17 @@ pub(crate) fn apply<S: StateWrite>(state: &mut S, caller: &Address, fx: Effects)
     let mut balances = Vec::with_capacity(deltas.len());
     for (addr, after_evm, before) in deltas {
         let now = micro_to_wei(machina_bank::account(state, &addr).balance);
-        let wei = (now + after_evm)
-            .checked_sub(before)
-            .ok_or_else(|| EvmError::Invalid(format!("{addr} would be left with less than nothing")))?;
+        let wei = (now + after_evm).checked_sub(before).ok_or_else(|| {
+            EvmError::Invalid(format!("{addr} would be left with less than nothing"))
+        })?;
         let micro = wei_to_micro(wei)
             .ok_or_else(|| EvmError::SubMicroValue(format!("{wei} (left at {addr})")))?;
         balances.push((addr, micro));
     }
     machina_bank::set_balances_conserving(state, &balances).ok_or_else(|| {
-        EvmError::Invalid("the call would change the total supply (value burnt by a self-destruct)".into())
+        EvmError::Invalid(
+            "the call would change the total supply (value burnt by a self-destruct)".into(),
+        )
     })?;
     for (addr, acct) in &accounts {
         write_account(state, caller, addr, acct);

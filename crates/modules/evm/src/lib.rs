@@ -21,7 +21,10 @@ pub mod units;
 pub use action::{EvmAction, MAX_CALLDATA_BYTES, MAX_ETH_TX_BYTES, MAX_INITCODE_BYTES};
 pub use envelope::{decode_ethereum, EthTx};
 pub use error::{EvmError, Result};
-pub use module::{create_address, gas_used, Evm, EvmGenesis, MAX_LOGS_PER_TX, MAX_LOG_DATA_BYTES};
+pub use exec::{Call, Log, Outcome, Status};
+pub use module::{
+    create_address, gas_used, simulate, Evm, EvmGenesis, MAX_LOGS_PER_TX, MAX_LOG_DATA_BYTES,
+};
 pub use units::{gas_fee, BASE_FEE_WEI, WEI_PER_MICRO};
 
 /// Gas a block's transactions may use in all, counted by their gas limits: about 20,000

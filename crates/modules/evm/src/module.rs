@@ -5,8 +5,8 @@ use crate::envelope::{decode_verified, hash_raw};
 use crate::exec::{self, Call, Log, Status};
 use crate::{abi, EvmError, Result, MAX_TX_GAS, MIN_TX_GAS};
 use machina_module::{ActionCtx, Host, Module, ModuleError, StatelessCtx};
-use machina_primitives::{Address, Amount, AttrValue, Event, Hash};
-use machina_state::StateWrite;
+use machina_primitives::{Address, Amount, AttrValue, BlockEnv, Event, Hash};
+use machina_state::{StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
 
 /// Most logs one transaction may leave: each is an event of its receipt, which holds at most
@@ -115,7 +115,8 @@ impl Module for Evm {
                 data,
                 gas_limit,
             } => {
-                if crate::db::code_of(host, to).is_none() && !crate::precompiles::is_precompile(to) {
+                if crate::db::code_of(host, to).is_none() && !crate::precompiles::is_precompile(to)
+                {
                     return Err(EvmError::NoCode(*to));
                 }
                 approve_value(host, ctx, to, *value)?;
@@ -134,7 +135,12 @@ impl Module for Evm {
                 value,
                 gas_limit,
             } => {
-                approve_value(host, ctx, &create_address(&ctx.sender, ctx.tx_nonce), *value)?;
+                approve_value(
+                    host,
+                    ctx,
+                    &create_address(&ctx.sender, ctx.tx_nonce),
+                    *value,
+                )?;
                 Call {
                     caller: ctx.sender,
                     to: None,
@@ -183,7 +189,9 @@ pub(crate) fn execute_call(
             check_logs(&outcome.logs, gas_used)?;
             let effects = effects.expect("a successful execution has effects");
             exec::apply(state, &call.caller, effects).map_err(|e| match e {
-                EvmError::Invalid(reason) | EvmError::SubMicroValue(reason) => EvmError::Halted { reason, gas_used },
+                EvmError::Invalid(reason) | EvmError::SubMicroValue(reason) => {
+                    EvmError::Halted { reason, gas_used }
+                }
                 other => other,
             })?;
             let mut attrs = vec![("gas_used", AttrValue::Int(gas_used))];
@@ -196,8 +204,13 @@ pub(crate) fn execute_call(
             Ok(events)
         }
         Status::Revert { output } => Err(EvmError::Reverted {
-            reason: abi::decode_error_string(&output)
-                .unwrap_or_else(|| if output.is_empty() { String::new() } else { format!("0x{}", hex::encode(&output)) }),
+            reason: abi::decode_error_string(&output).unwrap_or_else(|| {
+                if output.is_empty() {
+                    String::new()
+                } else {
+                    format!("0x{}", hex::encode(&output))
+                }
+            }),
             gas_used,
         }),
         Status::Halt { reason } => Err(EvmError::Halted { reason, gas_used }),
@@ -207,13 +220,19 @@ pub(crate) fn execute_call(
 fn check_logs(logs: &[Log], gas_used: u64) -> Result<()> {
     if logs.len() > MAX_LOGS_PER_TX {
         return Err(EvmError::Halted {
-            reason: format!("{} logs, a transaction may leave at most {MAX_LOGS_PER_TX}", logs.len()),
+            reason: format!(
+                "{} logs, a transaction may leave at most {MAX_LOGS_PER_TX}",
+                logs.len()
+            ),
             gas_used,
         });
     }
     if let Some(l) = logs.iter().find(|l| l.data.len() > MAX_LOG_DATA_BYTES) {
         return Err(EvmError::Halted {
-            reason: format!("a log of {} data bytes, at most {MAX_LOG_DATA_BYTES}", l.data.len()),
+            reason: format!(
+                "a log of {} data bytes, at most {MAX_LOG_DATA_BYTES}",
+                l.data.len()
+            ),
             gas_used,
         });
     }
@@ -222,16 +241,53 @@ fn check_logs(logs: &[Log], gas_used: u64) -> Result<()> {
 
 /// A log as an event of the receipt: `address`, `topics` (comma-separated hex) and `data`.
 fn log_event(l: &Log) -> Event {
-    let topics: Vec<String> = l.topics.iter().map(|t| format!("0x{}", hex::encode(t))).collect();
+    let topics: Vec<String> = l
+        .topics
+        .iter()
+        .map(|t| format!("0x{}", hex::encode(t)))
+        .collect();
     Event::new(
         "evm",
         "log",
         &[
             ("address", (&l.address).into()),
             ("topics", AttrValue::Text(topics.join(","))),
-            ("data", AttrValue::Text(format!("0x{}", hex::encode(&l.data)))),
+            (
+                "data",
+                AttrValue::Text(format!("0x{}", hex::encode(&l.data))),
+            ),
         ],
     )
+}
+
+/// Runs `call` on `state` in a block with `env` and changes nothing: `eth_call` and
+/// `eth_estimateGas`. The caller's nonce is its next one, as for a transaction.
+pub fn simulate(state: &impl StateRead, env: BlockEnv, call: &Call) -> Result<exec::Outcome> {
+    let ctx = ActionCtx {
+        sender: call.caller,
+        machine: None,
+        env,
+        tx_index: 0,
+        tx_nonce: call.nonce,
+        action_index: 0,
+        session: None,
+        bad_items: Vec::new(),
+    };
+    let (outcome, effects) = exec::run(state, &ctx, call)?;
+    // A successful call is checked the way a transaction would be: a call that would end
+    // between micro-units or burn value fails here too.
+    if let Some(fx) = effects {
+        let mut scratch = machina_state::Overlay::new(state);
+        if let Err(e) = exec::apply(&mut scratch, &call.caller, fx) {
+            return Ok(exec::Outcome {
+                status: Status::Halt {
+                    reason: e.to_string(),
+                },
+                ..outcome
+            });
+        }
+    }
+    Ok(outcome)
 }
 
 /// Gas an EVM execution used, from its events.

@@ -17,8 +17,8 @@ use alloy_primitives::{Bytes, U256};
 use machina_module::{ActionCtx, Host, Module, SpendRefusal};
 use machina_primitives::{Address, Amount, Event};
 use machina_state::StateRead;
-use revm::handler::{EthPrecompiles, PrecompileProvider};
 use revm::handler::precompile_output_to_interpreter_result;
+use revm::handler::{EthPrecompiles, PrecompileProvider};
 use revm::interpreter::{CallInputs, CallScheme, InterpreterResult};
 use revm::precompile::{PrecompileHalt, PrecompileOutput};
 use revm::primitives::hardfork::SpecId;
@@ -96,7 +96,11 @@ impl<'a, S: StateRead> PrecompileProvider<Ctx<'a, S>> for Precompiles {
             input: &input,
         };
         let result = dispatch(target, &mut context.chain, &self.ctx, &call);
-        Ok(Some(to_interpreter(result, inputs.gas_limit, inputs.reservoir)))
+        Ok(Some(to_interpreter(
+            result,
+            inputs.gas_limit,
+            inputs.reservoir,
+        )))
     }
 
     fn warm_addresses(&self) -> &AddressSet {
@@ -148,7 +152,10 @@ fn dispatch<S: StateRead>(
     call: &PrecompileCall<'_>,
 ) -> Answer {
     if !call.value.is_zero() {
-        return revert("value_not_accepted: the chain's precompiles take no value", READ_GAS);
+        return revert(
+            "value_not_accepted: the chain's precompiles take no value",
+            READ_GAS,
+        );
     }
     if call.input.len() < 4 {
         return revert("unknown_function: call data has no selector", READ_GAS);
@@ -180,7 +187,11 @@ fn bad_args(e: String) -> String {
     format!("bad_arguments: {e}")
 }
 
-fn machines<S: StateRead>(state: &Layer<'_, S>, sel: [u8; 4], args: &Args<'_>) -> Result<Answer, String> {
+fn machines<S: StateRead>(
+    state: &Layer<'_, S>,
+    sel: [u8; 4],
+    args: &Args<'_>,
+) -> Result<Answer, String> {
     if sel != selector("machine(uint64)") {
         return Err("unknown_function: IMachines has machine(uint64)".into());
     }
@@ -222,9 +233,8 @@ fn run_action<M: Module, S: StateRead>(
     ctx: &ActionCtx,
     action: &M::Action,
 ) -> Result<(), String> {
-    let events = M::execute(layer, ctx, action).map_err(|e| {
-        format!("{}: {e}", machina_module::ModuleError::code(&e))
-    })?;
+    let events = M::execute(layer, ctx, action)
+        .map_err(|e| format!("{}: {e}", machina_module::ModuleError::code(&e)))?;
     layer.emit(events);
     Ok(())
 }
@@ -258,7 +268,11 @@ fn bank<S: StateRead>(
 /// Whom a contract acts as for `machine_id`: the machine's own account when the machine's
 /// wallet policy names the contract on its allowlist, else itself (the owner acts as owner;
 /// anyone else is refused by the module's own rule).
-fn acting_for<S: StateRead>(layer: &Layer<'_, S>, caller: Address, machine_id: u64) -> (Address, Option<u64>) {
+fn acting_for<S: StateRead>(
+    layer: &Layer<'_, S>,
+    caller: Address,
+    machine_id: u64,
+) -> (Address, Option<u64>) {
     let Some(m) = machina_identity::machine(layer, machine_id) else {
         return (caller, None);
     };
@@ -279,7 +293,9 @@ fn energy<S: StateRead>(
     args: &Args<'_>,
 ) -> Result<Answer, String> {
     if !call.writable {
-        return Err("read_only: IEnergy's functions cannot run in a static or delegate call".into());
+        return Err(
+            "read_only: IEnergy's functions cannot run in a static or delegate call".into(),
+        );
     }
     use machina_energy::{EnergyAction, Side};
     let (machine_id, action) = if sel == selector("placeOrder(uint64,uint8,uint64,uint64,uint64)") {
@@ -300,7 +316,9 @@ fn energy<S: StateRead>(
     } else if sel == selector("cancelOrder(uint64,string,uint64)") {
         let machine_id = args.u64(0).map_err(bad_args)?;
         let action = EnergyAction::CancelOrder {
-            zone: args.string(1, machina_primitives::limits::MAX_LABEL_BYTES).map_err(bad_args)?,
+            zone: args
+                .string(1, machina_primitives::limits::MAX_LABEL_BYTES)
+                .map_err(bad_args)?,
             order_id: args.u64(2).map_err(bad_args)?,
         };
         (machine_id, action)
@@ -330,14 +348,20 @@ fn order_id_since<S: StateRead>(layer: &Layer<'_, S>, from: usize) -> u64 {
         .unwrap_or(0)
 }
 
-fn oracle<S: StateRead>(layer: &Layer<'_, S>, sel: [u8; 4], args: &Args<'_>) -> Result<Answer, String> {
+fn oracle<S: StateRead>(
+    layer: &Layer<'_, S>,
+    sel: [u8; 4],
+    args: &Args<'_>,
+) -> Result<Answer, String> {
     if sel == selector("feedMedian(string)") {
         let name = args
             .string(0, machina_primitives::limits::MAX_LABEL_BYTES)
             .map_err(bad_args)?;
         let f = machina_oracle::feed(layer, &name)
             .ok_or_else(|| format!("unknown_feed: no feed is called {name}"))?;
-        let value = f.value.ok_or_else(|| format!("no_value: feed {name} has no median yet"))?;
+        let value = f
+            .value
+            .ok_or_else(|| format!("no_value: feed {name} has no median yet"))?;
         return Ok(returns(
             &[
                 Token::Uint(U256::from(value as u64)),
@@ -352,13 +376,17 @@ fn oracle<S: StateRead>(layer: &Layer<'_, S>, sel: [u8; 4], args: &Args<'_>) -> 
         let e = machina_oracle::energy_between(
             layer,
             args.u64(0).map_err(bad_args)?,
-            u16::try_from(args.u64(1).map_err(bad_args)?).map_err(|_| bad_args("channel does not fit 16 bits".into()))?,
+            u16::try_from(args.u64(1).map_err(bad_args)?)
+                .map_err(|_| bad_args("channel does not fit 16 bits".into()))?,
             args.u64(2).map_err(bad_args)?,
             args.u64(3).map_err(bad_args)?,
         )
         .map_err(|e| format!("{}: {e}", machina_module::ModuleError::code(&e)))?;
         return Ok(returns(
-            &[Token::Uint(U256::from(e.import_wh)), Token::Uint(U256::from(e.export_wh))],
+            &[
+                Token::Uint(U256::from(e.import_wh)),
+                Token::Uint(U256::from(e.export_wh)),
+            ],
             READ_GAS,
         ));
     }

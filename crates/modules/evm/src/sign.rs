@@ -118,7 +118,9 @@ pub fn mnemonic_keys(mnemonic: &str, n: usize) -> Vec<EthKey> {
     }
     node = child(&node, 0);
     (0..n as u32)
-        .map(|i| EthKey(SigningKey::from_slice(&child(&node, i).key).expect("derived keys are valid")))
+        .map(|i| {
+            EthKey(SigningKey::from_slice(&child(&node, i).key).expect("derived keys are valid"))
+        })
         .collect()
 }
 
@@ -151,7 +153,10 @@ fn bip39_seed(mnemonic: &str) -> [u8; 64] {
 }
 
 fn split(i: [u8; 64]) -> ([u8; 32], [u8; 32]) {
-    (i[..32].try_into().expect("32"), i[32..].try_into().expect("32"))
+    (
+        i[..32].try_into().expect("32"),
+        i[32..].try_into().expect("32"),
+    )
 }
 
 fn master(seed: &[u8; 64]) -> Node {
@@ -162,10 +167,16 @@ fn master(seed: &[u8; 64]) -> Node {
 fn child(parent: &Node, index: u32) -> Node {
     let secret = k256::SecretKey::from_slice(&parent.key).expect("valid parent key");
     let i = if index & HARDENED != 0 {
-        hmac512(&parent.chain_code, &[&[0u8], &parent.key, &index.to_be_bytes()])
+        hmac512(
+            &parent.chain_code,
+            &[&[0u8], &parent.key, &index.to_be_bytes()],
+        )
     } else {
         let public = secret.public_key().to_encoded_point(true);
-        hmac512(&parent.chain_code, &[public.as_bytes(), &index.to_be_bytes()])
+        hmac512(
+            &parent.chain_code,
+            &[public.as_bytes(), &index.to_be_bytes()],
+        )
     };
     let (tweak, chain_code) = split(i);
     let tweak = k256::NonZeroScalar::try_from(&tweak[..]).expect("tweak below the order");

@@ -47,7 +47,11 @@ pub fn effective_gas_price(max_fee_per_gas: u128, max_priority_fee_per_gas: u128
 
 /// The fee for `gas` at `price_wei` (a whole number of micro-units per gas), in micro-units.
 pub fn gas_fee(gas: u64, price_wei: u128) -> Option<Amount> {
-    debug_assert_eq!(price_wei % WEI_PER_MICRO, 0, "gas prices are whole micro-units");
+    debug_assert_eq!(
+        price_wei % WEI_PER_MICRO,
+        0,
+        "gas prices are whole micro-units"
+    );
     (price_wei / WEI_PER_MICRO)
         .checked_mul(u128::from(gas))
         .map(Amount)

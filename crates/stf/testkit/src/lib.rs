@@ -129,12 +129,33 @@ impl Chain {
             chain_id: self.chain_id,
             sender,
             nonce: self.nonce(&sender),
-            fee: Amount(FEE),
+            // An EVM call buys its gas limit at the base fee (one micro per gas).
+            fee: Amount(
+                FEE + actions
+                    .iter()
+                    .map(|a| match a {
+                        Action::Evm(e) => u128::from(e.gas_limit().unwrap_or(0)),
+                        _ => 0,
+                    })
+                    .sum::<u128>(),
+            ),
             expiry_height: self.height + 100,
             fee_payer,
             actions,
         }
         .sign(signers);
+        self.execute(tx)
+    }
+
+    /// Executes a signed Ethereum transaction in a block of its own, framed as the node frames
+    /// what `eth_sendRawTransaction` receives.
+    pub fn send_eth(&mut self, raw: Vec<u8>) -> Result<Receipt, TxError> {
+        let tx = machina_stf::wrap_ethereum(raw, self.height)?;
+        self.execute(tx)
+    }
+
+    /// Verifies and executes one transaction in a block of its own.
+    pub fn execute(&mut self, tx: machina_stf::Transaction) -> Result<Receipt, TxError> {
         let vtx = verify_txs(vec![tx]).pop().expect("one")?;
         self.height += 1;
         let mut exec = BlockExecutor::begin(&self.state, self.env());
@@ -144,6 +165,19 @@ impl Chain {
         self.state.apply(&parts.changes);
         self.block_events = parts.events;
         Ok(receipt)
+    }
+
+    /// The proposer of every block (who is paid the fees).
+    pub fn proposer(&self) -> Address {
+        self.env().proposer
+    }
+
+    /// The env of the next block.
+    pub fn next_env(&self) -> BlockEnv {
+        BlockEnv {
+            height: self.height + 1,
+            ..self.env()
+        }
     }
 
     /// [`Chain::send_as`] from the signer's own account.

@@ -1,0 +1,200 @@
+//! Contracts reaching the modules through the precompiles: an agent contract that a machine's
+//! policy allows places energy orders for it; the same call for a machine whose policy does
+//! not name the contract is refused with the energy module's own code.
+
+use machina_bank::BankAction;
+use machina_energy::{EnergyAction, MarketRule, ZoneConfig};
+use machina_evm::{create_address, EvmAction};
+use machina_identity::{
+    device_pop_message, IdentityAction, MachineKind, MachineMetadata, MachineRegistration,
+};
+use machina_primitives::{Address, Amount};
+use machina_testkit::{key, Chain};
+use machina_wallet::{SpendPolicy, WalletAction};
+use revm::primitives::U256;
+
+const CHAIN: u64 = 78;
+const INTERVAL: u64 = 900_000;
+const T0: u64 = 1_800_000_000_000;
+const ZONE: &str = "zone-a";
+
+fn zone() -> ZoneConfig {
+    ZoneConfig {
+        name: ZONE.into(),
+        interval_ms: INTERVAL,
+        gate_closure_ms: 60_000,
+        retail_price: 300_000,
+        feed_in_price: 80_000,
+        market_fee_bps: 100,
+        rule: MarketRule::PayAsClear { k_ppm: 500_000 },
+        import_limit_w: 1_000_000,
+        export_limit_w: 1_000_000,
+        settlement_deadline_ms: 600_000,
+    }
+}
+
+fn register(c: &mut Chain, n: u8) -> (u64, Address) {
+    let alice = key("alice");
+    let d = key(&format!("device{n}"));
+    let reg = MachineRegistration {
+        device_key: d.public(),
+        device_signature: d.sign(&device_pop_message(CHAIN, &alice.address())),
+        kind: MachineKind::Battery,
+        rated_power_w: 5_000,
+        capacity_wh: Some(10_000),
+        zone: Some(ZONE.into()),
+        metadata: MachineMetadata::default(),
+        attestation: None,
+    };
+    let r = c.ok(
+        &alice,
+        vec![IdentityAction::RegisterMachine(Box::new(reg)).into()],
+    );
+    let id: u64 = r.events[1].attrs["machine_id"].parse().expect("id");
+    let addr = machina_identity::machine(&c.state, id)
+        .expect("machine")
+        .address;
+    c.ok(
+        &alice,
+        vec![BankAction::Transfer {
+            to: addr,
+            amount: Amount(100_000_000),
+        }
+        .into()],
+    );
+    (id, addr)
+}
+
+fn uint(v: u64) -> [u8; 32] {
+    U256::from(v).to_be_bytes::<32>()
+}
+
+fn buy_data(function: &str, machine_id: u64) -> Vec<u8> {
+    let mut d =
+        machina_evm::abi::selector(&format!("{function}(uint64,uint64,uint64,uint64)")).to_vec();
+    for w in [machine_id, T0, 200_000, 1_000] {
+        d.extend_from_slice(&uint(w));
+    }
+    d
+}
+
+/// A zone, two machines of alice's in it, and the agent contract deployed by bob.
+fn setup() -> (Chain, Address, [(u64, Address); 2]) {
+    let mut c = Chain::new(CHAIN, T0 - 3_600_000);
+    let alice = key("alice");
+    c.ok(
+        &alice,
+        vec![EnergyAction::CreateZone {
+            config: Box::new(zone()),
+            grid_float: Amount(1_000_000_000),
+        }
+        .into()],
+    );
+    let machines = [register(&mut c, 1), register(&mut c, 2)];
+    let bob = key("bob");
+    let nonce = c.nonce(&bob.address());
+    let code = hex::decode(include_str!("fixtures/energy_agent.hex").trim()).expect("hex");
+    c.ok(
+        &bob,
+        vec![EvmAction::Deploy {
+            code,
+            value: Amount::ZERO,
+            gas_limit: 1_000_000,
+        }
+        .into()],
+    );
+    let agent = create_address(&bob.address(), nonce);
+    // Machine 1's owner names the agent (and the zone's escrow, which its orders pay).
+    let policy = SpendPolicy {
+        allowlist: vec![agent, machina_energy::market::escrow_address(ZONE)],
+        ..SpendPolicy::default()
+    };
+    c.ok(
+        &alice,
+        vec![WalletAction::SetSpendPolicy {
+            machine_id: machines[0].0,
+            policy,
+        }
+        .into()],
+    );
+    (c, agent, machines)
+}
+
+fn call(to: Address, data: Vec<u8>) -> machina_stf::Action {
+    EvmAction::Call {
+        to,
+        value: Amount::ZERO,
+        data,
+        gas_limit: 500_000,
+    }
+    .into()
+}
+
+#[test]
+fn a_contract_the_policy_allows_places_an_order_for_the_machine() {
+    let (mut c, agent, [(id, addr), _]) = setup();
+    let before = c.balance(&addr);
+    let r = c.ok(&key("bob"), vec![call(agent, buy_data("buy", id))]);
+    let placed = r
+        .events
+        .iter()
+        .find(|e| e.kind == "order_placed")
+        .expect("an order");
+    assert_eq!(placed.attrs["machine_id"], id.to_string().as_str());
+    assert!(
+        c.balance(&addr) < before,
+        "the escrow left the machine's account"
+    );
+    assert!(
+        r.events
+            .iter()
+            .any(|e| e.module == "evm" && e.kind == "log"),
+        "Bought was emitted"
+    );
+}
+
+#[test]
+fn a_contract_the_policy_does_not_name_is_refused_with_the_modules_code() {
+    let (mut c, agent, [_, (id, addr)]) = setup();
+    let before = c.balance(&addr);
+    let r = c
+        .send(&key("bob"), vec![call(agent, buy_data("buy", id))])
+        .expect("included");
+    let err = r.error.expect("refused");
+    assert_eq!(err.code, "execution_reverted");
+    assert!(
+        err.message.contains("not_machine_or_owner"),
+        "{}",
+        err.message
+    );
+    assert_eq!(c.balance(&addr), before);
+    // Caught inside the contract, the same refusal is a reason it can act on.
+    let r = c.ok(&key("bob"), vec![call(agent, buy_data("tryBuy", id))]);
+    assert!(r.events.iter().all(|e| e.kind != "order_placed"));
+}
+
+#[test]
+fn a_machine_read_through_the_precompile_matches_the_record() {
+    let (c, _, [(id, addr), _]) = setup();
+    let mut data = machina_evm::abi::selector("machine(uint64)").to_vec();
+    data.extend_from_slice(&uint(id));
+    let out = machina_evm::simulate(
+        &c.state,
+        c.next_env(),
+        &machina_evm::Call {
+            caller: key("carol").address(),
+            to: Some(machina_evm::precompiles::MACHINES),
+            value: Amount::ZERO,
+            data,
+            gas_limit: 100_000,
+            nonce: 0,
+            access_list: vec![],
+        },
+    )
+    .expect("runs");
+    let machina_evm::Status::Success { output, .. } = out.status else {
+        panic!("{:?}", out.status)
+    };
+    assert_eq!(&output[12..32], &key("alice").address().0, "owner");
+    assert_eq!(&output[44..64], &addr.0, "account");
+}
