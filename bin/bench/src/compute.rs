@@ -229,6 +229,7 @@ fn job_to_lease(runs: usize) -> anyhow::Result<Vec<f64>> {
         load_state: None,
         genesis: None,
         http_limits: Default::default(),
+        eth_rpc: None,
     }))?;
     let client = machina_client::Client::new(&format!("http://{}", node.addr));
     let (bob, alice) = (Keypair::dev("bob"), Keypair::dev("alice"));

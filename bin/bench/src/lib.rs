@@ -245,6 +245,7 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
         load_state: None,
         genesis: None,
         http_limits: Default::default(),
+        eth_rpc: None,
     }))?;
     let url = format!("http://{}", node.addr);
     let batches: Vec<Vec<u8>> = txs

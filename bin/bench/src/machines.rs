@@ -203,6 +203,7 @@ fn readings_once(
         load_state: None,
         genesis: None,
         http_limits: Default::default(),
+        eth_rpc: None,
     }))?;
     let client = machina_client::Client::new(&format!("http://{}", node.addr));
     let post = |txs: &[Transaction]| -> anyhow::Result<()> {

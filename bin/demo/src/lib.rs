@@ -574,6 +574,7 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<()> {
                 load_state: None,
                 genesis: None,
                 http_limits: Default::default(),
+                eth_rpc: None,
             }))?;
             (format!("http://{}", node.addr), Some(node))
         }

@@ -63,6 +63,26 @@ pub struct DevArgs {
     /// Longest wait for a request's body, ms (then 408 `body_timeout`).
     #[arg(long, default_value_t = machina_api::BODY_TIMEOUT.as_millis() as u64)]
     http_body_timeout_ms: u64,
+    /// Address of the Ethereum JSON-RPC (HTTP and WebSocket on one port), or `off`. When the
+    /// default address is taken, the JSON-RPC is off with a warning; an address given here
+    /// must bind.
+    #[arg(long)]
+    eth_rpc: Option<String>,
+}
+
+/// Where the Ethereum JSON-RPC listens by default: anvil's and Hardhat's port.
+const DEFAULT_ETH_RPC: &str = "127.0.0.1:8545";
+
+fn eth_rpc_config(flag: Option<&str>) -> anyhow::Result<Option<machina_node::EthRpcConfig>> {
+    let (addr, required) = match flag {
+        Some("off") => return Ok(None),
+        Some(a) => (a, true),
+        None => (DEFAULT_ETH_RPC, false),
+    };
+    let addr = addr
+        .parse()
+        .with_context(|| format!("--eth-rpc takes ADDR:PORT or off, not {addr}"))?;
+    Ok(Some(machina_node::EthRpcConfig { addr, required }))
 }
 
 /// Most extra dev accounts `--accounts` funds.
@@ -92,12 +112,17 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
         );
     }
     let names = dev_names(args.accounts);
+    let eth_keys = machina_node::dev_eth_keys();
     let extra = names[machina_stf::DEV_ACCOUNTS.len()..]
         .iter()
         .map(|n| machina_bank::Allocation {
             address: machina_primitives::Keypair::dev(n).address(),
             balance: args.balance,
         })
+        .chain(eth_keys.iter().map(|k| machina_bank::Allocation {
+            address: k.address(),
+            balance: machina_node::DEV_ETH_BALANCE,
+        }))
         .collect();
     let config = machina_node::DevConfig {
         data_dir: data_dir.clone(),
@@ -119,6 +144,7 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
             header_timeout: Duration::from_millis(args.http_header_timeout_ms.max(1)),
             body_timeout: Duration::from_millis(args.http_body_timeout_ms.max(1)),
         },
+        eth_rpc: eth_rpc_config(args.eth_rpc.as_deref())?,
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
@@ -132,9 +158,18 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
                 json!({"name": n, "address": k.address(), "balance": bal, "secret_key": format!("0x{}", hex::encode(k.seed()))})
             })
             .collect();
+        let eth_accounts: Vec<Value> = eth_keys
+            .iter()
+            .map(|k| {
+                let bal = machina_bank::account(&node.chain.committed().state, &k.address()).balance;
+                json!({"address": k.address(), "balance": bal, "private_key": k.secret_hex()})
+            })
+            .collect();
         let info = json!({
             "chain_id": node.chain.chain_id(),
             "http": format!("http://{}", node.addr),
+            "eth_rpc": node.eth_addr.map(|a| format!("http://{a}")),
+            "eth_accounts": eth_accounts,
             "data_dir": data_dir,
             "height": node.chain.committed().head.height,
             "accounts": accounts,
@@ -146,6 +181,13 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
             );
             for a in &accounts {
                 s += &format!("  {:<8} {}  {} micro  secret {}\n", a["name"].as_str().unwrap_or(""), a["address"].as_str().unwrap_or(""), a["balance"].as_str().unwrap_or(""), a["secret_key"].as_str().unwrap_or(""));
+            }
+            match node.eth_addr {
+                Some(a) => s += &format!("\nEthereum JSON-RPC  http://{a}  (WebSocket ws://{a})\nAccounts of the mnemonic \"{}\" (anvil's and Hardhat's), {} tokens each; never use them on a real network:\n", machina_evm::sign::DEV_MNEMONIC, machina_node::DEV_ETH_BALANCE.0 / 1_000_000),
+                None => s += "\nEthereum JSON-RPC  off\n",
+            }
+            for (i, a) in eth_accounts.iter().enumerate() {
+                s += &format!("  ({i}) {}  private key {}\n", a["address"].as_str().unwrap_or(""), a["private_key"].as_str().unwrap_or(""));
             }
             s
         });

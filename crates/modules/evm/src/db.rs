@@ -128,6 +128,12 @@ impl<S: StateRead> revm::Database for StateDb<'_, S> {
     }
 }
 
+/// Pending writes by key: `None` deletes.
+pub(crate) type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// A write's previous entry in [`Writes`] (`None`: there was none), to undo it.
+type Undo = (Vec<u8>, Option<Option<Vec<u8>>>);
+
 /// A position in a [`Layer`]'s journal to roll back to.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Checkpoint {
@@ -139,9 +145,9 @@ pub(crate) struct Checkpoint {
 /// that a reverted call frame takes its precompiles' writes (and events) back with it.
 pub(crate) struct Layer<'a, S: StateRead> {
     base: &'a S,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    /// Each write's previous entry in `writes` (`None`: there was none).
-    undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    writes: Writes,
+    /// Each write's previous entry, newest last.
+    undo: Vec<Undo>,
     events: Vec<Event>,
     /// Open frames' checkpoints, innermost last.
     frames: Vec<Checkpoint>,
@@ -195,7 +201,7 @@ impl<'a, S: StateRead> Layer<'a, S> {
     }
 
     /// The writes and events that stood at the end.
-    pub(crate) fn into_parts(self) -> (BTreeMap<Vec<u8>, Option<Vec<u8>>>, Vec<Event>) {
+    pub(crate) fn into_parts(self) -> (Writes, Vec<Event>) {
         (self.writes, self.events)
     }
 

@@ -60,7 +60,7 @@ pub fn decode_ethereum(raw: &[u8]) -> Result<EthTx> {
 
 /// Decodes a transaction whose sender was already recovered (by the stf, when it verified
 /// the envelope), without recovering it again.
-pub(crate) fn decode_verified(raw: &[u8], sender: Address) -> Result<EthTx> {
+pub fn decode_with_sender(raw: &[u8], sender: Address) -> Result<EthTx> {
     decode(raw, Some(sender))
 }
 

@@ -96,7 +96,7 @@ pub struct Outcome {
 /// What a successful execution changes, to apply to the state.
 pub(crate) struct Effects {
     diff: EvmState,
-    writes: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    writes: crate::db::Writes,
 }
 
 /// Keeps the precompiles' layer in step with the EVM's call frames.

@@ -19,7 +19,7 @@ pub mod sign;
 pub mod units;
 
 pub use action::{EvmAction, MAX_CALLDATA_BYTES, MAX_ETH_TX_BYTES, MAX_INITCODE_BYTES};
-pub use envelope::{decode_ethereum, EthTx};
+pub use envelope::{decode_ethereum, decode_with_sender, EthTx};
 pub use error::{EvmError, Result};
 pub use exec::{Call, Log, Outcome, Status};
 pub use module::{
@@ -36,3 +36,17 @@ pub const MAX_TX_GAS: u64 = BLOCK_GAS_LIMIT;
 
 /// Gas every transaction costs before it runs (Ethereum's intrinsic cost of a transfer).
 pub const MIN_TX_GAS: u64 = 21_000;
+
+/// A contract's code (empty for an account without code).
+pub fn code(state: &impl machina_state::StateRead, addr: &machina_primitives::Address) -> Vec<u8> {
+    db::code_of(state, addr).map(|(_, c)| c).unwrap_or_default()
+}
+
+/// A contract's storage slot.
+pub fn storage(
+    state: &impl machina_state::StateRead,
+    addr: &machina_primitives::Address,
+    slot: &[u8; 32],
+) -> [u8; 32] {
+    db::slot_of(state, addr, slot).to_be_bytes::<32>()
+}

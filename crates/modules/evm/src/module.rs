@@ -1,7 +1,7 @@
 //! The evm as a module: its actions' checks, their execution, and the events they leave.
 
 use crate::action::EvmAction;
-use crate::envelope::{decode_verified, hash_raw};
+use crate::envelope::{decode_with_sender, hash_raw};
 use crate::exec::{self, Call, Log, Status};
 use crate::{abi, EvmError, Result, MAX_TX_GAS, MIN_TX_GAS};
 use machina_module::{ActionCtx, Host, Module, ModuleError, StatelessCtx};
@@ -98,7 +98,7 @@ impl Module for Evm {
     fn execute(host: &mut impl Host, ctx: &ActionCtx, action: &EvmAction) -> Result<Vec<Event>> {
         let call = match action {
             EvmAction::Ethereum { raw } => {
-                let eth = decode_verified(raw, ctx.sender)?;
+                let eth = decode_with_sender(raw, ctx.sender)?;
                 Call {
                     caller: ctx.sender,
                     to: eth.to,

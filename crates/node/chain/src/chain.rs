@@ -294,6 +294,18 @@ impl Chain {
         self.height_tx.subscribe()
     }
 
+    /// The nonce an account's next transaction takes: after its committed ones and those
+    /// waiting in the mempool in sequence (Ethereum's `pending` nonce).
+    pub fn pending_nonce(&self, account: &Address) -> u64 {
+        let committed = machina_bank::account(&self.committed().state, account).nonce;
+        let pool = self.mempool.lock().expect("mempool lock");
+        let mut next = committed;
+        while pool.get(account, next).is_some() {
+            next += 1;
+        }
+        next
+    }
+
     /// Whether a transaction is waiting in the mempool.
     pub fn is_pending(&self, hash: &Hash) -> bool {
         self.mempool.lock().expect("mempool lock").contains(hash)
@@ -553,6 +565,8 @@ impl Chain {
                 Err(TxError::Sender(ModuleError::Bank(machina_bank::BankError::BadNonce {
                     ..
                 }))) => {}
+                // The block's gas is spent; the transaction waits for the next one.
+                Err(TxError::BlockGasFull { .. }) => {}
                 Err(e) => {
                     tracing::debug!(tx = %tx.hash(), error = %e, "dropping transaction");
                     dropped.push(tx);

@@ -43,6 +43,18 @@ pub struct DevConfig {
     pub genesis: Option<Genesis>,
     /// The HTTP server's connection, header and body limits.
     pub http_limits: machina_api::HttpLimits,
+    /// Where Ethereum JSON-RPC listens (HTTP and WebSocket on one port); `None`: off.
+    pub eth_rpc: Option<EthRpcConfig>,
+}
+
+/// Where the Ethereum JSON-RPC listens, and whether failing to bind there stops the node.
+#[derive(Clone, Debug)]
+pub struct EthRpcConfig {
+    /// The address.
+    pub addr: SocketAddr,
+    /// The user asked for this address: failing to bind it is an error. The default address
+    /// that is taken (another node, anvil) only turns the JSON-RPC off, with a warning.
+    pub required: bool,
 }
 
 /// A running dev node.
@@ -51,9 +63,12 @@ pub struct DevNode {
     pub chain: Arc<Chain>,
     /// Where its HTTP API listens.
     pub addr: SocketAddr,
+    /// Where its Ethereum JSON-RPC listens, when it does.
+    pub eth_addr: Option<SocketAddr>,
     stop: Arc<AtomicBool>,
     producer: std::thread::JoinHandle<()>,
     server: tokio::task::JoinHandle<()>,
+    eth_server: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Opens (or creates) the chain and starts the producer and the HTTP API. Must be called
@@ -125,19 +140,67 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
         limits,
         std::future::pending(),
     ));
+    let (eth_addr, eth_server) = match &config.eth_rpc {
+        Some(eth) => start_eth_rpc(&chain, eth, limits)?.unzip(),
+        None => (None, None),
+    };
     Ok(DevNode {
         chain,
         addr,
+        eth_addr,
+        eth_server,
         stop,
         producer,
         server,
     })
 }
 
+/// The Ethereum accounts a dev chain funds and signs for: the first ten of anvil's and
+/// Hardhat's default mnemonic.
+pub fn dev_eth_keys() -> Vec<machina_evm::sign::EthKey> {
+    machina_evm::sign::mnemonic_keys(
+        machina_evm::sign::DEV_MNEMONIC,
+        machina_evm::sign::DEV_ETH_ACCOUNTS,
+    )
+}
+
+/// What each of [`dev_eth_keys`] holds on a new dev chain: 10,000 tokens, as anvil's accounts
+/// hold 10,000 ether.
+pub const DEV_ETH_BALANCE: machina_primitives::Amount = machina_primitives::Amount(10_000_000_000);
+
+fn start_eth_rpc(
+    chain: &Arc<Chain>,
+    eth: &EthRpcConfig,
+    limits: machina_api::HttpLimits,
+) -> anyhow::Result<Option<(SocketAddr, tokio::task::JoinHandle<()>)>> {
+    let listener = match machina_api::bind(eth.addr) {
+        Ok(l) => l,
+        Err(e) if !eth.required => {
+            tracing::warn!(addr = %eth.addr, error = %e, "Ethereum JSON-RPC is off: its default address is taken; pass --eth-rpc ADDR");
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("binding the Ethereum JSON-RPC to {}", eth.addr))
+        }
+    };
+    let addr = listener.local_addr()?;
+    let rpc = machina_eth_rpc::EthRpc::new(chain.clone(), dev_eth_keys());
+    let server = tokio::spawn(machina_api::serve(
+        listener,
+        machina_eth_rpc::router(rpc),
+        limits,
+        std::future::pending(),
+    ));
+    Ok(Some((addr, server)))
+}
+
 impl DevNode {
     /// Stops the API and the producer; the last block is already committed.
     pub async fn shutdown(self) {
         self.server.abort();
+        if let Some(s) = self.eth_server {
+            s.abort();
+        }
         self.stop.store(true, Ordering::Relaxed);
         let producer = self.producer;
         let _ = tokio::task::spawn_blocking(move || producer.join()).await;
