@@ -217,13 +217,14 @@ fn count(text: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A base port whose 2n ports are free now.
+/// A base port whose 3n ports (p2p, HTTP, Ethereum JSON-RPC per validator) are free now.
 fn free_base_port(n: usize) -> anyhow::Result<u16> {
     for _ in 0..200 {
         let base = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let span = u16::try_from(2 * n).context("too many validators")?;
+        let span = u16::try_from(machina_consensus::devnet::PORTS_PER_VALIDATOR * n)
+            .context("too many validators")?;
         if base.checked_add(span).is_none() {
             continue;
         }
@@ -231,5 +232,8 @@ fn free_base_port(n: usize) -> anyhow::Result<u16> {
             return Ok(base);
         }
     }
-    bail!("no free range of {} ports", 2 * n)
+    bail!(
+        "no free range of {} ports",
+        machina_consensus::devnet::PORTS_PER_VALIDATOR * n
+    )
 }

@@ -4,6 +4,7 @@
 mod compute;
 mod devnet;
 mod energy;
+mod evm;
 mod machines;
 mod shares;
 
@@ -50,6 +51,10 @@ pub struct BenchArgs {
     /// Measure the compute market instead: job to lease over HTTP, matching and payments.
     #[arg(long)]
     compute: bool,
+    /// Measure ERC-20 transfers through the Ethereum JSON-RPC instead, beside the secp256k1
+    /// recovery ceiling (`--transfers` of them, from `--senders` accounts of the dev mnemonic).
+    #[arg(long)]
+    evm: bool,
     /// Measure machine shares instead: a revenue event and a claim with 10 and 100,000
     /// holders, and a block in which 10,000 machines earn.
     #[arg(long)]
@@ -305,6 +310,14 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
             args.seconds,
             args.transfers,
             args.senders,
+            json,
+        );
+    }
+    if args.evm {
+        return crate::evm::run(
+            args.transfers.min(100_000),
+            args.senders.min(1_000),
+            args.runs,
             json,
         );
     }

@@ -79,7 +79,7 @@ impl Drop for Validator {
     }
 }
 
-/// A base port whose 2N ports are free now.
+/// A base port whose 3N ports (p2p, HTTP, Ethereum JSON-RPC per validator) are free now.
 fn free_base_port() -> u16 {
     for _ in 0..200 {
         let base = std::net::TcpListener::bind("127.0.0.1:0")
@@ -87,11 +87,11 @@ fn free_base_port() -> u16 {
             .local_addr()
             .expect("addr")
             .port();
-        if base > u16::MAX - 2 * N as u16 {
+        if base > u16::MAX - 3 * N as u16 {
             continue;
         }
         let all_free =
-            (0..2 * N as u16).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+            (0..3 * N as u16).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if all_free {
             return base;
         }

@@ -9,20 +9,21 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_machina");
 
 /// Two free consecutive ports (p2p and HTTP of validator 0).
-fn free_pair() -> u16 {
+/// A base port whose three ports (p2p, HTTP, Ethereum JSON-RPC) are free now.
+fn free_ports() -> u16 {
     for _ in 0..200 {
         let base = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind")
             .local_addr()
             .expect("addr")
             .port();
-        if base < u16::MAX - 2
-            && (0..2).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        if base < u16::MAX - 3
+            && (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
         {
             return base;
         }
     }
-    panic!("no free port pair");
+    panic!("no three free ports");
 }
 
 fn height(url: &str) -> Option<u64> {
@@ -68,7 +69,7 @@ fn start(config: &std::path::Path, log: &std::path::Path) -> Child {
 fn sigterm_stops_a_validator_with_status_0_and_it_goes_on_from_its_height() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("net");
-    let base = free_pair();
+    let base = free_ports();
     let init = Command::new(BIN)
         .args([
             "devnet",

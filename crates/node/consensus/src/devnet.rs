@@ -36,6 +36,13 @@ pub struct NetworkGenesis {
     pub validators: Vec<ValidatorInfo>,
 }
 
+/// Ports `devnet init` gives each validator from the base port on: p2p, HTTP API, Ethereum
+/// JSON-RPC.
+pub const PORTS_PER_VALIDATOR: usize = 3;
+
+/// What each of the Ethereum tools' dev accounts holds at a devnet's genesis, micro-units.
+pub const DEV_ETH_BALANCE: machina_primitives::Amount = machina_primitives::Amount(10_000_000_000);
+
 /// How one validator runs.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ValidatorConfig {
@@ -49,6 +56,9 @@ pub struct ValidatorConfig {
     pub p2p_listen: SocketAddr,
     /// Address its HTTP API listens on.
     pub http: SocketAddr,
+    /// Address its Ethereum JSON-RPC (HTTP and WebSocket) listens on; absent: off.
+    #[serde(default)]
+    pub eth_rpc: Option<SocketAddr>,
 }
 
 impl ValidatorConfig {
@@ -112,7 +122,7 @@ pub fn init_with(
     if n == 0 || n > MAX_VALIDATORS {
         bail!("--validators must be between 1 and {MAX_VALIDATORS}, got {n}");
     }
-    if usize::from(base_port) + 2 * n > usize::from(u16::MAX) {
+    if usize::from(base_port) + PORTS_PER_VALIDATOR * n > usize::from(u16::MAX) {
         bail!("--base-port {base_port} leaves no room for {n} validators' ports");
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -127,7 +137,9 @@ pub fn init_with(
         );
     }
     let keys: Vec<Keypair> = (0..n).map(|_| Keypair::generate()).collect();
-    let port = |i: usize, k: usize| base_port + u16::try_from(2 * i + k).expect("checked above");
+    let port = |i: usize, k: usize| {
+        base_port + u16::try_from(PORTS_PER_VALIDATOR * i + k).expect("checked above")
+    };
     let validators: Vec<ValidatorInfo> = keys
         .iter()
         .enumerate()
@@ -144,6 +156,18 @@ pub fn init_with(
             balance: VALIDATOR_BALANCE,
         })
         .collect();
+    // The Ethereum tools' dev accounts, as on a dev chain: a devnet is for development too.
+    allocations.extend(
+        machina_evm::sign::mnemonic_keys(
+            machina_evm::sign::DEV_MNEMONIC,
+            machina_evm::sign::DEV_ETH_ACCOUNTS,
+        )
+        .iter()
+        .map(|k| Allocation {
+            address: k.address(),
+            balance: DEV_ETH_BALANCE,
+        }),
+    );
     allocations.extend(extra);
     let mut chain = Genesis::dev(DEV_CHAIN_ID, genesis_time_ms, allocations);
     // Each validator bonds part of its own balance: the stake equivocation is slashed from.
@@ -169,6 +193,7 @@ pub fn init_with(
             data_dir: dir.join("data"),
             p2p_listen: v.p2p,
             http: SocketAddr::from(([127, 0, 0, 1], port(i, 1))),
+            eth_rpc: Some(SocketAddr::from(([127, 0, 0, 1], port(i, 2)))),
         };
         let path = dir.join("config.json");
         write_private(&path, &serde_json::to_vec_pretty(&config)?)?;

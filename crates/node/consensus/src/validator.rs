@@ -111,6 +111,7 @@ pub fn run(config: &ValidatorConfig) -> anyhow::Result<()> {
         .with_catch_panics(false)
         .with_storage_directory(config.data_dir.join("consensus"));
     let http = config.http;
+    let eth_rpc = config.eth_rpc;
     let p2p_listen = config.p2p_listen;
     let chain_id = genesis.chain.chain_id;
     commonware_runtime::tokio::Runner::new(cfg).start(|ctx| async move {
@@ -154,6 +155,9 @@ pub fn run(config: &ValidatorConfig) -> anyhow::Result<()> {
         let metrics_ctx = ctx.child("metrics");
         chain.set_extra_metrics(Box::new(move || metrics_ctx.encode()));
         serve_api(chain.clone(), http).await;
+        if let Some(eth) = eth_rpc {
+            serve_eth_rpc(chain.clone(), eth).await;
+        }
 
         let setup = Setup {
             chain: chain.clone(),
@@ -197,6 +201,25 @@ async fn serve_api(chain: Arc<Chain>, addr: std::net::SocketAddr) {
         }
     };
     let app = machina_api::router(chain);
+    tokio::spawn(machina_api::serve(
+        listener,
+        app,
+        machina_api::HttpLimits::default(),
+        std::future::pending(),
+    ));
+}
+
+/// Serves Ethereum JSON-RPC on `addr` from a task of the current tokio runtime. A validator
+/// holds no Ethereum keys: `eth_accounts` is empty and transactions come signed.
+async fn serve_eth_rpc(chain: Arc<Chain>, addr: std::net::SocketAddr) {
+    let listener = match machina_api::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("machina: cannot bind the Ethereum JSON-RPC to {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let app = machina_eth_rpc::router(machina_eth_rpc::EthRpc::new(chain, Vec::new()));
     tokio::spawn(machina_api::serve(
         listener,
         app,
