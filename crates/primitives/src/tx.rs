@@ -180,7 +180,6 @@ impl<A: Encode + Envelope> Transaction<A> {
 }
 
 impl<A: Encode> Transaction<A> {
-
     /// Checks every signature on each of `txs` (batched, on all cores). A transaction is valid
     /// when it has at least one signature and all of its signatures verify.
     pub fn verify_signatures(txs: &[Transaction<A>]) -> Vec<bool> {
