@@ -172,11 +172,25 @@ await r.check('getFeeData', async () => {
 });
 
 await r.check('estimateGas (value transfer = 21000, token transfer in range)', async () => {
-  const g1 = await provider.estimateGas({ from: w0.address, to: w1.address, value: 1n });
+  // Value is whole micro-units (10^12 wei) on Machina; anvil takes any wei, so 10^12 works on both.
+  const g1 = await provider.estimateGas({ from: w0.address, to: w1.address, value: 10n ** 12n });
   assertEq(g1, 21000n, 'value transfer estimate');
   const g2 = await token.transfer.estimateGas(w1.address, 1n);
   return assert(g2 > 21000n && g2 < 100000n, `token transfer estimate ${g2}`);
 });
+
+if ((await provider.send('web3_clientVersion', [])).startsWith('machina/')) {
+  await r.check('value below a micro-unit (10^12 wei) is refused with sub_micro_value', async () => {
+    try {
+      await w0.sendTransaction({ to: w1.address, value: 1n });
+    } catch (e) {
+      // ethers reports a refused estimate as CALL_EXCEPTION; the node's own error is in info.
+      const said = JSON.stringify(e.info ?? {}) + String(e.message ?? e);
+      return assert(said.includes('sub_micro_value'), said);
+    }
+    throw new Error('1 wei was accepted');
+  });
+}
 
 await r.check("getTransactionCount(addr, 'pending') >= 'latest'", async () => {
   const latest = await provider.getTransactionCount(w0.address, 'latest');

@@ -156,7 +156,7 @@ await r.check('watchBlockNumber over webSocket (eth_subscribe newHeads)', async 
   const unwatch = wsClient.watchBlockNumber({ onBlockNumber: (n) => done(n), onError: (e) => done(Promise.reject(e)), emitOnBegin: false });
   try {
     await wsClient.getBlockNumber({ cacheTime: 0 });
-    const hash = await wallet0.sendTransaction({ to: a2.address, value: 1n });
+    const hash = await wallet0.sendTransaction({ to: a2.address, value: 10n ** 12n });
     const rcpt = await publicClient.waitForTransactionReceipt({ hash });
     const n = await withTimeout(got, EVENT_TIMEOUT_MS, 'a new head');
     return assert(n <= rcpt.blockNumber + 1n && n > 0n, `head ${n}`);
@@ -209,7 +209,7 @@ await r.check('getFeeHistory', async () => {
 });
 
 await r.check('estimateGas / estimateContractGas', async () => {
-  assertEq(await publicClient.estimateGas({ account: a0, to: a1.address, value: 1n }), 21000n, 'value transfer');
+  assertEq(await publicClient.estimateGas({ account: a0, to: a1.address, value: 10n ** 12n }), 21000n, 'value transfer');
   const g = await publicClient.estimateContractGas({ ...token, account: a0, functionName: 'transfer', args: [a1.address, 1n] });
   return assert(g > 21000n && g < 100000n, `transfer ${g}`);
 });

@@ -221,7 +221,7 @@ r.check("raw signed value transfer of 10^18 wei", value_transfer)
 
 
 def legacy():
-    tx = {"to": acct2.address, "value": 1, "gas": 21000, "gasPrice": w3.eth.gas_price, "nonce": w3.eth.get_transaction_count(acct0.address, "pending"), "chainId": chain_id}
+    tx = {"to": acct2.address, "value": 10**12, "gas": 21000, "gasPrice": w3.eth.gas_price, "nonce": w3.eth.get_transaction_count(acct0.address, "pending"), "chainId": chain_id}
     signed = w3.eth.account.sign_transaction(tx, acct0.key)
     rcpt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction), timeout=120, poll_latency=0.25)
     eq(rcpt["status"], 1, "status")
@@ -234,7 +234,7 @@ r.check("raw signed legacy (type 0, EIP-155) transaction", legacy)
 def middleware():
     w = Web3(Web3.HTTPProvider(ETH_RPC))
     w.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(acct1), layer=0)
-    h = w.eth.send_transaction({"from": acct1.address, "to": acct2.address, "value": 12345})
+    h = w.eth.send_transaction({"from": acct1.address, "to": acct2.address, "value": 12345 * 10**12})
     rcpt = w.eth.wait_for_transaction_receipt(h, timeout=120, poll_latency=0.25)
     return eq(rcpt["status"], 1, "status")
 
