@@ -223,6 +223,17 @@ fn recover_carried(txs: &[Transaction], sizes: &[usize]) -> Vec<Option<Result<Et
 /// the mempool by then at the latest. About a day at one block per second.
 pub const MAX_TX_TTL_BLOCKS: u64 = 100_000;
 
+/// What `actions` need a transaction's fee to cover beyond the chain's minimum: the gas that
+/// EVM calls buy up front.
+pub fn fee_floor(actions: &[Action]) -> Amount {
+    actions
+        .iter()
+        .map(modules::fee_floor)
+        .fold(Amount::ZERO, |a, b| {
+            a.checked_add(b).unwrap_or(Amount(u128::MAX))
+        })
+}
+
 /// Gas a transaction may use at most: its carried Ethereum transaction's limit, or what its
 /// actions may use.
 pub(crate) fn gas_limit(vtx: &VerifiedTx) -> u64 {

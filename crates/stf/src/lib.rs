@@ -15,7 +15,7 @@ mod host;
 pub mod modules;
 pub mod params;
 
-pub use check::{check_stateless, verify_txs, VerifiedTx, MAX_TX_TTL_BLOCKS};
+pub use check::{check_stateless, fee_floor, verify_txs, VerifiedTx, MAX_TX_TTL_BLOCKS};
 pub use error::{BlockError, TxError};
 pub use ethereum::{wrap_ethereum, EthMeta};
 pub use modules::{Action, ModuleError, ModuleGenesis, MODULES};

@@ -59,6 +59,8 @@ enum QueryCmd {
     Compute(machina_compute::cli::ComputeQueryCmd),
     #[command(flatten)]
     Shares(machina_shares::cli::SharesQueryCmd),
+    #[command(flatten)]
+    Evm(machina_evm::cli::EvmQuery),
 }
 
 /// The command line as the modules' subcommands see it: the node, the keystore, the output
@@ -128,6 +130,7 @@ pub fn run(args: QueryArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         QueryCmd::Staking(c) => machina_staking::cli::run_query(&r, c)?,
         QueryCmd::Compute(c) => machina_compute::cli::run_query(&r, c)?,
         QueryCmd::Shares(c) => machina_shares::cli::run_query(&r, c)?,
+        QueryCmd::Evm(c) => machina_evm::cli::run_query(&r, c)?,
     }
     Ok(())
 }

@@ -72,6 +72,8 @@ enum TxCmd {
     Compute(machina_compute::cli::ComputeTx),
     #[command(flatten)]
     Shares(machina_shares::cli::SharesTx),
+    #[command(flatten)]
+    Evm(machina_evm::cli::EvmTx),
 }
 
 /// Runs `machina tx ...`.
@@ -91,6 +93,7 @@ pub fn run(args: TxArgs, ks: &Keystore, json: bool) -> anyhow::Result<()> {
         TxCmd::Staking(c) => machina_staking::cli::run_tx(&s, c),
         TxCmd::Compute(c) => machina_compute::cli::run_tx(&s, c),
         TxCmd::Shares(c) => machina_shares::cli::run_tx(&s, c),
+        TxCmd::Evm(c) => machina_evm::cli::run_tx(&s, c),
     }
 }
 
@@ -125,7 +128,12 @@ impl Node<'_> {
             chain_id,
             sender,
             nonce: account["nonce"].as_u64().context("account has nonce")?,
-            fee: self.opts().fee,
+            // EVM calls buy their gas limit with the fee, on top of what it is set to.
+            fee: self
+                .opts()
+                .fee
+                .checked_add(machina_stf::fee_floor(&actions))
+                .context("the fee overflows")?,
             expiry_height: height + TX_EXPIRY_BLOCKS,
             fee_payer,
             actions,

@@ -8,6 +8,7 @@
 
 pub mod abi;
 mod action;
+pub mod cli;
 mod db;
 mod envelope;
 mod error;
@@ -15,6 +16,7 @@ pub mod exec;
 mod keys;
 mod module;
 pub mod precompiles;
+pub mod routes;
 pub mod sign;
 pub mod units;
 

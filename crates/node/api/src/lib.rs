@@ -178,6 +178,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
         .chain(machina_staking::routes::routes())
         .chain(machina_compute::routes::routes())
         .chain(machina_shares::routes::routes())
+        .chain(machina_evm::routes::routes())
         .chain(ui::routes())
         .collect()
 }
