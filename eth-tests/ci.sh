@@ -12,4 +12,4 @@ eth_port="$(free_port)"
 "$bin" dev --data-dir "$data" --http "127.0.0.1:$http_port" --eth-rpc "127.0.0.1:$eth_port" >"$data/node.log" 2>&1 &
 node=$!
 trap 'kill $node 2>/dev/null; wait $node 2>/dev/null; rm -rf "$data"' EXIT
-ETH_RPC="http://127.0.0.1:$eth_port" eth-tests/run.sh "$@" || { tail -20 "$data/node.log"; exit 1; }
+MACHINA_BIN="$bin" MACHINA_NODE="http://127.0.0.1:$http_port" ETH_RPC="http://127.0.0.1:$eth_port" eth-tests/run.sh "$@" || { tail -20 "$data/node.log"; exit 1; }

@@ -13,7 +13,8 @@
 #             and the distinct methods to eth-tests/logs/methods.txt
 #             (LOG_DIR=dir puts them, and anvil's log, elsewhere)
 #   --no-install  skip npm ci / the venv (they are skipped anyway when up to date)
-#   SUITE     any of: ethers viem web3 cast apis (default: all)
+#   SUITE     any of: ethers viem web3 cast apis machina (default: all; machina, the
+#             precompiles and native calls, needs MACHINA_BIN and MACHINA_NODE)
 #
 # Installs into eth-tests/node_modules (npm ci) and eth-tests/.venv (web3.py
 # pinned in requirements.txt), compiles contracts/*.sol into eth-tests/build/.
@@ -31,11 +32,11 @@ for a in "$@"; do
     --log) log=1 ;;
     --no-install) install=0 ;;
     -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
-    ethers | viem | web3 | cast | apis) suites+=("$a") ;;
+    ethers | viem | web3 | cast | apis | machina) suites+=("$a") ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
-[ ${#suites[@]} -gt 0 ] || suites=(ethers viem web3 cast apis)
+[ ${#suites[@]} -gt 0 ] || suites=(ethers viem web3 cast apis machina)
 
 LOG_DIR="${LOG_DIR:-$HERE/logs}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -98,6 +99,7 @@ declare -A cmd=(
   [web3]=".venv/bin/python web3_test.py"
   [cast]="bash cast.test.sh"
   [apis]="node execution-apis/check.mjs"
+  [machina]="node machina.test.mjs"
 )
 total_pass=0 total_fail=0 summary=()
 for s in "${suites[@]}"; do
