@@ -59,6 +59,25 @@ impl VerifiedTx {
         self.ethereum
     }
 
+    /// A framed Ethereum transaction whose sender was just recovered from its signature
+    /// (only [`crate::verify_ethereum`] calls this, right after recovering it).
+    pub(crate) fn from_ethereum(tx: Transaction, meta: EthMeta) -> Result<VerifiedTx, TxError> {
+        let encoded_len = tx.encode().len();
+        if encoded_len > MAX_TX_BYTES {
+            return Err(TxError::Oversize {
+                len: encoded_len,
+                max: MAX_TX_BYTES,
+            });
+        }
+        Ok(VerifiedTx {
+            hash: tx.hash(),
+            encoded_len,
+            tx,
+            bad_items: Vec::new(),
+            ethereum: Some(meta),
+        })
+    }
+
     /// Gives the transaction back.
     pub fn into_tx(self) -> Transaction {
         self.tx
@@ -171,6 +190,31 @@ pub fn verify_txs(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, TxError>> {
         .collect()
 }
 
+/// `f` over `items` on all cores, in order.
+pub(crate) fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = items.len().div_ceil(threads).max(MIN_RECOVERIES_PER_THREAD);
+    if items.len() <= per {
+        return items.into_iter().map(f).collect();
+    }
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(per).collect());
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| s.spawn(move || c.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker thread panicked"))
+            .collect()
+    })
+}
+
 /// Fewest carried Ethereum transactions worth a thread of their own: a recovery costs tens of
 /// microseconds, a thread about as much to start.
 const MIN_RECOVERIES_PER_THREAD: usize = 64;
@@ -188,31 +232,7 @@ fn recover_carried(txs: &[Transaction], sizes: &[usize]) -> Vec<Option<Result<Et
     if carried.is_empty() {
         return out;
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = carried
-        .len()
-        .div_ceil(threads)
-        .max(MIN_RECOVERIES_PER_THREAD);
-    let recover = |share: &[(usize, &[u8])]| -> Vec<(usize, Result<EthMeta, TxError>)> {
-        share
-            .iter()
-            .map(|(i, raw)| (*i, verify_carried(&txs[*i].body, raw)))
-            .collect()
-    };
-    let results: Vec<(usize, Result<EthMeta, TxError>)> = if carried.len() <= per {
-        recover(&carried)
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = carried
-                .chunks(per)
-                .map(|share| s.spawn(move || recover(share)))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("sender recovery thread panicked"))
-                .collect()
-        })
-    };
+    let results = parallel_map(carried, |(i, raw)| (i, verify_carried(&txs[i].body, raw)));
     for (i, r) in results {
         out[i] = Some(r);
     }

@@ -17,7 +17,7 @@ pub mod params;
 
 pub use check::{check_stateless, fee_floor, verify_txs, VerifiedTx, MAX_TX_TTL_BLOCKS};
 pub use error::{BlockError, TxError};
-pub use ethereum::{wrap_ethereum, EthMeta};
+pub use ethereum::{verify_ethereum, wrap_ethereum, EthMeta};
 pub use modules::{Action, ModuleError, ModuleGenesis, MODULES};
 
 /// A transaction of this chain: the primitives' frame around this chain's [`Action`].

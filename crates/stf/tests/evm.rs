@@ -364,3 +364,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_one_pass_ethereum_verification_agrees_with_the_general_one() {
+    let (c, keys) = chain();
+    let good = sign_1559(
+        &keys[0],
+        &eth(&c, &keys[0], Some(Address([5; 20])), 3, vec![], 21_000),
+    );
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let fast = machina_stf::verify_ethereum(vec![good.clone(), bad.clone()], c.height + 1);
+    let framed = machina_stf::wrap_ethereum(good, c.height + 1).expect("wraps");
+    let general = machina_stf::verify_txs(vec![framed])
+        .pop()
+        .expect("one")
+        .expect("verifies");
+    let fast_good = fast[0].as_ref().expect("verifies");
+    assert_eq!(fast_good.hash(), general.hash());
+    assert_eq!(fast_good.ethereum(), general.ethereum());
+    assert_eq!(fast_good.tx(), general.tx());
+    // A changed signature recovers to nobody, or to some other account: never to the signer.
+    match &fast[1] {
+        Ok(v) => assert_ne!(v.tx().body.sender, keys[0].address()),
+        Err(e) => assert_eq!(e.code(), "bad_ethereum_signature"),
+    }
+}

@@ -145,9 +145,16 @@ impl EthRpc {
                 ),
             )),
             Value::Array(batch) => {
+                let mut sent = self.send_raw_batch(&batch).into_iter();
                 let answers: Vec<Value> = batch
                     .into_iter()
-                    .filter_map(|r| self.handle_one(r))
+                    .filter_map(|r| match raw_of(&r) {
+                        Some(_) => {
+                            let result = sent.next().expect("one result per raw transaction");
+                            answer(r.get("id").cloned(), result)
+                        }
+                        None => self.handle_one(r),
+                    })
                     .collect();
                 (!answers.is_empty()).then_some(Value::Array(answers))
             }
@@ -174,11 +181,58 @@ impl EthRpc {
             .get("params")
             .cloned()
             .unwrap_or(Value::Array(Vec::new()));
-        let result = self.call(method, &params);
-        let id = id?;
-        Some(match result {
-            Ok(r) => json!({"jsonrpc": "2.0", "id": id, "result": r}),
-            Err(e) => error_reply(id, &e),
-        })
+        answer(id, self.call(method, &params))
     }
+
+    /// Submits a batch's `eth_sendRawTransaction`s together, so that their senders are
+    /// recovered in one pass over all cores; one result each, in order.
+    fn send_raw_batch(&self, batch: &[Value]) -> Vec<Result<Value, RpcError>> {
+        let raws: Vec<Result<Vec<u8>, RpcError>> = batch.iter().filter_map(raw_of).collect();
+        let good: Vec<Vec<u8>> = raws
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect();
+        let mut submitted = self.submit_raws(good).into_iter();
+        raws.into_iter()
+            .map(|r| {
+                r.and_then(|_| {
+                    submitted
+                        .next()
+                        .expect("one result per submitted transaction")
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn submit_raws(&self, raws: Vec<Vec<u8>>) -> Vec<Result<Value, RpcError>> {
+        self.chain
+            .submit_ethereum(raws)
+            .into_iter()
+            .map(|r| match r {
+                Ok(h) => Ok(Value::String(h.to_string())),
+                Err(e) => Err(RpcError::new(-32000, format!("{}: {e}", e.code()))),
+            })
+            .collect()
+    }
+}
+
+/// The raw transaction of an `eth_sendRawTransaction` request, if it is one.
+fn raw_of(req: &Value) -> Option<Result<Vec<u8>, RpcError>> {
+    if req.get("method").and_then(Value::as_str) != Some("eth_sendRawTransaction") {
+        return None;
+    }
+    let params = req.get("params").cloned().unwrap_or(Value::Null);
+    Some(
+        params::need(&params, 0, "raw transaction")
+            .and_then(|v| params::bytes(&v, "raw transaction")),
+    )
+}
+
+/// The answer to a request with `id` (none for a notification).
+fn answer(id: Option<Value>, result: Result<Value, RpcError>) -> Option<Value> {
+    let id = id?;
+    Some(match result {
+        Ok(r) => json!({"jsonrpc": "2.0", "id": id, "result": r}),
+        Err(e) => error_reply(id, &e),
+    })
 }

@@ -359,13 +359,9 @@ impl EthRpc {
     }
 
     pub(crate) fn send_raw(&self, raw: Vec<u8>) -> Res {
-        let tx = machina_stf::wrap_ethereum(raw, self.head().height)
-            .map_err(|e| RpcError::new(-32000, format!("{}: {e}", e.code())))?;
-        match self.chain.submit_from_client(vec![tx]).pop() {
-            Some(Ok(h)) => Ok(Value::String(h.to_string())),
-            Some(Err(e)) => Err(RpcError::new(-32000, format!("{}: {e}", e.code()))),
-            None => Err(RpcError::internal("no result for the transaction")),
-        }
+        self.submit_raws(vec![raw])
+            .pop()
+            .unwrap_or_else(|| Err(RpcError::internal("no result for the transaction")))
     }
 
     /// Signs and sends for an account whose key the node holds (a dev chain's).
