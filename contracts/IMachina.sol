@@ -70,3 +70,48 @@ interface IOracle {
         view
         returns (uint256 importWh, uint256 exportWh);
 }
+
+/// 0x0000000000000000000000000000000000000a05: module actions run by the calling contract as
+/// itself. `action` is the action's canonical encoding (docs/wire.md): a tag byte, then its
+/// fields, integers big-endian, an absent option 0x00 and a present one 0x01 and its value.
+/// Taken: transfer, job, top_up, close, transfer_shares, offer_shares, buy_shares,
+/// claim_revenue, bond, unbond (actions with signatures of their own are not).
+interface IActions {
+    function run(bytes calldata action) external returns (bool);
+}
+
+/// Encodings of the actions contracts run most, for IActions.run. Amounts in micro-units.
+library MachinaActions {
+    function transfer(address to, uint128 amountMicro) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint8(1), to, amountMicro);
+    }
+
+    function topUp(uint64 jobId, uint128 amountMicro) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint8(64), jobId, amountMicro);
+    }
+
+    function close(uint64 jobId) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint8(65), jobId);
+    }
+
+    function transferShares(uint64 machineId, address to, uint64 amount) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint8(71), machineId, to, amount);
+    }
+
+    function claimRevenue(uint64 machineId) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint8(76), uint8(1), machineId);
+    }
+
+    function claimAllRevenue() internal pure returns (bytes memory) {
+        return abi.encodePacked(uint8(76), uint8(0));
+    }
+
+    /// Stake backing a compute machine (subject `provider`).
+    function bondProvider(uint64 machineId, uint128 amountMicro) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint8(50), uint8(0), machineId, amountMicro);
+    }
+
+    function unbondProvider(uint64 machineId, uint128 amountMicro) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint8(51), uint8(0), machineId, amountMicro);
+    }
+}

@@ -198,3 +198,91 @@ fn a_machine_read_through_the_precompile_matches_the_record() {
     assert_eq!(&output[12..32], &key("alice").address().0, "owner");
     assert_eq!(&output[44..64], &addr.0, "account");
 }
+
+fn bytes_arg(selector: &str, payload: &[u8]) -> Vec<u8> {
+    let mut d = machina_evm::abi::selector(selector).to_vec();
+    d.extend_from_slice(&uint(32));
+    d.extend_from_slice(&uint(payload.len() as u64));
+    let mut p = payload.to_vec();
+    p.resize(payload.len().div_ceil(32) * 32, 0);
+    d.extend_from_slice(&p);
+    d
+}
+
+#[test]
+fn a_contract_runs_module_actions_as_itself_and_only_those_without_signatures() {
+    let (mut c, _, _) = setup();
+    let bob = key("bob");
+    let nonce = c.nonce(&bob.address());
+    let code = hex::decode(include_str!("fixtures/treasury.hex").trim()).expect("hex");
+    c.ok(
+        &bob,
+        vec![EvmAction::Deploy {
+            code,
+            value: Amount::ZERO,
+            gas_limit: 1_000_000,
+        }
+        .into()],
+    );
+    let treasury = create_address(&bob.address(), nonce);
+    c.ok(
+        &key("alice"),
+        vec![BankAction::Transfer {
+            to: treasury,
+            amount: Amount(10_000),
+        }
+        .into()],
+    );
+    // pay(to, 600): the bank's own transfer, from the contract's account.
+    let to = Address([0x66; 20]);
+    let mut pay = machina_evm::abi::selector("pay(address,uint128)").to_vec();
+    pay.extend_from_slice(&[0u8; 12]);
+    pay.extend_from_slice(&to.0);
+    pay.extend_from_slice(&uint(600));
+    let r = c.ok(&bob, vec![call(treasury, pay)]);
+    assert!(
+        r.events
+            .iter()
+            .any(|e| e.module == "bank" && e.kind == "transfer"),
+        "{:?}",
+        r.events
+    );
+    assert_eq!(c.balance(&to), 600);
+    assert_eq!(c.balance(&treasury), 9_400);
+    // An action that carries a signature of its own (a manufacturer's registration) is refused.
+    let mut manufacturer = vec![10u8, 0, 0, 0, 1, b'x'];
+    manufacturer.extend_from_slice(&[2u8; 32 + 64]);
+    let r = c
+        .send(
+            &bob,
+            vec![call(treasury, bytes_arg("runRaw(bytes)", &manufacturer))],
+        )
+        .expect("included");
+    assert!(r
+        .error
+        .expect("refused")
+        .message
+        .contains("action_not_allowed"));
+    // An allowed action is refused by its module's own rule, with its code.
+    let mut unbond = vec![51u8, 0];
+    unbond.extend_from_slice(&999u64.to_be_bytes());
+    unbond.extend_from_slice(&1u128.to_be_bytes());
+    let r = c
+        .send(
+            &bob,
+            vec![call(treasury, bytes_arg("runRaw(bytes)", &unbond))],
+        )
+        .expect("included");
+    let err = r.error.expect("refused");
+    assert!(
+        err.message.contains("execution reverted: "),
+        "{}",
+        err.message
+    );
+    assert!(
+        !err.message.contains("action_not_allowed"),
+        "{}",
+        err.message
+    );
+    assert_eq!(c.balance(&treasury), 9_400, "nothing moved");
+}

@@ -53,6 +53,11 @@ impl<'a> Args<'a> {
 
     /// Argument `i` as a string of at most `max` bytes (the word holds its offset).
     pub(crate) fn string(&self, i: usize, max: usize) -> Result<String, AbiError> {
+        String::from_utf8(self.bytes(i, max)?).map_err(|_| format!("argument {i} is not UTF-8"))
+    }
+
+    /// Argument `i` as dynamic bytes of at most `max` (the word holds their offset).
+    pub(crate) fn bytes(&self, i: usize, max: usize) -> Result<Vec<u8>, AbiError> {
         let offset = usize::try_from(self.u64(i)?).map_err(|_| "offset too large".to_string())?;
         let len_word = self
             .data
@@ -67,7 +72,7 @@ impl<'a> Args<'a> {
             .data
             .get(start..start + len as usize)
             .ok_or_else(|| format!("argument {i} is cut short"))?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| format!("argument {i} is not UTF-8"))
+        Ok(bytes.to_vec())
     }
 }
 

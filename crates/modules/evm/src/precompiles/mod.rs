@@ -8,6 +8,9 @@
 //! | `0x…0a02` | `IBank` | balances, and transfers from the calling contract |
 //! | `0x…0a03` | `IEnergy` | place and cancel orders for a machine |
 //! | `0x…0a04` | `IOracle` | a feed's median, a meter's energy over a span |
+//! | `0x…0a05` | `IActions` | run a compute, shares, staking or bank action as the contract |
+
+mod actions;
 
 use crate::abi::{error_string, selector, Args, Token};
 use crate::db::{from_evm, Layer};
@@ -32,6 +35,10 @@ pub const BANK: Address = precompile_address(0x02);
 pub const ENERGY: Address = precompile_address(0x03);
 /// The oracle precompile's address.
 pub const ORACLE: Address = precompile_address(0x04);
+/// The actions precompile's address.
+pub const ACTIONS: Address = precompile_address(0x05);
+
+pub use actions::CONTRACT_ACTIONS;
 
 /// Gas of a precompile call that only reads.
 const READ_GAS: u64 = 2_600;
@@ -40,7 +47,7 @@ const WRITE_GAS: u64 = 40_000;
 
 /// Whether `a` is one of the chain's precompiles.
 pub fn is_precompile(a: &Address) -> bool {
-    [MACHINES, BANK, ENERGY, ORACLE].contains(a)
+    [MACHINES, BANK, ENERGY, ORACLE, ACTIONS].contains(a)
 }
 
 const fn precompile_address(n: u8) -> Address {
@@ -61,7 +68,7 @@ impl Precompiles {
     pub(crate) fn new(spec: SpecId, ctx: ActionCtx) -> Self {
         let eth = EthPrecompiles::new(spec);
         let mut warm = eth.warm_addresses().clone();
-        for a in [MACHINES, BANK, ENERGY, ORACLE] {
+        for a in [MACHINES, BANK, ENERGY, ORACLE, ACTIONS] {
             warm.insert(crate::db::to_evm(&a));
         }
         Precompiles { eth, warm, ctx }
@@ -167,6 +174,8 @@ fn dispatch<S: StateRead>(
         MACHINES => machines(layer, sel, &args),
         BANK => bank(layer, ctx, call, sel, &args),
         ENERGY => energy(layer, ctx, call, sel, &args),
+        ACTIONS if sel == selector("run(bytes)") => actions::run(layer, ctx, call, &args),
+        ACTIONS => Err("unknown_function: IActions has run(bytes)".into()),
         _ => oracle(layer, sel, &args),
     };
     match result {
