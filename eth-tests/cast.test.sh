@@ -152,6 +152,12 @@ check "cast rpc eth_feeHistory" "$CAST" rpc "${R[@]}" eth_feeHistory 4 latest '[
 check "cast send --legacy transfer" "$CAST" send "${R[@]}" --private-key $PK1 --legacy --json "$TOKEN" "transfer(address,uint256)" "$ADDR2" 1 &&
   { [ "$(echo "$out" | json type)" = 0x0 ] || fail "legacy receipt type" "$(echo "$out" | json type)"; }
 
+# --- node-signed (eth_sendTransaction), as forge script --unlocked and Hardhat use -----
+check "cast rpc eth_accounts lists the dev accounts" "$CAST" rpc "${R[@]}" eth_accounts &&
+  { echo "$out" | grep -qi "${ADDR0#0x}" || fail "eth_accounts has account 0" "$out"; }
+check "cast send --unlocked --from account 0 transfer" "$CAST" send "${R[@]}" --unlocked --from "$ADDR0" --json "$TOKEN" "transfer(address,uint256)" "$ADDR2" 1 &&
+  { [ "$(echo "$out" | json status)" = 0x1 ] || fail "unlocked receipt status" "$(echo "$out" | json status)"; }
+
 # --- revert ------------------------------------------------------------------------
 if out="$("$CAST" call "${R[@]}" --from "$ADDR2" "$TOKEN" "transfer(address,uint256)" "$ADDR1" $SUPPLY$SUPPLY 2>&1)"; then
   fail "cast call of an over-balance transfer reverts" "$out"
