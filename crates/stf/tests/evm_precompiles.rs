@@ -1,6 +1,7 @@
 //! Contracts reaching the modules through the precompiles: an agent contract that a machine's
 //! policy allows places energy orders for it; the same call for a machine whose policy does
-//! not name the contract is refused with the energy module's own code.
+//! not name the contract is refused with the energy module's own code; a contract buys energy
+//! and pays several accounts in one transaction, all or nothing.
 
 use machina_bank::BankAction;
 use machina_energy::{EnergyAction, MarketRule, ZoneConfig};
@@ -80,6 +81,12 @@ fn buy_data(function: &str, machine_id: u64) -> Vec<u8> {
 
 /// A zone, two machines of alice's in it, and the agent contract deployed by bob.
 fn setup() -> (Chain, Address, [(u64, Address); 2]) {
+    setup_with(include_str!("fixtures/energy_agent.hex"))
+}
+
+/// A zone, two machines of alice's, and the contract `code` deployed by bob and named on
+/// machine 1's allowlist.
+fn setup_with(code: &str) -> (Chain, Address, [(u64, Address); 2]) {
     let mut c = Chain::new(CHAIN, T0 - 3_600_000);
     let alice = key("alice");
     c.ok(
@@ -93,7 +100,7 @@ fn setup() -> (Chain, Address, [(u64, Address); 2]) {
     let machines = [register(&mut c, 1), register(&mut c, 2)];
     let bob = key("bob");
     let nonce = c.nonce(&bob.address());
-    let code = hex::decode(include_str!("fixtures/energy_agent.hex").trim()).expect("hex");
+    let code = hex::decode(code.trim()).expect("hex");
     c.ok(
         &bob,
         vec![EvmAction::Deploy {
@@ -285,4 +292,83 @@ fn a_contract_runs_module_actions_as_itself_and_only_those_without_signatures() 
         err.message
     );
     assert_eq!(c.balance(&treasury), 9_400, "nothing moved");
+}
+
+/// `Operator.operate(machine, interval, price, qty, job, top_up, payees, each)`.
+fn operate_data(machine_id: u64, job_id: u64, payees: &[Address], each: u64) -> Vec<u8> {
+    let signature = "operate(uint64,uint64,uint64,uint64,uint64,uint128,address[],uint128)";
+    let mut d = machina_evm::abi::selector(signature).to_vec();
+    // Eight head words, then the payees array at the offset after them.
+    for w in [machine_id, T0, 200_000, 1_000, job_id, 500, 8 * 32, each] {
+        d.extend_from_slice(&uint(w));
+    }
+    d.extend_from_slice(&uint(payees.len() as u64));
+    for p in payees {
+        d.extend_from_slice(&[0u8; 12]);
+        d.extend_from_slice(&p.0);
+    }
+    d
+}
+
+#[test]
+fn a_contract_buys_energy_and_splits_a_payment_in_one_transaction_or_not_at_all() {
+    let (mut c, operator, [(id, addr), _]) = setup_with(include_str!("fixtures/operator.hex"));
+    c.ok(
+        &key("alice"),
+        vec![BankAction::Transfer {
+            to: operator,
+            amount: Amount(10_000),
+        }
+        .into()],
+    );
+    let payees = [Address([0x71; 20]), Address([0x72; 20])];
+    let machine_before = c.balance(&addr);
+    // A job the operator does not hold: the compute module refuses the top-up, and the order
+    // placed before it in the same call is undone with it.
+    let r = c
+        .send(
+            &key("bob"),
+            vec![call(operator, operate_data(id, 7, &payees, 300))],
+        )
+        .expect("included");
+    let err = r.error.expect("refused");
+    assert_eq!(err.code, "execution_reverted", "{}", err.message);
+    assert!(r.events.iter().all(|e| e.kind != "order_placed"));
+    assert_eq!(
+        c.balance(&addr),
+        machine_before,
+        "no escrow left the machine"
+    );
+    assert_eq!(c.balance(&operator), 10_000);
+    assert_eq!(c.balance(&payees[0]), 0);
+    // Without the top-up: one order for the machine and both payments, in one receipt.
+    let r = c.ok(
+        &key("bob"),
+        vec![call(operator, operate_data(id, 0, &payees, 300))],
+    );
+    let kinds: Vec<(&str, &str)> = r
+        .events
+        .iter()
+        .map(|e| (e.module.as_str(), e.kind.as_str()))
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == ("energy", "order_placed"))
+            .count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == ("bank", "transfer")).count(),
+        2,
+        "{kinds:?}"
+    );
+    assert!(
+        c.balance(&addr) < machine_before,
+        "the order's escrow left the machine"
+    );
+    assert_eq!(c.balance(&payees[0]), 300);
+    assert_eq!(c.balance(&payees[1]), 300);
+    assert_eq!(c.balance(&operator), 9_400);
 }
