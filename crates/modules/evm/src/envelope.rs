@@ -5,7 +5,6 @@
 use crate::action::MAX_ETH_TX_BYTES;
 use crate::units::{effective_gas_price, gas_fee, wei_to_micro, BASE_FEE_WEI};
 use crate::{EvmError, Result, MAX_TX_GAS, MIN_TX_GAS};
-use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::keccak256;
@@ -98,12 +97,8 @@ fn decode(raw: &[u8], sender: Option<Address>) -> Result<EthTx> {
     let value = whole_micro(env.value())?;
     let sender = match sender {
         Some(s) => s,
-        None => {
-            let s = env
-                .recover_signer()
-                .map_err(|_| EvmError::BadEthereumSignature)?;
-            Address(s.0 .0)
-        }
+        None => crate::recover::recover_signer(env.signature(), env.signature_hash())
+            .ok_or(EvmError::BadEthereumSignature)?,
     };
     let access_list = env
         .access_list()

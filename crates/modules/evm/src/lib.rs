@@ -16,6 +16,7 @@ pub mod exec;
 mod keys;
 mod module;
 pub mod precompiles;
+mod recover;
 pub mod routes;
 pub mod sign;
 pub mod units;
