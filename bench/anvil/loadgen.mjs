@@ -18,7 +18,10 @@
 //    --batch over --conns keep-alive connections in parallel; each sender's
 //    transactions go down one connection in nonce order. Then polls
 //    eth_getTransactionCount(sender, "latest") until every sender's last
-//    nonce is mined. seconds = first send to last nonce mined.
+//    nonce is mined. seconds = first send to last nonce mined. A transaction
+//    refused for back-pressure (nonce_too_far_ahead, sender_full,
+//    mempool_full: the node's queue limits) is resent after 20 ms, in nonce
+//    order, within the timed span; `resent` counts those resends.
 // 4. Untimed: checks every receipt exists with status 1 (batched
 //    eth_getTransactionReceipt) and the recipients' token balances.
 // --kick METHOD (e.g. evm_mine, for anvil): when no sender's nonce has moved
@@ -194,23 +197,38 @@ const laneTxs = lanes.map(() => []);
 // --- timed: send + wait -------------------------------------------------------
 let sendErrors = 0;
 const firstErrors = [];
+// A node that pushes back (Machina: at most MEMPOOL_MAX_PER_SENDER transactions of one sender
+// wait; a full pool) is answered the way a client should: wait a little, resend in nonce order.
+const BACKPRESSURE = /^(nonce_too_far_ahead|sender_full|mempool_full)/;
+const BACKPRESSURE_WAIT_MS = 20;
+const sendDeadline = Date.now() + opts.timeout * 1000;
+let resent = 0;
 const t0 = process.hrtime.bigint();
 await Promise.all(
   lanes.map(async (lane, li) => {
     const txs = laneTxs[li];
     for (let off = 0; off < txs.length; off += opts.batch) {
-      const res = await lane.batch(txs.slice(off, off + opts.batch).map((raw) => ['eth_sendRawTransaction', [raw]]));
-      for (const r of res) {
-        if (r.error) {
+      let pending = txs.slice(off, off + opts.batch);
+      while (pending.length) {
+        const res = await lane.batch(pending.map((raw) => ['eth_sendRawTransaction', [raw]]));
+        const again = [];
+        res.forEach((r, i) => {
+          if (!r.error) return;
+          if (BACKPRESSURE.test(r.error.message ?? '') && Date.now() < sendDeadline) return again.push(pending[i]);
           sendErrors++;
           if (firstErrors.length < 5) firstErrors.push(r.error);
+        });
+        if (again.length) {
+          resent += again.length;
+          await new Promise((ok) => setTimeout(ok, BACKPRESSURE_WAIT_MS));
         }
+        pending = again;
       }
     }
   }),
 );
 const tSent = process.hrtime.bigint();
-log(`sent in ${(Number(tSent - t0) / 1e9).toFixed(2)} s (${sendErrors} errors${firstErrors.length ? ': ' + JSON.stringify(firstErrors[0]) : ''})`);
+log(`sent in ${(Number(tSent - t0) / 1e9).toFixed(2)} s (${resent} resent after back-pressure, ${sendErrors} errors${firstErrors.length ? ': ' + JSON.stringify(firstErrors[0]) : ''})`);
 
 const target = senders.map((_, si) => startNonce[si] + perSenderTxs[si].length);
 const deadline = Date.now() + opts.timeout * 1000;
@@ -272,6 +290,7 @@ const result = {
   receipts,
   receipts_failed: failedStatus,
   send_errors: sendErrors,
+  resent,
   kicks,
   balances_ok: balancesOk,
   senders: opts.senders,
