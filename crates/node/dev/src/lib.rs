@@ -39,7 +39,8 @@ pub struct DevConfig {
     /// chain id is the dump's.
     pub load_state: Option<PathBuf>,
     /// The genesis of a new chain (`machina devnet init`'s `genesis.json` has one), instead
-    /// of the dev genesis; `extra_genesis` is added to its allocations and its chain id wins.
+    /// of the dev genesis; `extra_genesis` is added to its allocations (for addresses it does
+    /// not already fund) and its chain id wins.
     pub genesis: Option<Genesis>,
     /// The HTTP server's connection, header and body limits.
     pub http_limits: machina_api::HttpLimits,
@@ -89,10 +90,20 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
     };
     let genesis = match config.genesis.clone() {
         Some(mut g) => {
-            g.modules
+            // The file's own allocation of an address stands: a devnet's genesis already funds
+            // the Ethereum tools' dev accounts that a dev chain adds.
+            let allocated: std::collections::BTreeSet<_> = g
+                .modules
                 .bank
                 .allocations
-                .extend(config.extra_genesis.iter().cloned());
+                .iter()
+                .map(|a| a.address)
+                .collect();
+            let extra = config
+                .extra_genesis
+                .iter()
+                .filter(|a| !allocated.contains(&a.address));
+            g.modules.bank.allocations.extend(extra.cloned());
             g
         }
         None => {
