@@ -1,11 +1,16 @@
 //! A validator network of real `machina validator` processes on loopback: transactions
 //! sent to any validator are finalized by all, one validator is killed with SIGKILL while
 //! the others keep finalizing, and after a restart it catches up without losing anything.
+//! Every validator serves Ethereum JSON-RPC: a signed Ethereum transfer sent to one is
+//! finalized and reported alike by all.
 
 use machina_bank::BankAction;
+use machina_evm::sign::{mnemonic_keys, sign_1559, Unsigned, DEV_MNEMONIC};
+use machina_evm::units::micro_to_wei;
+use machina_evm::BASE_FEE_WEI;
 use machina_primitives::{Amount, Keypair, DEV_CHAIN_ID};
 use machina_stf::TxBody;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -166,6 +171,71 @@ fn state_root(url: &str, h: u64) -> String {
     v["state_root"].as_str().unwrap_or_default().to_string()
 }
 
+/// A JSON-RPC call to an Ethereum endpoint; the result, or the error object.
+fn eth(url: &str, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let v: Value = ureq::post(url)
+        .send_json(body)
+        .expect("POST")
+        .into_json()
+        .expect("JSON");
+    assert!(v.get("error").is_none(), "{method} on {url}: {v}");
+    v["result"].clone()
+}
+
+/// Sends one token from the dev mnemonic's first account (funded at a devnet's genesis) to
+/// validator 1's JSON-RPC, and checks that every validator's JSON-RPC reports the receipt
+/// (status 1, same block) and the recipient's balance.
+fn ethereum_transfer_seen_by_all(eth_urls: &[String]) {
+    let key = &mnemonic_keys(DEV_MNEMONIC, 1)[0];
+    let to = machina_primitives::Address([0x5e; 20]);
+    let hex_u64 = |v: &Value| {
+        u64::from_str_radix(v.as_str().expect("hex").trim_start_matches("0x"), 16).expect("u64")
+    };
+    let chain_id = hex_u64(&eth(&eth_urls[1], "eth_chainId", json!([])));
+    let raw = sign_1559(
+        key,
+        &Unsigned {
+            chain_id,
+            nonce: 0,
+            to: Some(to),
+            value_wei: micro_to_wei(Amount(1_000_000)),
+            input: Vec::new(),
+            gas_limit: 21_000,
+            max_fee_per_gas: 2 * BASE_FEE_WEI,
+            max_priority_fee_per_gas: 0,
+        },
+    );
+    let hash = eth(
+        &eth_urls[1],
+        "eth_sendRawTransaction",
+        json!([format!("0x{}", hex::encode(raw))]),
+    );
+    let mut blocks = Vec::new();
+    for url in eth_urls {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let r = loop {
+            let r = eth(url, "eth_getTransactionReceipt", json!([hash]));
+            if !r.is_null() {
+                break r;
+            }
+            assert!(Instant::now() < deadline, "{url} has no receipt for {hash}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(r["status"], "0x1", "{url}: {r}");
+        blocks.push(r["blockHash"].clone());
+        let balance = eth(url, "eth_getBalance", json!([format!("{to}"), "latest"]));
+        assert_eq!(
+            balance, "0xde0b6b3a7640000",
+            "{url}: one token is 10^18 wei"
+        );
+    }
+    assert!(
+        blocks.windows(2).all(|w| w[0] == w[1]),
+        "one block for all: {blocks:?}"
+    );
+}
+
 #[test]
 fn four_validators_survive_a_kill_9_and_the_victim_catches_up() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -243,6 +313,12 @@ fn four_validators_survive_a_kill_9_and_the_victim_catches_up() {
             assert!(committed(&v.url, h, 30_000), "{} lacks {h}", v.url);
         }
     }
+
+    let eth_urls: Vec<String> = list
+        .iter()
+        .map(|v| format!("http://{}", v["eth_rpc"].as_str().expect("eth_rpc")))
+        .collect();
+    ethereum_transfer_seen_by_all(&eth_urls);
 
     // Kill one validator: the other three keep finalizing, transactions included.
     vs[3].kill();

@@ -70,13 +70,20 @@ pub fn run(args: DevnetArgs, json: bool) -> anyhow::Result<()> {
 fn print_written(written: &[Written], json: bool) {
     let list: Vec<_> = written
         .iter()
-        .map(|w| json!({"config": w.config, "http": w.http}))
+        .map(|w| json!({"config": w.config, "http": w.http, "eth_rpc": w.eth_rpc}))
         .collect();
     machina_client::print(json, &json!(list), || {
         written
             .iter()
             .enumerate()
-            .map(|(i, w)| format!("v{i}  http://{}  {}", w.http, w.config.display()))
+            .map(|(i, w)| {
+                format!(
+                    "v{i}  http://{}  eth http://{}  {}",
+                    w.http,
+                    w.eth_rpc,
+                    w.config.display()
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     });

@@ -97,6 +97,8 @@ pub struct Written {
     pub config: PathBuf,
     /// Its HTTP API address.
     pub http: String,
+    /// Its Ethereum JSON-RPC address.
+    pub eth_rpc: String,
 }
 
 /// Writes a genesis for `n` validators with fresh keys into `out`, and one config per
@@ -200,6 +202,7 @@ pub fn init_with(
         written.push(Written {
             config: path,
             http: config.http.to_string(),
+            eth_rpc: config.eth_rpc.map(|a| a.to_string()).unwrap_or_default(),
         });
     }
     Ok(written)
@@ -238,7 +241,8 @@ mod tests {
             let k = c.keypair().expect("key");
             assert_eq!(k.public(), g.validators[i].public_key);
             assert_eq!(c.p2p_listen, g.validators[i].p2p);
-            assert_eq!(w.http, format!("127.0.0.1:{}", 40_001 + 2 * i));
+            assert_eq!(w.http, format!("127.0.0.1:{}", 40_001 + 3 * i));
+            assert_eq!(w.eth_rpc, format!("127.0.0.1:{}", 40_002 + 3 * i));
             assert!(
                 g.chain
                     .allocations()
