@@ -236,7 +236,22 @@ fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
     Ok((r, state.len()))
 }
 
-pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> anyhow::Result<f64> {
+/// Bytes this process has caused to be written to storage so far (`write_bytes` of
+/// `/proc/self/io`: what reached the block layer, fsyncs included), where the kernel says.
+pub(crate) fn disk_bytes_written() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The end-to-end rate of `txs` through a dev node, and the bytes written to disk per
+/// committed transaction while they went in (none where the kernel does not count them).
+pub(crate) fn e2e_rate(
+    keys: &[Keypair],
+    txs: &[Transaction],
+    batch: usize,
+) -> anyhow::Result<(f64, Option<f64>)> {
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Runtime::new()?;
     let node = rt.block_on(machina_node::start(machina_node::DevConfig {
@@ -253,6 +268,7 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
         eth_rpc: None,
     }))?;
     let url = format!("http://{}", node.addr);
+    let written_before = disk_bytes_written();
     let batches: Vec<Vec<u8>> = txs
         .chunks(batch.max(1))
         .map(|c| {
@@ -298,7 +314,10 @@ pub(crate) fn e2e_rate(keys: &[Keypair], txs: &[Transaction], batch: usize) -> a
     }
     let took = start.elapsed();
     rt.block_on(node.shutdown());
-    Ok(txs.len() as f64 / took.as_secs_f64())
+    let per_tx = written_before
+        .zip(disk_bytes_written())
+        .map(|(a, b)| b.saturating_sub(a) as f64 / txs.len() as f64);
+    Ok((txs.len() as f64 / took.as_secs_f64(), per_tx))
 }
 
 /// Runs every measurement and prints the figures.
@@ -355,13 +374,14 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
     })?;
     let stf = stf_rate(&keys, &txs, args.runs)?;
     let (state, state_keys) = state_rate(args.runs)?;
-    let e2e = e2e_rate(&keys, &txs, args.batch)?;
+    let (e2e, bytes_per_transfer) = e2e_rate(&keys, &txs, args.batch)?;
     let v = json!({
         "sig_ceiling_per_s": sig.round(),
         "stf_transfers_per_s": stf.round(),
         "state_updates_per_s": state.round(),
         "e2e_transfers_per_s": e2e.round(),
         "e2e_ratio_to_sig_ceiling": (e2e / sig * 1000.0).round() / 1000.0,
+        "bytes_per_transfer": bytes_per_transfer.map(f64::round),
     });
     if json {
         println!("{v}");
@@ -389,6 +409,9 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
             e2e,
             100.0 * e2e / sig
         );
+        if let Some(b) = bytes_per_transfer {
+            println!("  bytes written to disk per transfer         {b:>10.0}");
+        }
     }
     Ok(())
 }

@@ -183,12 +183,13 @@ pub fn run(transfers: usize, senders: usize, runs: usize, json: bool) -> anyhow:
 
 /// Starts an in-process dev node, registers `machines` machines, then posts `per_machine`
 /// signed readings of each in batches of the largest size a transaction takes, from one
-/// gateway account, and times until every batch is committed.
+/// gateway account, and times until every batch is committed. Returns the rate, the readings
+/// accepted and the bytes written to disk per reading while they went in.
 fn readings_once(
     owners: &[Keypair],
     devices: &[Keypair],
     per_machine: usize,
-) -> anyhow::Result<(f64, u64)> {
+) -> anyhow::Result<(f64, u64, Option<f64>)> {
     use machina_primitives::codec::put_vec;
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Runtime::new()?;
@@ -270,12 +271,17 @@ fn readings_once(
             .sign(&[gateway])
         })
         .collect();
+    let written_before = crate::disk_bytes_written();
     let t = Instant::now();
     for chunk in txs.chunks(4) {
         post(chunk)?;
     }
     wait((regs.len() + txs.len()) as u64)?;
     let took = t.elapsed().as_secs_f64();
+    // Every block is fsynced as it commits, so its bytes are counted by now.
+    let per_reading = written_before
+        .zip(crate::disk_bytes_written())
+        .map(|(a, b)| b.saturating_sub(a) as f64 / signed.len() as f64);
     let state = node.chain.committed().state;
     let accepted: u64 = (1..=devices.len() as u64)
         .map(|id| {
@@ -285,7 +291,7 @@ fn readings_once(
         })
         .sum();
     rt.block_on(node.shutdown());
-    Ok((signed.len() as f64 / took, accepted))
+    Ok((signed.len() as f64 / took, accepted, per_reading))
 }
 
 /// `machina bench --readings`: signed meter readings accepted per second end to end.
@@ -300,10 +306,12 @@ pub fn run_readings(
     let owners: Vec<Keypair> = (0..machines.clamp(2, 2_000)).map(sender_key).collect();
     let devices: Vec<Keypair> = (0..machines).map(device_key).collect();
     let mut rates = Vec::new();
+    let mut bytes = Vec::new();
     let mut accepted = 0;
     for _ in 0..runs.max(1) {
-        let (r, a) = readings_once(&owners, &devices, per_machine)?;
+        let (r, a, b) = readings_once(&owners, &devices, per_machine)?;
         rates.push(r);
+        bytes.extend(b);
         accepted = a;
     }
     let total = machines * per_machine;
@@ -311,12 +319,16 @@ pub fn run_readings(
         bail!("only {accepted} of {total} benchmark readings were accepted");
     }
     let rate = crate::median(rates);
-    let v = json!({"readings_per_s": rate.round(), "readings": total, "machines": machines});
+    let bytes_per_reading = (!bytes.is_empty()).then(|| crate::median(bytes).round());
+    let v = json!({"readings_per_s": rate.round(), "readings": total, "machines": machines, "bytes_per_reading": bytes_per_reading});
     if json {
         println!("{v}");
     } else {
         println!("machina bench --readings: {total} signed readings from {machines} machines, batches of {}, median of {runs} runs", machina_primitives::limits::MAX_READINGS_PER_TX);
         println!("  signed readings accepted end to end (HTTP -> block)  {rate:>10.0} /s");
+        if let Some(b) = bytes_per_reading {
+            println!("  bytes written to disk per reading                    {b:>10.0}");
+        }
     }
     Ok(())
 }
