@@ -148,6 +148,7 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
+        let stop = super::StopSignal::install()?;
         let node = machina_node::start(config).await?;
         node.chain.set_log_txs();
         let accounts: Vec<Value> = names
@@ -191,7 +192,7 @@ pub fn run(args: DevArgs, json: bool) -> anyhow::Result<()> {
             }
             s
         });
-        let signal = super::stop_signal().await?;
+        let signal = stop.wait().await;
         // The producer finishes the block it is building (a block is one redb transaction,
         // committed whole or not at all) and stops; waiting transactions are dropped.
         tracing::info!(signal, "shutting down");

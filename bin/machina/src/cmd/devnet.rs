@@ -96,19 +96,19 @@ pub fn run_validator(args: ValidatorArgs) -> anyhow::Result<()> {
     // SIGTERM or Ctrl-C stops the validator with status 0. Every block is one redb
     // transaction, committed whole or not at all, so stopping at any moment is clean; the
     // network finalizes without this validator until it is back.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let stop = {
+        let _in_runtime = rt.enter();
+        super::StopSignal::install()?
+    };
     std::thread::Builder::new()
         .name("stop-signal".into())
-        .spawn(|| {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            if let Ok(signal) = rt.block_on(super::stop_signal()) {
-                tracing::info!(signal, "validator stopping");
-                std::process::exit(0);
-            }
+        .spawn(move || {
+            let signal = rt.block_on(stop.wait());
+            tracing::info!(signal, "validator stopping");
+            std::process::exit(0);
         })?;
     machina_consensus::validator::run(&config)
 }

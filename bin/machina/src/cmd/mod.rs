@@ -7,15 +7,29 @@ pub mod keys;
 pub mod query;
 pub mod tx;
 
-/// Waits for Ctrl-C or SIGTERM, either of which asks the process to stop cleanly; returns
-/// which it was.
-pub async fn stop_signal() -> anyhow::Result<&'static str> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => {
-            r?;
-            Ok("interrupt")
+/// Ctrl-C and SIGTERM, caught from the moment it is installed: from then on either asks the
+/// process to stop cleanly instead of ending it. Install it before the node starts serving, so
+/// that a signal sent as soon as the node answers is not lost to the default action.
+pub struct StopSignal {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    /// Registers both handlers; needs a Tokio runtime's context.
+    pub fn install() -> anyhow::Result<StopSignal> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignal {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for either and says which it was.
+    pub async fn wait(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "interrupt",
+            _ = self.terminate.recv() => "terminate",
         }
-        _ = term.recv() => Ok("terminate"),
     }
 }

@@ -167,12 +167,18 @@ pub async fn start(config: DevConfig) -> anyhow::Result<DevNode> {
 }
 
 /// The Ethereum accounts a dev chain funds and signs for: the first ten of anvil's and
-/// Hardhat's default mnemonic.
+/// Hardhat's default mnemonic. Derived once per process: the mnemonic's key stretching
+/// (2,048 rounds of HMAC-SHA512) is slow in a debug build, and a node starting its JSON-RPC
+/// after its API already answers must not lag behind its first clients.
 pub fn dev_eth_keys() -> Vec<machina_evm::sign::EthKey> {
-    machina_evm::sign::mnemonic_keys(
-        machina_evm::sign::DEV_MNEMONIC,
-        machina_evm::sign::DEV_ETH_ACCOUNTS,
-    )
+    static KEYS: std::sync::OnceLock<Vec<machina_evm::sign::EthKey>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        machina_evm::sign::mnemonic_keys(
+            machina_evm::sign::DEV_MNEMONIC,
+            machina_evm::sign::DEV_ETH_ACCOUNTS,
+        )
+    })
+    .clone()
 }
 
 /// What each of [`dev_eth_keys`] holds on a new dev chain: 10,000 tokens, as anvil's accounts
