@@ -98,19 +98,7 @@ fn setup_with(code: &str) -> (Chain, Address, [(u64, Address); 2]) {
         .into()],
     );
     let machines = [register(&mut c, 1), register(&mut c, 2)];
-    let bob = key("bob");
-    let nonce = c.nonce(&bob.address());
-    let code = hex::decode(code.trim()).expect("hex");
-    c.ok(
-        &bob,
-        vec![EvmAction::Deploy {
-            code,
-            value: Amount::ZERO,
-            gas_limit: 1_000_000,
-        }
-        .into()],
-    );
-    let agent = create_address(&bob.address(), nonce);
+    let agent = deploy(&mut c, code);
     // Machine 1's owner names the agent (and the zone's escrow, which its orders pay).
     let policy = SpendPolicy {
         allowlist: vec![agent, machina_energy::market::escrow_address(ZONE)],
@@ -125,6 +113,23 @@ fn setup_with(code: &str) -> (Chain, Address, [(u64, Address); 2]) {
         .into()],
     );
     (c, agent, machines)
+}
+
+/// Deploys the hex-encoded creation `code` from bob's account; the contract's address.
+fn deploy(c: &mut Chain, code: &str) -> Address {
+    let bob = key("bob");
+    let nonce = c.nonce(&bob.address());
+    let code = hex::decode(code.trim()).expect("hex");
+    c.ok(
+        &bob,
+        vec![EvmAction::Deploy {
+            code,
+            value: Amount::ZERO,
+            gas_limit: 1_000_000,
+        }
+        .into()],
+    );
+    create_address(&bob.address(), nonce)
 }
 
 fn call(to: Address, data: Vec<u8>) -> machina_stf::Action {
@@ -220,18 +225,7 @@ fn bytes_arg(selector: &str, payload: &[u8]) -> Vec<u8> {
 fn a_contract_runs_module_actions_as_itself_and_only_those_without_signatures() {
     let (mut c, _, _) = setup();
     let bob = key("bob");
-    let nonce = c.nonce(&bob.address());
-    let code = hex::decode(include_str!("fixtures/treasury.hex").trim()).expect("hex");
-    c.ok(
-        &bob,
-        vec![EvmAction::Deploy {
-            code,
-            value: Amount::ZERO,
-            gas_limit: 1_000_000,
-        }
-        .into()],
-    );
-    let treasury = create_address(&bob.address(), nonce);
+    let treasury = deploy(&mut c, include_str!("fixtures/treasury.hex"));
     c.ok(
         &key("alice"),
         vec![BankAction::Transfer {
