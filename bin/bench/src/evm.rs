@@ -76,34 +76,14 @@ fn presign(keys: &[EthKey], token: Address, n: usize, first_nonce: &[u64]) -> Ve
             TRANSFER_GAS,
         )
     };
-    parallel(n, make)
-}
-
-fn parallel<T: Send>(n: usize, make: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = n.div_ceil(threads).max(1);
-    std::thread::scope(|sc| {
-        let make = &make;
-        let hs: Vec<_> = (0..threads)
-            .map(|t| {
-                sc.spawn(move || {
-                    (t * per..((t + 1) * per).min(n))
-                        .map(make)
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .flat_map(|h| h.join().expect("worker thread"))
-            .collect()
-    })
+    crate::parallel(n, make)
 }
 
 /// secp256k1 recoveries per second on all cores: decoding and recovering every transaction.
 fn recovery_rate(raws: &[Vec<u8>], runs: usize) -> anyhow::Result<f64> {
     crate::rate(raws.len(), runs, || {
         let t = Instant::now();
-        let ok = parallel(raws.len(), |i| {
+        let ok = crate::parallel(raws.len(), |i| {
             machina_evm::decode_ethereum(&raws[i]).is_ok()
         });
         let took = t.elapsed();

@@ -121,9 +121,15 @@ pub(crate) fn signed_transfers(keys: &[Keypair], n: usize) -> Vec<Transaction> {
         }
         .sign(&[&keys[i % s]])
     };
+    parallel(n, make)
+}
+
+/// `make(0..n)` split into one contiguous share per core, in order.
+pub(crate) fn parallel<T: Send>(n: usize, make: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = n.div_ceil(threads);
+    let per = n.div_ceil(threads).max(1);
     std::thread::scope(|sc| {
+        let make = &make;
         let hs: Vec<_> = (0..threads)
             .map(|t| {
                 sc.spawn(move || {
@@ -134,7 +140,7 @@ pub(crate) fn signed_transfers(keys: &[Keypair], n: usize) -> Vec<Transaction> {
             })
             .collect();
         hs.into_iter()
-            .flat_map(|h| h.join().expect("signing thread"))
+            .flat_map(|h| h.join().expect("worker thread"))
             .collect()
     })
 }

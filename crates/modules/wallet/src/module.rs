@@ -113,3 +113,15 @@ impl Module for Wallet {
         Ok(vec![event])
     }
 }
+
+/// How a refused payment reaches another module through its host: the same code, sentence
+/// and policy flag.
+impl From<crate::WalletError> for machina_module::SpendRefusal {
+    fn from(e: crate::WalletError) -> Self {
+        machina_module::SpendRefusal {
+            code: e.code(),
+            message: e.to_string(),
+            policy_breach: e.is_policy_breach(),
+        }
+    }
+}

@@ -410,10 +410,6 @@ impl<S: StateRead> Host for Layer<'_, S> {
         to: &Address,
         amount: Amount,
     ) -> Result<Event, SpendRefusal> {
-        machina_wallet::pay(self, ctx, from, to, amount).map_err(|e| SpendRefusal {
-            code: e.code(),
-            message: e.to_string(),
-            policy_breach: e.is_policy_breach(),
-        })
+        machina_wallet::pay(self, ctx, from, to, amount).map_err(SpendRefusal::from)
     }
 }
