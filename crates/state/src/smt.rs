@@ -210,6 +210,71 @@ fn replace_leaf(node: &Arc<Node>, leaf: &Leaf, change: &Change<'_>, delta: &mut 
     }
 }
 
+/// Below this many changes a batch is applied on one thread: starting a thread costs more than
+/// the hashing it would share.
+const PARALLEL_MIN_CHANGES: usize = 2_048;
+
+/// Threads to spread `n` changes over: the machine's cores for a large batch, else one.
+fn threads(n: usize) -> usize {
+    if n < PARALLEL_MIN_CHANGES {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |c| c.get())
+}
+
+/// `f` over `items` in `threads` contiguous parts at once, the results concatenated in order.
+fn split_work<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&[T]) -> Vec<R> + Sync,
+) -> Vec<R> {
+    if threads < 2 {
+        return f(items);
+    }
+    let size = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items.chunks(size).map(|c| s.spawn(|| f(c))).collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("a state worker panicked"))
+            .collect()
+    })
+}
+
+/// [`update`] with the two subtrees of an internal node updated on separate threads while
+/// `threads` allows: each changed path is still hashed once, on whichever core holds its half.
+/// The result does not depend on the split, since a subtree's hash depends only on its leaves.
+fn update_parallel(
+    link: &Link,
+    depth: usize,
+    changes: &[Change<'_>],
+    delta: &mut Delta,
+    threads: usize,
+) -> Link {
+    let Some(Node::Internal { left, right, .. }) = link.as_deref() else {
+        return update(link, depth, changes, delta);
+    };
+    if threads < 2 || changes.len() < PARALLEL_MIN_CHANGES {
+        return update(link, depth, changes, delta);
+    }
+    let (lc, rc) = changes.split_at(split_point(changes, depth));
+    let (new_left, (new_right, right_delta)) = std::thread::scope(|s| {
+        let r = s.spawn(|| {
+            let mut d = Delta::default();
+            let r = update_parallel(right, depth + 1, rc, &mut d, threads / 2);
+            (r, d)
+        });
+        let l = update_parallel(left, depth + 1, lc, delta, threads - threads / 2);
+        (l, r.join().expect("a state worker panicked"))
+    });
+    delta.added += right_delta.added;
+    delta.removed += right_delta.removed;
+    if same(&new_left, left) && same(&new_right, right) {
+        return link.clone();
+    }
+    join(new_left, new_right)
+}
+
 /// A compressed sparse Merkle tree: the [`AuthenticatedState`] the node runs on.
 ///
 /// `Clone` is O(1) (the nodes are shared and immutable), so a snapshot per block is free.
@@ -331,17 +396,19 @@ impl AuthenticatedState for SparseMerkleTree {
     }
 
     fn apply(&mut self, changes: &ChangeSet) -> Hash {
-        let mut sorted: Vec<Change<'_>> = changes
-            .iter()
-            .map(|(key, value)| Change {
-                path: key_path(key),
-                key,
-                value: value.as_deref(),
-            })
-            .collect();
+        let items: Vec<_> = changes.iter().collect();
+        let mut sorted: Vec<Change<'_>> = split_work(&items, threads(items.len()), |part| {
+            part.iter()
+                .map(|(key, value)| Change {
+                    path: key_path(key),
+                    key,
+                    value: value.as_deref(),
+                })
+                .collect()
+        });
         sorted.sort_unstable_by_key(|c| c.path);
         let mut delta = Delta::default();
-        self.root = update(&self.root, 0, &sorted, &mut delta);
+        self.root = update_parallel(&self.root, 0, &sorted, &mut delta, threads(sorted.len()));
         self.len = self.len + delta.added - delta.removed;
         self.root()
     }

@@ -177,7 +177,9 @@ impl EngineDefinition for Sim {
             let handle = context.spawn(move |_| equivocate(scheme, votes));
             return (handle, Node { chain: None });
         }
-        let store = self.disks.lock().expect("disks")[index].clone();
+        let store = self.disks.lock().expect("disks")[index]
+            .reopened()
+            .expect("the disk reopens");
         let proposer = address_of(public_key);
         let chain =
             Arc::new(Chain::from_store(store, &self.genesis, proposer).expect("chain opens"));

@@ -1,17 +1,17 @@
-//! History indexes: which transactions touched an account or a machine, newest first. Written
-//! in the same redb transaction as their block, so an index never names a block that is not
-//! there, nor misses one that is.
+//! History indexes: which transactions touched an account or a machine, newest first. Their
+//! entries wait in [`crate::pending`] and are flushed in the same redb transaction as a block,
+//! so an index never names a block that is not there; a reader merges both.
 
-use crate::Result;
+use crate::{corrupt, Result};
 use machina_primitives::{Address, Hash, Receipt};
 use machina_stf::Transaction;
 use redb::{ReadableTable, TableDefinition};
 use std::collections::BTreeSet;
 
-/// `address (20) || height (u64) || index (u32)` → transaction id.
-pub(crate) const ACCOUNT_TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("account_txs");
-/// `machine id (u64) || height (u64) || index (u32)` → transaction id.
-pub(crate) const MACHINE_TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("machine_txs");
+/// `address (20) || height (u64) || index (u32)`, no value: the id is in the block's locators.
+pub(crate) const ACCOUNT_TXS: TableDefinition<&[u8], ()> = TableDefinition::new("account_history");
+/// `machine id (u64) || height (u64) || index (u32)`, no value.
+pub(crate) const MACHINE_TXS: TableDefinition<&[u8], ()> = TableDefinition::new("machine_history");
 
 /// Most entries one history page returns.
 pub const MAX_HISTORY_PAGE: usize = 200;
@@ -47,57 +47,32 @@ pub(crate) fn touched(tx: &Transaction, r: &Receipt) -> (BTreeSet<Address>, BTre
     (accounts, machines)
 }
 
-fn key(prefix: &[u8], at: TxPosition) -> Vec<u8> {
-    let mut k = prefix.to_vec();
+/// The index key of the transaction at `at` under `prefix` (an address or a machine id).
+pub(crate) fn key(prefix: &[u8], at: TxPosition) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 12);
+    k.extend_from_slice(prefix);
     k.extend_from_slice(&at.height.to_be_bytes());
     k.extend_from_slice(&at.index.to_be_bytes());
     k
 }
 
-/// Writes the index entries of one transaction.
-pub(crate) fn index(
-    accounts: &mut redb::Table<'_, &[u8], &[u8]>,
-    machines: &mut redb::Table<'_, &[u8], &[u8]>,
-    at: TxPosition,
-    hash: &Hash,
-    tx: &Transaction,
-    r: &Receipt,
-) -> Result<()> {
-    let (a, m) = touched(tx, r);
-    for addr in a {
-        accounts.insert(key(&addr.0, at).as_slice(), hash.0.as_slice())?;
-    }
-    for id in m {
-        machines.insert(key(&id.to_be_bytes(), at).as_slice(), hash.0.as_slice())?;
-    }
-    Ok(())
+/// The position an index key ends with.
+pub(crate) fn position(k: &[u8]) -> Option<TxPosition> {
+    let tail = k.len().checked_sub(12).map(|n| &k[n..])?;
+    let (h, i) = tail.split_at(8);
+    Some(TxPosition {
+        height: u64::from_be_bytes(h.try_into().ok()?),
+        index: u32::from_be_bytes(i.try_into().ok()?),
+    })
 }
 
-/// Removes the index entries of one transaction (a dev chain's revert).
-pub(crate) fn unindex(
-    accounts: &mut redb::Table<'_, &[u8], &[u8]>,
-    machines: &mut redb::Table<'_, &[u8], &[u8]>,
-    at: TxPosition,
-    tx: &Transaction,
-    r: &Receipt,
-) -> Result<()> {
-    let (a, m) = touched(tx, r);
-    for addr in a {
-        accounts.remove(key(&addr.0, at).as_slice())?;
-    }
-    for id in m {
-        machines.remove(key(&id.to_be_bytes(), at).as_slice())?;
-    }
-    Ok(())
+/// The height an index key ends with (0 for a malformed key, which is never written).
+pub(crate) fn height_of(k: &[u8]) -> u64 {
+    position(k).map_or(0, |p| p.height)
 }
 
-/// Up to `limit` entries under `prefix`, newest first, strictly before `before` if given.
-pub(crate) fn page(
-    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    prefix: &[u8],
-    before: Option<TxPosition>,
-    limit: usize,
-) -> Result<Vec<HistoryEntry>> {
+/// The key range of `prefix`'s entries strictly before `before` (all of them without it).
+pub(crate) fn bounds(prefix: &[u8], before: Option<TxPosition>) -> (Vec<u8>, Vec<u8>) {
     let lo = key(
         prefix,
         TxPosition {
@@ -105,39 +80,32 @@ pub(crate) fn page(
             index: 0,
         },
     );
-    let hi = match before {
-        Some(b) => key(prefix, b),
-        None => key(
-            prefix,
-            TxPosition {
-                height: u64::MAX,
-                index: u32::MAX,
-            },
-        ),
-    };
-    let mut out = Vec::new();
-    for e in t.range(lo.as_slice()..hi.as_slice())?.rev() {
-        if out.len() == limit.min(MAX_HISTORY_PAGE) {
-            break;
-        }
-        let (k, v) = e?;
-        let k = k.value();
-        let tail = &k[prefix.len()..];
-        if tail.len() != 12 {
-            return Err(crate::StoreError::Corrupt("a history key's length".into()));
-        }
-        let (h, i) = tail.split_at(8);
-        let hash: [u8; 32] = v
-            .value()
-            .try_into()
-            .map_err(|_| crate::StoreError::Corrupt("a history entry is not a tx id".into()))?;
-        out.push(HistoryEntry {
-            at: TxPosition {
-                height: u64::from_be_bytes(h.try_into().expect("8 bytes")),
-                index: u32::from_be_bytes(i.try_into().expect("4 bytes")),
-            },
-            hash: Hash(hash),
-        });
+    let hi = key(
+        prefix,
+        before.unwrap_or(TxPosition {
+            height: u64::MAX,
+            index: u32::MAX,
+        }),
+    );
+    (lo, hi)
+}
+
+/// Up to `limit` positions (and [`MAX_HISTORY_PAGE`]) in `lo..hi`, newest first, from the table
+/// and the entries still waiting to be flushed.
+pub(crate) fn page<'p>(
+    t: &impl ReadableTable<&'static [u8], ()>,
+    waiting: impl DoubleEndedIterator<Item = &'p Vec<u8>>,
+    (lo, hi): (&[u8], &[u8]),
+    limit: usize,
+) -> Result<Vec<TxPosition>> {
+    let n = limit.min(MAX_HISTORY_PAGE);
+    let mut found = BTreeSet::new();
+    for e in t.range(lo..hi)?.rev().take(n) {
+        let k = e?.0;
+        found.insert(position(k.value()).ok_or_else(|| corrupt("history key", "too short"))?);
     }
-    Ok(out)
+    for k in waiting.rev().take(n) {
+        found.extend(position(k));
+    }
+    Ok(found.into_iter().rev().take(n).collect())
 }

@@ -1,40 +1,60 @@
 //! Machina store: blocks, receipts and state committed atomically to an embedded redb database.
 //!
-//! Layer 4. One redb write transaction per block holds the header, the transaction records with
-//! their receipts, the state writes and the new head. redb commits with fsync and a
-//! copy-on-write B-tree, so after `kill -9` at any moment the database holds the last committed
-//! block entirely and nothing of the next.
+//! Layer 4. One redb write transaction per block holds the header, the block's body (its
+//! transactions with their receipts, appended as a stream, see [`body`]), its state writes (a
+//! state log) and the new head. redb commits with fsync and a copy-on-write B-tree, so after
+//! `kill -9` at any moment the database holds the last committed block entirely and nothing of
+//! the next. The indexes (by id, by account, by machine) and the ordered state table are filled
+//! in batches from what the blocks hold ([`pending`]), so a block costs about its own size on
+//! disk instead of a rewrite of every index page it touches.
 
 pub use history::{HistoryEntry, TxPosition, MAX_HISTORY_PAGE};
 use history::{ACCOUNT_TXS, MACHINE_TXS};
-use machina_primitives::codec::{put_var_bytes, put_vec, Decode, Encode, Reader};
-use machina_primitives::limits::{MAX_BLOCK_EVENTS, MAX_BLOCK_TXS, MAX_TX_BYTES};
+use machina_primitives::codec::{put_vec, Decode, Encode, Reader};
+use machina_primitives::limits::{MAX_BLOCK_EVENTS, MAX_BLOCK_TXS};
 use machina_primitives::Address;
 use machina_primitives::{BlockHeader, Event, Hash, Receipt};
 use machina_state::ChangeSet;
 use machina_stf::Transaction;
+pub use pending::{FlushLimits, FLUSH_BLOCKS, FLUSH_BYTES, FLUSH_ENTRIES};
+use pending::{Indexed, Pending};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use stream::StreamTable;
 use thiserror::Error;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
-const BLOCK_TXS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_txs");
 const BLOCK_HEIGHTS: TableDefinition<&[u8], u64> = TableDefinition::new("block_heights");
-const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
+/// Each block's records (transactions with their receipts), see [`body`].
+const BODIES: StreamTable = TableDefinition::new("bodies");
+/// Each block's locators: a transaction's id and where its record ends.
+const LOCATORS: StreamTable = TableDefinition::new("locators");
+/// The state writes of each block not yet flushed into [`STATE`].
+const STATE_LOG: StreamTable = TableDefinition::new("state_log");
+/// The id index: `(first 8 bytes of the id, height, index)`, checked against the locator.
+const TX_IDS: TableDefinition<pending::IdKey, ()> = TableDefinition::new("tx_ids");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const BLOCK_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_events");
 
+mod body;
+mod compact;
 mod history;
+mod pending;
 mod range;
+mod revert;
+mod stream;
 pub use range::{KeysPage, MAX_STATE_KEYS_PAGE};
 
 const HEAD: &str = "head";
 const GENESIS: &str = "genesis";
-
-/// Largest stored receipt: bounded by the receipt limits, with room.
-const MAX_RECEIPT_BYTES: usize = 4 * 1024 * 1024;
+/// Height up to which the indexes and the state table are complete.
+const FLUSHED: &str = "flushed";
+/// Layout version of the tables.
+const FORMAT: &str = "format";
+/// This build's layout: block bodies as streams, indexes flushed in batches.
+const FORMAT_VERSION: u64 = 2;
 
 /// Why the store failed. Any of these on a write means the node must stop: it cannot know
 /// what reached the disk.
@@ -104,11 +124,13 @@ pub struct CommittedBlock<'a> {
     pub events: &'a [Event],
 }
 
-/// The node's database. Clones share it: a validator simulation keeps one clone across a
-/// simulated crash, as the disk outlives the process.
+/// The node's database. Clones share it and what waits to be flushed; a simulation that
+/// restarts a node on the same disk takes [`Store::reopened`].
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    pending: Arc<RwLock<Pending>>,
+    limits: FlushLimits,
 }
 
 /// The database's page cache. redb's default is 1 GiB, which a node fills after a flood and
@@ -120,39 +142,91 @@ pub const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 impl Store {
     /// Opens or creates the database at `path`, with a page cache of [`STORE_CACHE_BYTES`].
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_with(path, FlushLimits::default())
+    }
+
+    /// [`Store::open`] with other flush limits.
+    pub fn open_with(path: &Path, limits: FlushLimits) -> Result<Store> {
         let db = redb::Builder::new()
             .set_cache_size(STORE_CACHE_BYTES)
             .create(path)?;
-        Store::with_tables(db)
+        Store::with_tables(Arc::new(db), limits)
     }
 
     /// A database in memory, for simulations and tests.
     pub fn in_memory() -> Result<Store> {
-        let db = redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new())?;
-        Store::with_tables(db)
+        Store::in_memory_with(FlushLimits::default())
     }
 
-    fn with_tables(db: Database) -> Result<Store> {
+    /// [`Store::in_memory`] with other flush limits.
+    pub fn in_memory_with(limits: FlushLimits) -> Result<Store> {
+        let db = redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Store::with_tables(Arc::new(db), limits)
+    }
+
+    /// The same database as a process starting again on it would see it: what waited to be
+    /// flushed is rebuilt from the committed blocks.
+    pub fn reopened(&self) -> Result<Store> {
+        Store::with_tables(self.db.clone(), self.limits)
+    }
+
+    fn with_tables(db: Arc<Database>, limits: FlushLimits) -> Result<Store> {
         let w = db.begin_write()?;
-        // Create every table so that readers never see a missing one.
-        w.open_table(META)?;
-        w.open_table(HEADERS)?;
-        w.open_table(BLOCK_TXS)?;
-        w.open_table(BLOCK_HEIGHTS)?;
-        w.open_table(TXS)?;
-        w.open_table(STATE)?;
-        w.open_table(ACCOUNT_TXS)?;
-        w.open_table(MACHINE_TXS)?;
+        {
+            let mut meta = w.open_table(META)?;
+            let format = meta
+                .get(FORMAT)?
+                .map(|v| decode_u64(v.value()))
+                .transpose()?;
+            let started = meta.get(HEAD)?.is_some();
+            match format {
+                Some(FORMAT_VERSION) => {}
+                None if !started => {
+                    meta.insert(FORMAT, FORMAT_VERSION.to_be_bytes().as_slice())?;
+                }
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "the data directory was written by another version of Machina (store \
+                         format {}, this build reads {FORMAT_VERSION}); start with a new data \
+                         directory",
+                        other.unwrap_or(1)
+                    )))
+                }
+            }
+            // Create every table so that readers never see a missing one.
+            w.open_table(HEADERS)?;
+            w.open_table(BLOCK_HEIGHTS)?;
+            w.open_table(BODIES)?;
+            w.open_table(LOCATORS)?;
+            w.open_table(STATE_LOG)?;
+            w.open_table(TX_IDS)?;
+            w.open_table(STATE)?;
+            w.open_table(BLOCK_EVENTS)?;
+            w.open_table(ACCOUNT_TXS)?;
+            w.open_table(MACHINE_TXS)?;
+        }
         w.commit()?;
-        Ok(Store { db: Arc::new(db) })
+        let pending = rebuild(&db, limits)?;
+        Ok(Store {
+            db,
+            pending: Arc::new(RwLock::new(pending)),
+            limits,
+        })
+    }
+
+    fn waiting(&self) -> RwLockReadGuard<'_, Pending> {
+        // A panic while holding the lock leaves nothing half-written that readers could see:
+        // entries are added and removed whole.
+        self.pending.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn waiting_mut(&self) -> RwLockWriteGuard<'_, Pending> {
+        self.pending.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Height of the last committed block, or `None` before genesis was written.
     pub fn head(&self) -> Result<Option<u64>> {
-        let r = self.db.begin_read()?;
-        let t = r.open_table(META)?;
-        let v = t.get(HEAD)?;
-        v.map(|v| decode_u64(v.value())).transpose()
+        head_of(&self.db.begin_read()?)
     }
 
     /// The genesis document as written by [`Store::init`].
@@ -176,116 +250,91 @@ impl Store {
             let mut meta = w.open_table(META)?;
             meta.insert(GENESIS, genesis)?;
             meta.insert(HEAD, 0u64.to_be_bytes().as_slice())?;
+            meta.insert(FLUSHED, 0u64.to_be_bytes().as_slice())?;
             write_state(&mut w.open_table(STATE)?, changes)?;
         }
         w.commit()?;
         Ok(())
     }
 
-    /// Commits a block, its receipts and its state writes in one durable transaction.
+    /// Commits a block, its receipts and its state writes in one durable transaction. Its
+    /// index entries and state writes also wait in memory, and go into their tables with the
+    /// block that reaches a [`FlushLimits`] limit.
     pub fn commit_block(&self, b: &CommittedBlock<'_>) -> Result<()> {
         assert_eq!(b.txs.len(), b.receipts.len(), "one receipt per transaction");
         let height = b.header.height;
+        let (bodies, locators) = body::encode(b.txs, b.receipts);
         let w = self.db.begin_write()?;
-        {
-            // The head is read inside the write transaction that moves it.
-            let head = match w.open_table(META)?.get(HEAD)? {
-                Some(v) => decode_u64(v.value())?,
-                None => {
-                    return Err(StoreError::Corrupt(
-                        "no genesis: the store was never initialised".into(),
-                    ))
-                }
-            };
-            if height != head + 1 {
-                return Err(StoreError::NotNext { head, got: height });
+        // The head is read inside the write transaction that moves it.
+        let head = match head_of_write(&w)? {
+            Some(h) => h,
+            None => {
+                return Err(StoreError::Corrupt(
+                    "no genesis: the store was never initialised".into(),
+                ))
             }
-            w.open_table(HEADERS)?
-                .insert(height, b.header.encode().as_slice())?;
-            w.open_table(BLOCK_HEIGHTS)?
-                .insert(b.header.hash().0.as_slice(), height)?;
-            let mut ids = Vec::with_capacity(32 * b.txs.len());
-            let mut txs = w.open_table(TXS)?;
-            let (mut by_account, mut by_machine) =
-                (w.open_table(ACCOUNT_TXS)?, w.open_table(MACHINE_TXS)?);
-            let mut rec = Vec::new();
-            for (i, ((hash, tx), receipt)) in b.txs.iter().zip(b.receipts).enumerate() {
-                ids.extend_from_slice(&hash.0);
-                rec.clear();
-                encode_record(&mut rec, height, i, tx, receipt);
-                txs.insert(hash.0.as_slice(), rec.as_slice())?;
-                let index = u32::try_from(i).expect("a block's transactions are bounded");
-                let at = TxPosition { height, index };
-                history::index(&mut by_account, &mut by_machine, at, hash, tx, receipt)?;
-            }
-            w.open_table(BLOCK_TXS)?.insert(height, ids.as_slice())?;
-            if !b.events.is_empty() {
-                let mut ev = Vec::new();
-                put_vec(&mut ev, b.events);
-                w.open_table(BLOCK_EVENTS)?.insert(height, ev.as_slice())?;
-            }
-            write_state(&mut w.open_table(STATE)?, b.changes)?;
-            w.open_table(META)?
-                .insert(HEAD, height.to_be_bytes().as_slice())?;
+        };
+        if height != head + 1 {
+            return Err(StoreError::NotNext { head, got: height });
         }
-        w.commit()?;
+        let flush = {
+            let mut p = self.waiting_mut();
+            p.add(height, indexed(height, b.txs, b.receipts), b.changes);
+            p.due()
+        };
+        let written = self.write_block(&w, b, (&bodies, &locators), flush);
+        let committed = written.and_then(|()| Ok(w.commit()?));
+        let mut p = self.waiting_mut();
+        match committed {
+            Ok(()) if flush => *p = Pending::new(height, self.limits),
+            Ok(()) => {}
+            Err(e) => {
+                p.drop_above(head);
+                return Err(e);
+            }
+        }
         Ok(())
     }
 
-    /// Takes the chain back to `height` (a dev chain's revert), in one transaction: every
-    /// later block, its transactions, receipts, events and history entries go, `changes`
-    /// (which turn the head's state into the state at `height`) are written, and the head
-    /// moves back.
-    pub fn revert_to(&self, height: u64, changes: &ChangeSet) -> Result<()> {
-        let head = self.head()?.unwrap_or(0);
-        let later: Vec<(u64, BlockHeader, Vec<Hash>)> = (height + 1..=head)
-            .map(|h| {
-                let header = self.header(h)?.ok_or_else(|| corrupt("header", h))?;
-                Ok((h, header, self.block_tx_hashes(h)?))
-            })
-            .collect::<Result<_>>()?;
-        let records: Vec<TxRecord> = later
-            .iter()
-            .flat_map(|(_, _, ids)| ids.iter())
-            .map(|id| self.tx(id)?.ok_or_else(|| corrupt("transaction", id)))
-            .collect::<Result<_>>()?;
-        let w = self.db.begin_write()?;
-        {
-            let (mut headers, mut heights) = (w.open_table(HEADERS)?, w.open_table(BLOCK_HEIGHTS)?);
-            let (mut block_txs, mut events) =
-                (w.open_table(BLOCK_TXS)?, w.open_table(BLOCK_EVENTS)?);
-            for (h, header, _) in &later {
-                headers.remove(h)?;
-                heights.remove(header.hash().0.as_slice())?;
-                block_txs.remove(h)?;
-                events.remove(h)?;
-            }
-            let mut txs = w.open_table(TXS)?;
-            let (mut by_account, mut by_machine) =
-                (w.open_table(ACCOUNT_TXS)?, w.open_table(MACHINE_TXS)?);
-            for (id, r) in later.iter().flat_map(|(_, _, ids)| ids).zip(&records) {
-                txs.remove(id.0.as_slice())?;
-                let at = TxPosition {
-                    height: r.height,
-                    index: r.index,
-                };
-                history::unindex(&mut by_account, &mut by_machine, at, &r.tx, &r.receipt)?;
-            }
-            write_state(&mut w.open_table(STATE)?, changes)?;
-            w.open_table(META)?
-                .insert(HEAD, height.to_be_bytes().as_slice())?;
+    fn write_block(
+        &self,
+        w: &redb::WriteTransaction,
+        b: &CommittedBlock<'_>,
+        (bodies, locators): (&[u8], &[u8]),
+        flush: bool,
+    ) -> Result<()> {
+        let height = b.header.height;
+        w.open_table(HEADERS)?
+            .insert(height, b.header.encode().as_slice())?;
+        w.open_table(BLOCK_HEIGHTS)?
+            .insert(b.header.hash().0.as_slice(), height)?;
+        stream::put(&mut w.open_table(BODIES)?, height, bodies)?;
+        stream::put(&mut w.open_table(LOCATORS)?, height, locators)?;
+        if !b.events.is_empty() {
+            let mut ev = Vec::new();
+            put_vec(&mut ev, b.events);
+            w.open_table(BLOCK_EVENTS)?.insert(height, ev.as_slice())?;
         }
-        w.commit()?;
+        let mut meta = w.open_table(META)?;
+        if flush {
+            let p = self.waiting();
+            p.write_to(w)?;
+            if p.flushed + 1 < height {
+                stream::remove(&mut w.open_table(STATE_LOG)?, p.flushed + 1..=height - 1)?;
+            }
+            meta.insert(FLUSHED, height.to_be_bytes().as_slice())?;
+        } else if !b.changes.is_empty() {
+            let log = pending::encode_changes(b.changes);
+            stream::put(&mut w.open_table(STATE_LOG)?, height, &log)?;
+        }
+        meta.insert(HEAD, height.to_be_bytes().as_slice())?;
         Ok(())
     }
 
     /// The header at `height`.
     pub fn header(&self, height: u64) -> Result<Option<BlockHeader>> {
         let r = self.db.begin_read()?;
-        let t = r.open_table(HEADERS)?;
-        let v = t.get(height)?;
-        v.map(|v| BlockHeader::decode_exact(v.value(), 1024).map_err(|e| corrupt("header", e)))
-            .transpose()
+        read_header(&r.open_table(HEADERS)?, height)
     }
 
     /// Height of the block with this hash.
@@ -299,33 +348,18 @@ impl Store {
     /// Ids of the transactions of the block at `height`, in order.
     pub fn block_tx_hashes(&self, height: u64) -> Result<Vec<Hash>> {
         let r = self.db.begin_read()?;
-        let t = r.open_table(BLOCK_TXS)?;
-        let Some(v) = t.get(height)? else {
-            return Ok(Vec::new());
-        };
-        let bytes = v.value();
-        if bytes.len() % 32 != 0 || bytes.len() / 32 > MAX_BLOCK_TXS {
+        let bytes = stream::read_all(&r.open_table(LOCATORS)?, height)?;
+        let locs = body::locators(&bytes)?;
+        if locs.len() > MAX_BLOCK_TXS {
             return Err(StoreError::Corrupt(format!("tx list of block {height}")));
         }
-        Ok(bytes
-            .chunks_exact(32)
-            .map(|c| {
-                let mut h = [0u8; 32];
-                h.copy_from_slice(c);
-                Hash(h)
-            })
-            .collect())
+        Ok(locs.into_iter().map(|(h, _)| h).collect())
     }
 
     /// The events of the block hooks at `height` (none for a block without any).
     pub fn block_events(&self, height: u64) -> Result<Vec<Event>> {
         let r = self.db.begin_read()?;
-        let t = match r.open_table(BLOCK_EVENTS) {
-            Ok(t) => t,
-            // A store whose blocks never had hook events has no such table yet.
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
+        let t = r.open_table(BLOCK_EVENTS)?;
         let Some(v) = t.get(height)? else {
             return Ok(Vec::new());
         };
@@ -340,10 +374,38 @@ impl Store {
 
     /// A transaction with its receipt and position.
     pub fn tx(&self, hash: &Hash) -> Result<Option<TxRecord>> {
-        let r = self.db.begin_read()?;
-        let t = r.open_table(TXS)?;
-        let v = t.get(hash.0.as_slice())?;
-        v.map(|v| decode_record(v.value())).transpose()
+        let (r, mut candidates) = {
+            let p = self.waiting();
+            let r = self.db.begin_read()?;
+            let head = head_of(&r)?.unwrap_or(0);
+            let c = p.id_candidates(hash, head);
+            (r, c)
+        };
+        let prefix = pending::id_prefix(hash);
+        for e in r
+            .open_table(TX_IDS)?
+            .range((prefix, 0, 0)..=(prefix, u64::MAX, u32::MAX))?
+        {
+            let k = e?.0.value();
+            candidates.push((k.1, k.2));
+        }
+        let (locs, bodies) = (r.open_table(LOCATORS)?, r.open_table(BODIES)?);
+        for (height, index) in candidates {
+            let Some((id, start, end)) = body::locate(&locs, height, index)? else {
+                continue;
+            };
+            if id == *hash {
+                let bytes = stream::read(&bodies, height, start, end)?;
+                let (tx, receipt) = body::record(&bytes, id)?;
+                return Ok(Some(TxRecord {
+                    height,
+                    index,
+                    tx,
+                    receipt,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// The transactions that touched `account` (sent, paid the fee of, or named in their
@@ -355,8 +417,7 @@ impl Store {
         before: Option<TxPosition>,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>> {
-        let r = self.db.begin_read()?;
-        history::page(&r.open_table(ACCOUNT_TXS)?, &account.0, before, limit)
+        self.history(ACCOUNT_TXS, |p| &p.accounts, &account.0, before, limit)
     }
 
     /// The transactions whose events name machine `id`, newest first, as
@@ -367,26 +428,128 @@ impl Store {
         before: Option<TxPosition>,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>> {
-        let r = self.db.begin_read()?;
-        history::page(
-            &r.open_table(MACHINE_TXS)?,
+        self.history(
+            MACHINE_TXS,
+            |p| &p.machines,
             &id.to_be_bytes(),
             before,
             limit,
         )
     }
 
+    fn history(
+        &self,
+        table: TableDefinition<&[u8], ()>,
+        waiting: fn(&Pending) -> &std::collections::BTreeSet<Vec<u8>>,
+        prefix: &[u8],
+        before: Option<TxPosition>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>> {
+        let (lo, hi) = history::bounds(prefix, before);
+        let (r, positions) = {
+            let p = self.waiting();
+            let r = self.db.begin_read()?;
+            let head = head_of(&r)?.unwrap_or(0);
+            let t = r.open_table(table)?;
+            let w = Pending::history(waiting(&p), &lo, &hi, head);
+            let positions = history::page(&t, w, (&lo, &hi), limit)?;
+            (r, positions)
+        };
+        let locs = r.open_table(LOCATORS)?;
+        positions
+            .into_iter()
+            .map(|at| {
+                let (hash, _, _) = body::locate(&locs, at.height, at.index)?
+                    .ok_or_else(|| corrupt("history entry", format!("{at:?}")))?;
+                Ok(HistoryEntry { at, hash })
+            })
+            .collect()
+    }
+
     /// Every state entry, for rebuilding the in-memory authenticated state on start.
     pub fn state_entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let p = self.waiting();
         let r = self.db.begin_read()?;
+        let head = head_of(&r)?.unwrap_or(0);
         let t = r.open_table(STATE)?;
         let mut out = Vec::with_capacity(usize::try_from(t.len()?).unwrap_or(0));
-        for e in t.iter()? {
-            let (k, v) = e?;
-            out.push((k.value().to_vec(), v.value().to_vec()));
+        let waiting = p.state_from(std::ops::Bound::Unbounded, head);
+        for e in range::merged(t.iter()?, waiting) {
+            out.push(e?);
         }
         Ok(out)
     }
+}
+
+/// What waits to be flushed after the last flush: the blocks above it, read back.
+fn rebuild(db: &Database, limits: FlushLimits) -> Result<Pending> {
+    let r = db.begin_read()?;
+    let meta = r.open_table(META)?;
+    let flushed = meta
+        .get(FLUSHED)?
+        .map(|v| decode_u64(v.value()))
+        .transpose()?;
+    let head = head_of(&r)?;
+    let mut p = Pending::new(flushed.unwrap_or(0), limits);
+    let (bodies, locs, log) = (
+        r.open_table(BODIES)?,
+        r.open_table(LOCATORS)?,
+        r.open_table(STATE_LOG)?,
+    );
+    for h in p.flushed + 1..=head.unwrap_or(0) {
+        let records = body::all(&bodies, &locs, h)?;
+        // A block without state writes has no state log.
+        let log = stream::read_all(&log, h)?;
+        let changes = match log.is_empty() {
+            true => ChangeSet::new(),
+            false => pending::decode_changes(&log)?,
+        };
+        let txs: Vec<(Hash, &Transaction)> = records.iter().map(|(h, t, _)| (*h, t)).collect();
+        let receipts: Vec<Receipt> = records.iter().map(|(_, _, r)| r.clone()).collect();
+        p.add(h, indexed(h, &txs, &receipts), &changes);
+    }
+    Ok(p)
+}
+
+/// A block's transactions as the indexes see them.
+fn indexed<'a>(
+    height: u64,
+    txs: &'a [(Hash, &'a Transaction)],
+    receipts: &'a [Receipt],
+) -> impl Iterator<Item = Indexed<'a>> + 'a {
+    txs.iter()
+        .zip(receipts)
+        .enumerate()
+        .map(move |(i, ((hash, tx), receipt))| Indexed {
+            at: TxPosition {
+                height,
+                index: u32::try_from(i).expect("a block's transactions are bounded"),
+            },
+            hash,
+            tx,
+            receipt,
+        })
+}
+
+fn head_of(r: &redb::ReadTransaction) -> Result<Option<u64>> {
+    let t = r.open_table(META)?;
+    let v = t.get(HEAD)?;
+    v.map(|v| decode_u64(v.value())).transpose()
+}
+
+fn head_of_write(w: &redb::WriteTransaction) -> Result<Option<u64>> {
+    let t = w.open_table(META)?;
+    let v = t.get(HEAD)?;
+    v.map(|v| decode_u64(v.value())).transpose()
+}
+
+fn read_header(
+    t: &impl ReadableTable<u64, &'static [u8]>,
+    height: u64,
+) -> Result<Option<BlockHeader>> {
+    let v = t.get(height)?;
+    v.map(|v| BlockHeader::decode_exact(v.value(), 1024).map_err(|e| corrupt("header", e)))
+        .transpose()
 }
 
 fn write_state(t: &mut redb::Table<'_, &[u8], &[u8]>, changes: &ChangeSet) -> Result<()> {
@@ -407,36 +570,6 @@ fn decode_u64(b: &[u8]) -> Result<u64> {
     b.try_into()
         .map(u64::from_be_bytes)
         .map_err(|_| corrupt("head", "not 8 bytes"))
-}
-
-fn encode_record(out: &mut Vec<u8>, height: u64, index: usize, tx: &Transaction, r: &Receipt) {
-    height.encode_to(out);
-    u32::try_from(index)
-        .expect("block index fits u32: blocks are bounded")
-        .encode_to(out);
-    put_var_bytes(out, &tx.encode());
-    put_var_bytes(out, &r.encode());
-}
-
-fn decode_record(bytes: &[u8]) -> Result<TxRecord> {
-    let mut rd = Reader::new(bytes);
-    let rec = (|| {
-        let height = rd.u64()?;
-        let index = rd.u32()?;
-        let tx = Transaction::decode_exact(rd.var_bytes("tx", MAX_TX_BYTES)?, MAX_TX_BYTES)?;
-        let receipt = Receipt::decode_exact(
-            rd.var_bytes("receipt", MAX_RECEIPT_BYTES)?,
-            MAX_RECEIPT_BYTES,
-        )?;
-        rd.finish()?;
-        Ok::<_, machina_primitives::CodecError>(TxRecord {
-            height,
-            index,
-            tx,
-            receipt,
-        })
-    })();
-    rec.map_err(|e| corrupt("tx record", e))
 }
 
 #[cfg(test)]

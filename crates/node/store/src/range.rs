@@ -5,7 +5,9 @@
 //! own transaction. A page of keys read here, together with the head of the same read
 //! transaction, is exactly the state after that block.
 
-use crate::{decode_u64, Result, Store, HEAD, META, STATE};
+use crate::{head_of, Result, Store, STATE};
+use redb::{AccessGuard, StorageError};
+use std::iter::Peekable;
 use std::ops::Bound;
 
 /// Most keys one [`Store::state_keys`] call returns.
@@ -29,29 +31,86 @@ impl Store {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<KeysPage> {
+        let p = self.waiting();
         let r = self.db.begin_read()?;
-        let height = match r.open_table(META)?.get(HEAD)? {
-            Some(v) => decode_u64(v.value())?,
-            None => 0,
-        };
+        let height = head_of(&r)?.unwrap_or(0);
         let t = r.open_table(STATE)?;
         let start = match after {
             Some(a) if a >= prefix => Bound::Excluded(a),
             _ => Bound::Included(prefix),
         };
         let mut keys = Vec::new();
-        for e in t.range::<&[u8]>((start, Bound::Unbounded))? {
+        let table = t.range::<&[u8]>((start, Bound::Unbounded))?;
+        for e in merged(table, p.state_from(start, height)) {
             if keys.len() >= limit.min(MAX_STATE_KEYS_PAGE) {
                 break;
             }
             let (k, _) = e?;
-            let k = k.value();
             if !k.starts_with(prefix) {
                 break;
             }
-            keys.push(k.to_vec());
+            keys.push(k);
         }
         Ok(KeysPage { height, keys })
+    }
+}
+
+type Row<'a> = std::result::Result<
+    (
+        AccessGuard<'a, &'static [u8]>,
+        AccessGuard<'a, &'static [u8]>,
+    ),
+    StorageError,
+>;
+
+/// The state table's entries in key order with the writes that wait applied: a waiting value
+/// replaces the table's, a waiting delete hides it.
+pub(crate) fn merged<'a, 'w>(
+    table: impl Iterator<Item = Row<'a>>,
+    waiting: impl Iterator<Item = (&'w [u8], Option<&'w [u8]>)>,
+) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> {
+    Merge {
+        table: table.peekable(),
+        waiting: waiting.peekable(),
+    }
+}
+
+struct Merge<T: Iterator, W: Iterator> {
+    table: Peekable<T>,
+    waiting: Peekable<W>,
+}
+
+impl<'a, 'w, T, W> Iterator for Merge<T, W>
+where
+    T: Iterator<Item = Row<'a>>,
+    W: Iterator<Item = (&'w [u8], Option<&'w [u8]>)>,
+{
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let order = match (self.table.peek(), self.waiting.peek()) {
+                (None, None) => return None,
+                (Some(Err(_)), _) => {
+                    let e = self.table.next()?.err()?;
+                    return Some(Err(e.into()));
+                }
+                (Some(Ok((k, _))), Some((wk, _))) => k.value().cmp(wk),
+                (Some(Ok(_)), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+            };
+            if order == std::cmp::Ordering::Less {
+                let (k, v) = self.table.next()?.ok()?;
+                return Some(Ok((k.value().to_vec(), v.value().to_vec())));
+            }
+            if order == std::cmp::Ordering::Equal {
+                // The waiting write is newer than the table's entry.
+                self.table.next();
+            }
+            if let (k, Some(v)) = self.waiting.next()? {
+                return Some(Ok((k.to_vec(), v.to_vec())));
+            }
+        }
     }
 }
 

@@ -380,3 +380,41 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_large_batch_spread_over_threads_gives_the_root_of_small_serial_batches() {
+    // Large enough that the parallel path runs (also in its subtrees), with sets of new keys,
+    // overwrites and deletes, some emptying whole subtrees.
+    let n = 4 * PARALLEL_MIN_CHANGES as u32;
+    let base = tree_of(n);
+    let batch: ChangeSet = (0..n + n / 2)
+        .map(|i| match i % 3 {
+            0 => (key(i), None),
+            1 => (key(i), Some(format!("new-{i}").into_bytes())),
+            _ => (key(i), Some(format!("value-{i}").into_bytes())),
+        })
+        .collect();
+    let mut parallel = base.clone();
+    let root = parallel.apply(&batch);
+    let mut serial = base.clone();
+    let items: Vec<_> = batch.iter().collect();
+    for chunk in items.chunks(100) {
+        let small: ChangeSet = chunk
+            .iter()
+            .map(|(k, v)| ((*k).clone(), (*v).clone()))
+            .collect();
+        serial.apply(&small);
+    }
+    check(&parallel);
+    assert_eq!(root, serial.root());
+    assert_eq!(parallel.len(), serial.len());
+    assert_eq!(parallel.entries(), serial.entries());
+    // Deleting everything in one parallel batch empties the tree.
+    let all: ChangeSet = parallel
+        .entries()
+        .into_iter()
+        .map(|(k, _)| (k, None))
+        .collect();
+    assert_eq!(parallel.apply(&all), Hash::ZERO);
+    assert_eq!(parallel.len(), 0);
+}
