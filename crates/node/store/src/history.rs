@@ -36,14 +36,18 @@ pub struct HistoryEntry {
 
 /// The accounts a transaction touched: its sender, its fee payer and every address its
 /// events name (receivers, owners, holders); and the machines its events name.
-pub(crate) fn touched(tx: &Transaction, r: &Receipt) -> (BTreeSet<Address>, BTreeSet<u64>) {
-    let mut accounts = BTreeSet::from([tx.body.sender]);
+pub(crate) fn touched(tx: &Transaction, r: &Receipt) -> (Vec<Address>, Vec<u64>) {
+    let mut accounts = vec![tx.body.sender];
     accounts.extend(tx.body.fee_payer);
-    let mut machines = BTreeSet::new();
+    let mut machines = Vec::new();
     for e in &r.events {
         accounts.extend(e.named_accounts());
         machines.extend(e.machine_id());
     }
+    accounts.sort_unstable();
+    accounts.dedup();
+    machines.sort_unstable();
+    machines.dedup();
     (accounts, machines)
 }
 
@@ -66,11 +70,6 @@ pub(crate) fn position(k: &[u8]) -> Option<TxPosition> {
     })
 }
 
-/// The height an index key ends with (0 for a malformed key, which is never written).
-pub(crate) fn height_of(k: &[u8]) -> u64 {
-    position(k).map_or(0, |p| p.height)
-}
-
 /// The key range of `prefix`'s entries strictly before `before` (all of them without it).
 pub(crate) fn bounds(prefix: &[u8], before: Option<TxPosition>) -> (Vec<u8>, Vec<u8>) {
     let lo = key(
@@ -91,10 +90,10 @@ pub(crate) fn bounds(prefix: &[u8], before: Option<TxPosition>) -> (Vec<u8>, Vec
 }
 
 /// Up to `limit` positions (and [`MAX_HISTORY_PAGE`]) in `lo..hi`, newest first, from the table
-/// and the entries still waiting to be flushed.
-pub(crate) fn page<'p>(
+/// and the entries still waiting to be flushed (`waiting`, newest first).
+pub(crate) fn page(
     t: &impl ReadableTable<&'static [u8], ()>,
-    waiting: impl DoubleEndedIterator<Item = &'p Vec<u8>>,
+    waiting: Vec<TxPosition>,
     (lo, hi): (&[u8], &[u8]),
     limit: usize,
 ) -> Result<Vec<TxPosition>> {
@@ -104,8 +103,6 @@ pub(crate) fn page<'p>(
         let k = e?.0;
         found.insert(position(k.value()).ok_or_else(|| corrupt("history key", "too short"))?);
     }
-    for k in waiting.rev().take(n) {
-        found.extend(position(k));
-    }
+    found.extend(waiting.into_iter().take(n));
     Ok(found.into_iter().rev().take(n).collect())
 }

@@ -417,7 +417,8 @@ impl Store {
         before: Option<TxPosition>,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>> {
-        self.history(ACCOUNT_TXS, |p| &p.accounts, &account.0, before, limit)
+        let waiting = |p: &Pending, head| Pending::positions(&p.accounts, account.0, before, head);
+        self.history(ACCOUNT_TXS, waiting, &account.0, before, limit)
     }
 
     /// The transactions whose events name machine `id`, newest first, as
@@ -428,19 +429,14 @@ impl Store {
         before: Option<TxPosition>,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>> {
-        self.history(
-            MACHINE_TXS,
-            |p| &p.machines,
-            &id.to_be_bytes(),
-            before,
-            limit,
-        )
+        let waiting = |p: &Pending, head| Pending::positions(&p.machines, id, before, head);
+        self.history(MACHINE_TXS, waiting, &id.to_be_bytes(), before, limit)
     }
 
     fn history(
         &self,
         table: TableDefinition<&[u8], ()>,
-        waiting: fn(&Pending) -> &std::collections::BTreeSet<Vec<u8>>,
+        waiting: impl FnOnce(&Pending, u64) -> Vec<TxPosition>,
         prefix: &[u8],
         before: Option<TxPosition>,
         limit: usize,
@@ -451,8 +447,7 @@ impl Store {
             let r = self.db.begin_read()?;
             let head = head_of(&r)?.unwrap_or(0);
             let t = r.open_table(table)?;
-            let w = Pending::history(waiting(&p), &lo, &hi, head);
-            let positions = history::page(&t, w, (&lo, &hi), limit)?;
+            let positions = history::page(&t, waiting(&p, head), (&lo, &hi), limit)?;
             (r, positions)
         };
         let locs = r.open_table(LOCATORS)?;

@@ -76,8 +76,10 @@ pub(crate) struct Pending {
     blocks: u64,
     bytes: usize,
     pub(crate) ids: BTreeSet<IdKey>,
-    pub(crate) accounts: BTreeSet<Vec<u8>>,
-    pub(crate) machines: BTreeSet<Vec<u8>>,
+    /// History entries by account: `(address, height, index)`, in the table's key order.
+    pub(crate) accounts: BTreeSet<([u8; 20], u64, u32)>,
+    /// History entries by machine: `(machine id, height, index)`.
+    pub(crate) machines: BTreeSet<(u64, u64, u32)>,
     state: BTreeMap<Vec<u8>, Versions>,
 }
 
@@ -110,12 +112,13 @@ impl Pending {
         for t in txs {
             self.ids
                 .insert((id_prefix(t.hash), t.at.height, t.at.index));
+            let (height, index) = (t.at.height, t.at.index);
             let (accounts, machines) = history::touched(t.tx, t.receipt);
             for a in accounts {
-                self.accounts.insert(history::key(&a.0, t.at));
+                self.accounts.insert((a.0, height, index));
             }
             for m in machines {
-                self.machines.insert(history::key(&m.to_be_bytes(), t.at));
+                self.machines.insert((m, height, index));
             }
             self.bytes += 20 + 64;
         }
@@ -141,8 +144,8 @@ impl Pending {
     /// Forgets the entries of blocks above `head`: their commit failed.
     pub(crate) fn drop_above(&mut self, head: u64) {
         self.ids.retain(|k| k.1 <= head);
-        self.accounts.retain(|k| history::height_of(k) <= head);
-        self.machines.retain(|k| history::height_of(k) <= head);
+        self.accounts.retain(|k| k.1 <= head);
+        self.machines.retain(|k| k.1 <= head);
         self.state.retain(|_, vs| {
             if vs.now.0 <= head {
                 return true;
@@ -164,12 +167,14 @@ impl Pending {
             ids.insert(k, ())?;
         }
         let mut accounts = w.open_table(history::ACCOUNT_TXS)?;
-        for k in &self.accounts {
-            accounts.insert(k.as_slice(), ())?;
+        for &(a, height, index) in &self.accounts {
+            let key = history::key(&a, TxPosition { height, index });
+            accounts.insert(key.as_slice(), ())?;
         }
         let mut machines = w.open_table(history::MACHINE_TXS)?;
-        for k in &self.machines {
-            machines.insert(k.as_slice(), ())?;
+        for &(m, height, index) in &self.machines {
+            let key = history::key(&m.to_be_bytes(), TxPosition { height, index });
+            machines.insert(key.as_slice(), ())?;
         }
         let mut state = w.open_table(crate::STATE)?;
         for (k, vs) in &self.state {
@@ -190,15 +195,26 @@ impl Pending {
             .collect()
     }
 
-    /// Waiting history keys of `set` between `lo` and `hi` (exclusive), up to `head`.
-    pub(crate) fn history<'a>(
-        set: &'a BTreeSet<Vec<u8>>,
-        lo: &[u8],
-        hi: &[u8],
+    /// Positions of the waiting history entries of `prefix` in `set`, strictly before `before`
+    /// (all without it) and up to `head`, newest first, at most [`history::MAX_HISTORY_PAGE`].
+    pub(crate) fn positions<P: Ord + Copy>(
+        set: &BTreeSet<(P, u64, u32)>,
+        prefix: P,
+        before: Option<TxPosition>,
         head: u64,
-    ) -> impl DoubleEndedIterator<Item = &'a Vec<u8>> + 'a {
-        set.range::<[u8], _>((Bound::Included(lo), Bound::Excluded(hi)))
-            .filter(move |k| history::height_of(k) <= head)
+    ) -> Vec<TxPosition> {
+        let hi = before.map_or((prefix, u64::MAX, u32::MAX), |b| {
+            (prefix, b.height, b.index)
+        });
+        set.range((Bound::Included((prefix, 0, 0)), Bound::Excluded(hi)))
+            .rev()
+            .filter(|k| k.1 <= head)
+            .take(history::MAX_HISTORY_PAGE)
+            .map(|k| TxPosition {
+                height: k.1,
+                index: k.2,
+            })
+            .collect()
     }
 
     /// The waiting value of `key` as of `head`: `None` when the table has it right.
