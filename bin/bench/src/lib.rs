@@ -245,6 +245,7 @@ fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
                 receipts: &[],
                 changes: &changes,
                 events: &[],
+                forced: false,
             })?;
             took += t.elapsed();
         }

@@ -51,6 +51,9 @@ pub struct Built {
     pub dropped: Vec<VerifiedTx>,
     /// Events of the modules' block hooks.
     pub events: Vec<Event>,
+    /// Its state writes do not all follow from executing it (a dev chain's set balance), so
+    /// the store must not leave them to be recomputed after a restart.
+    pub forced: bool,
 }
 
 impl Built {
@@ -119,6 +122,7 @@ fn replay_verified(
         state,
         dropped: Vec::new(),
         events: outcome.events,
+        forced: false,
     })
 }
 
@@ -190,7 +194,7 @@ impl Chain {
         let head = store
             .header(head_height)?
             .with_context(|| format!("header {head_height} missing"))?;
-        let state = SparseMerkleTree::from_entries(store.state_entries()?);
+        let state = restore_state(&store, head_height)?;
         if state.root() != head.state_root {
             bail!(
                 "state root {} does not match head {} root {}: data dir is damaged",
@@ -499,6 +503,7 @@ impl Chain {
             state,
             dropped,
             events,
+            forced: false,
         }
     }
 
@@ -526,6 +531,7 @@ impl Chain {
             state,
             dropped: _,
             events,
+            forced,
         } = built;
         let head = self.committed().head;
         assert_eq!(
@@ -543,6 +549,7 @@ impl Chain {
                 receipts,
                 changes,
                 events,
+                forced: *forced,
             })
             .expect("committing a block to the store");
         let stored = started.elapsed();
@@ -581,6 +588,32 @@ impl Chain {
         pool.prune_expired(next_height);
         self.metrics.set_mempool(pool.len());
     }
+}
+
+/// The state at the head of `store`, just opened: its state table is as of the last flush
+/// ([`Store::flushed`]), so the blocks after it are executed again, each checked against its
+/// header, and their writes handed back to the store.
+fn restore_state(store: &Store, head: u64) -> anyhow::Result<SparseMerkleTree> {
+    let flushed = store.flushed();
+    let mut state = SparseMerkleTree::from_entries(store.state_entries()?);
+    for height in flushed + 1..=head {
+        let header = store
+            .header(height)?
+            .with_context(|| format!("header {height} missing"))?;
+        let block = Block {
+            header,
+            txs: store.block_txs(height)?,
+        };
+        let verified = verify_txs(block.txs.clone());
+        let built = replay_verified(&state, &block, verified).map_err(|e| {
+            anyhow::anyhow!(
+                "block {height} does not execute to its header again ({e}): data dir is damaged"
+            )
+        })?;
+        store.restore_state(height, &built.changes);
+        state = built.state;
+    }
+    Ok(state)
 }
 
 /// The dev chain's block producer and fee collector, derived like the dev accounts.

@@ -74,6 +74,7 @@ impl Chain {
         let mut next = state.clone();
         built.header.state_root = next.apply(&built.changes);
         built.state = next;
+        built.forced = true;
         self.commit(&built);
         Some(env.height)
     }

@@ -31,8 +31,6 @@ const BLOCK_HEIGHTS: TableDefinition<&[u8], u64> = TableDefinition::new("block_h
 const BODIES: StreamTable = TableDefinition::new("bodies");
 /// Each block's locators: a transaction's id and where its record ends.
 const LOCATORS: StreamTable = TableDefinition::new("locators");
-/// The state writes of each block not yet flushed into [`STATE`].
-const STATE_LOG: StreamTable = TableDefinition::new("state_log");
 /// The id index: `(first 8 bytes of the id, height, index)`, checked against the locator.
 const TX_IDS: TableDefinition<pending::IdKey, ()> = TableDefinition::new("tx_ids");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
@@ -122,6 +120,10 @@ pub struct CommittedBlock<'a> {
     pub changes: &'a ChangeSet,
     /// Events of the modules' block hooks (clearing, settlement, ...).
     pub events: &'a [Event],
+    /// The state writes do not all follow from executing the block (a dev chain's set
+    /// balance): everything waiting is flushed with it, since a restart could not recompute
+    /// them.
+    pub forced: bool,
 }
 
 /// The node's database. Clones share it and what waits to be flushed; a simulation that
@@ -198,7 +200,6 @@ impl Store {
             w.open_table(BLOCK_HEIGHTS)?;
             w.open_table(BODIES)?;
             w.open_table(LOCATORS)?;
-            w.open_table(STATE_LOG)?;
             w.open_table(TX_IDS)?;
             w.open_table(STATE)?;
             w.open_table(BLOCK_EVENTS)?;
@@ -280,7 +281,8 @@ impl Store {
         let flush = {
             let mut p = self.waiting_mut();
             p.add(height, indexed(height, b.txs, b.receipts), b.changes);
-            p.due()
+            // Writes that executing the block again would not give must not wait.
+            b.forced || p.due()
         };
         let written = self.write_block(&w, b, (&bodies, &locators), flush);
         let committed = written.and_then(|()| Ok(w.commit()?));
@@ -319,13 +321,7 @@ impl Store {
         if flush {
             let p = self.waiting();
             p.write_to(w)?;
-            if p.flushed + 1 < height {
-                stream::remove(&mut w.open_table(STATE_LOG)?, p.flushed + 1..=height - 1)?;
-            }
             meta.insert(FLUSHED, height.to_be_bytes().as_slice())?;
-        } else if !b.changes.is_empty() {
-            let log = pending::encode_changes(b.changes);
-            stream::put(&mut w.open_table(STATE_LOG)?, height, &log)?;
         }
         meta.insert(HEAD, height.to_be_bytes().as_slice())?;
         Ok(())
@@ -354,6 +350,16 @@ impl Store {
             return Err(StoreError::Corrupt(format!("tx list of block {height}")));
         }
         Ok(locs.into_iter().map(|(h, _)| h).collect())
+    }
+
+    /// The transactions of the block at `height`, in order (none for a block without any).
+    pub fn block_txs(&self, height: u64) -> Result<Vec<Transaction>> {
+        let r = self.db.begin_read()?;
+        let (bodies, locs) = (r.open_table(BODIES)?, r.open_table(LOCATORS)?);
+        Ok(body::all(&bodies, &locs, height)?
+            .into_iter()
+            .map(|(_, tx, _)| tx)
+            .collect())
     }
 
     /// The events of the block hooks at `height` (none for a block without any).
@@ -461,7 +467,21 @@ impl Store {
             .collect()
     }
 
-    /// Every state entry, for rebuilding the in-memory authenticated state on start.
+    /// The height the state table is as of when the store opens: the node executes the blocks
+    /// after it again and hands their writes to [`Store::restore_state`].
+    pub fn flushed(&self) -> u64 {
+        self.waiting().flushed
+    }
+
+    /// The state writes of block `height` (above [`Store::flushed`]), recomputed by executing
+    /// it again after a restart, in block order.
+    pub fn restore_state(&self, height: u64, changes: &ChangeSet) {
+        self.waiting_mut().add_changes(height, changes);
+    }
+
+    /// Every state entry, for rebuilding the in-memory authenticated state on start: as of
+    /// [`Store::flushed`] right after opening, as of the head once the blocks above it were
+    /// restored.
     pub fn state_entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let p = self.waiting();
         let r = self.db.begin_read()?;
@@ -476,7 +496,8 @@ impl Store {
     }
 }
 
-/// What waits to be flushed after the last flush: the blocks above it, read back.
+/// What waits to be flushed after the last flush: the index entries of the blocks above it,
+/// read back. Their state writes come back through [`Store::restore_state`].
 fn rebuild(db: &Database, limits: FlushLimits) -> Result<Pending> {
     let r = db.begin_read()?;
     let meta = r.open_table(META)?;
@@ -486,22 +507,12 @@ fn rebuild(db: &Database, limits: FlushLimits) -> Result<Pending> {
         .transpose()?;
     let head = head_of(&r)?;
     let mut p = Pending::new(flushed.unwrap_or(0), limits);
-    let (bodies, locs, log) = (
-        r.open_table(BODIES)?,
-        r.open_table(LOCATORS)?,
-        r.open_table(STATE_LOG)?,
-    );
+    let (bodies, locs) = (r.open_table(BODIES)?, r.open_table(LOCATORS)?);
     for h in p.flushed + 1..=head.unwrap_or(0) {
         let records = body::all(&bodies, &locs, h)?;
-        // A block without state writes has no state log.
-        let log = stream::read_all(&log, h)?;
-        let changes = match log.is_empty() {
-            true => ChangeSet::new(),
-            false => pending::decode_changes(&log)?,
-        };
         let txs: Vec<(Hash, &Transaction)> = records.iter().map(|(h, t, _)| (*h, t)).collect();
         let receipts: Vec<Receipt> = records.iter().map(|(_, _, r)| r.clone()).collect();
-        p.add(h, indexed(h, &txs, &receipts), &changes);
+        p.add_txs(indexed(h, &txs, &receipts));
     }
     Ok(p)
 }
@@ -614,11 +625,11 @@ mod tests {
             fee_charged: Amount(1),
             events: vec![],
         };
+        let mut changes = ChangeSet::new();
+        changes.insert(b"k".to_vec(), Some(b"v".to_vec()));
         {
             let s = Store::open(&path).expect("open");
             s.init(b"{}", &header(0), &ChangeSet::new()).expect("init");
-            let mut changes = ChangeSet::new();
-            changes.insert(b"k".to_vec(), Some(b"v".to_vec()));
             let h = header(1);
             s.commit_block(&CommittedBlock {
                 header: &h,
@@ -630,6 +641,7 @@ mod tests {
                     "interval_cleared",
                     &[("volume_wh", 5u64.into())],
                 )],
+                forced: false,
             })
             .expect("commit");
         }
@@ -643,6 +655,11 @@ mod tests {
         assert!(s.block_events(0).expect("none").is_empty());
         let rec = s.tx(&tx.hash()).expect("tx").expect("present");
         assert_eq!((rec.height, rec.index, rec.receipt), (1, 0, receipt));
+        assert_eq!(s.block_txs(1).expect("txs"), vec![tx]);
+        // The state table is as of the last flush (genesis) until block 1 is given back.
+        assert_eq!(s.flushed(), 0);
+        assert!(s.state_entries().expect("state").is_empty());
+        s.restore_state(1, &changes);
         assert_eq!(
             s.state_entries().expect("state"),
             vec![(b"k".to_vec(), b"v".to_vec())]
@@ -662,6 +679,7 @@ mod tests {
                 receipts: &[],
                 changes: &ChangeSet::new(),
                 events: &[],
+                forced: false,
             })
             .err();
         assert!(matches!(err, Some(StoreError::NotNext { head: 0, got: 2 })));

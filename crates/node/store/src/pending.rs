@@ -8,7 +8,10 @@
 //! entries wait here; every [`FLUSH_BLOCKS`] blocks, or once [`FLUSH_ENTRIES`] entries or
 //! [`FLUSH_BYTES`] wait, one block's commit also writes them all, in key order, and records
 //! the height they are complete to (`flushed`). After a crash, [`crate::Store::open`] rebuilds
-//! this from the blocks after `flushed`, so nothing is lost and nothing is written twice.
+//! the index entries from the blocks after `flushed`, and the node executes those blocks again
+//! on the state table (which is as of `flushed`) and hands their writes back
+//! ([`crate::Store::restore_state`]), checking each block's state root on the way. So nothing
+//! is lost and nothing is written twice.
 //!
 //! Readers take the lock, begin their read transaction and merge what is here, counting only
 //! entries at or below the head their transaction sees: entries of a block are added before its
@@ -101,13 +104,19 @@ impl Pending {
         }
     }
 
-    /// Adds the entries of block `height`.
+    /// Adds the entries of block `height`: its index entries and its state writes.
     pub(crate) fn add<'a>(
         &mut self,
         height: u64,
         txs: impl Iterator<Item = Indexed<'a>>,
         changes: &ChangeSet,
     ) {
+        self.add_txs(txs);
+        self.add_changes(height, changes);
+    }
+
+    /// Adds the index entries of one block.
+    pub(crate) fn add_txs<'a>(&mut self, txs: impl Iterator<Item = Indexed<'a>>) {
         self.blocks += 1;
         for t in txs {
             self.ids
@@ -122,6 +131,10 @@ impl Pending {
             }
             self.bytes += 20 + 64;
         }
+    }
+
+    /// Adds the state writes of block `height`.
+    pub(crate) fn add_changes(&mut self, height: u64, changes: &ChangeSet) {
         for (k, v) in changes {
             self.bytes += k.len() + v.as_ref().map_or(0, Vec::len);
             let now = (height, v.clone());
@@ -239,48 +252,4 @@ impl Pending {
             .range::<[u8], _>((start, Bound::Unbounded))
             .filter_map(move |(k, vs)| Some((k.as_slice(), Pending::value_at(vs, head)?)))
     }
-}
-
-/// Encodes a block's state writes for its state log.
-pub(crate) fn encode_changes(changes: &ChangeSet) -> Vec<u8> {
-    let mut out = Vec::new();
-    crate::compact::put_varint(&mut out, changes.len() as u128);
-    for (k, v) in changes {
-        crate::compact::put_varint(&mut out, k.len() as u128);
-        out.extend_from_slice(k);
-        match v {
-            None => out.push(0),
-            Some(v) => {
-                out.push(1);
-                crate::compact::put_varint(&mut out, v.len() as u128);
-                out.extend_from_slice(v);
-            }
-        }
-    }
-    out
-}
-
-/// Decodes a state log written by [`encode_changes`].
-pub(crate) fn decode_changes(bytes: &[u8]) -> Result<ChangeSet> {
-    use crate::compact::len;
-    let mut rd = machina_primitives::codec::Reader::new(bytes);
-    let limit = machina_primitives::limits::MAX_BLOCK_BYTES;
-    let out = (|| {
-        let mut out = ChangeSet::new();
-        for _ in 0..len(&mut rd, "state writes", limit)? {
-            let n = len(&mut rd, "state key", limit)?;
-            let k = rd.bytes(n)?.to_vec();
-            let v = match rd.u8()? {
-                0 => None,
-                _ => {
-                    let n = len(&mut rd, "state value", limit)?;
-                    Some(rd.bytes(n)?.to_vec())
-                }
-            };
-            out.insert(k, v);
-        }
-        rd.finish()?;
-        Ok::<_, machina_primitives::CodecError>(out)
-    })();
-    out.map_err(|e| crate::corrupt("state log", e))
 }

@@ -169,6 +169,7 @@ mod tests {
             receipts: &[],
             changes: &changes,
             events: &[],
+            forced: false,
         })
         .expect("commit");
         let page = s.state_keys(b"p/", None, 10).expect("keys");

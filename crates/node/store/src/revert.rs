@@ -4,7 +4,7 @@ use crate::pending::{self, Pending};
 use crate::{
     body, corrupt, head_of_write, history, read_header, stream, write_state, ChangeSet, Result,
     Store, TxPosition, ACCOUNT_TXS, BLOCK_EVENTS, BLOCK_HEIGHTS, BODIES, FLUSHED, HEAD, HEADERS,
-    LOCATORS, MACHINE_TXS, META, STATE, STATE_LOG, TX_IDS,
+    LOCATORS, MACHINE_TXS, META, STATE, TX_IDS,
 };
 
 impl Store {
@@ -50,9 +50,6 @@ impl Store {
             if head > height {
                 stream::remove(&mut bodies, height + 1..=head)?;
                 stream::remove(&mut locators, height + 1..=head)?;
-            }
-            if head > p.flushed {
-                stream::remove(&mut w.open_table(STATE_LOG)?, p.flushed + 1..=head)?;
             }
             write_state(&mut w.open_table(STATE)?, changes)?;
             let mut meta = w.open_table(META)?;

@@ -76,9 +76,13 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-/// A block as the model keeps it: its transactions (id, sender, receiver) and the state
-/// before it.
-type ModelBlock = (Vec<(Hash, Address, Address)>, BTreeMap<Vec<u8>, Vec<u8>>);
+/// A block as the model keeps it: its transactions (id, sender, receiver), the state before it
+/// and its state writes (which a restart recomputes by executing it again).
+type ModelBlock = (
+    Vec<(Hash, Address, Address)>,
+    BTreeMap<Vec<u8>, Vec<u8>>,
+    ChangeSet,
+);
 
 /// What the store must say.
 #[derive(Default, Clone)]
@@ -104,7 +108,7 @@ fn check(store: &Store, m: &Model) {
         .collect();
     assert_eq!(keys.keys, want);
     let mut history: BTreeMap<Address, Vec<TxPosition>> = BTreeMap::new();
-    for (h, (txs, _)) in m.blocks.iter().enumerate() {
+    for (h, (txs, _, _)) in m.blocks.iter().enumerate() {
         let height = h as u64 + 1;
         let ids: Vec<Hash> = txs.iter().map(|t| t.0).collect();
         assert_eq!(store.block_tx_hashes(height).expect("ids"), ids);
@@ -181,10 +185,18 @@ proptest! {
                         receipts: &receipts,
                         changes: &changes,
                         events: &[],
+                        forced: false,
                     }).expect("commit");
-                    m.blocks.push((seen, before));
+                    m.blocks.push((seen, before, changes));
                 }
-                Step::Reopen => store = store.reopened().expect("reopen"),
+                Step::Reopen => {
+                    // As the node does on start: the blocks after the last flush give their
+                    // state writes back, as executing them again would.
+                    store = store.reopened().expect("reopen");
+                    for h in store.flushed() + 1..=m.blocks.len() as u64 {
+                        store.restore_state(h, &m.blocks[h as usize - 1].2);
+                    }
+                }
                 Step::Revert(n) => {
                     let to = m.blocks.len().saturating_sub(n as usize);
                     if to == m.blocks.len() {
