@@ -183,8 +183,9 @@ pub(crate) fn stf_rate(keys: &[Keypair], txs: &[Transaction], runs: usize) -> an
 /// 20% new), each timed from its changes to its new root and its durable commit. Index and
 /// state-table writes wait in memory and are flushed every few blocks (`machina_store::pending`),
 /// so a run covers at least two flushes and the rate is total writes over total time: the
-/// flushes are paid for, not left out. `runs` such rounds, median.
-fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
+/// flushes are paid for, not left out. `runs` such rounds, median. Also returns the rate of the
+/// new roots alone (over all rounds) and the number of keys at the end.
+fn state_rate(runs: usize) -> anyhow::Result<(f64, f64, usize)> {
     const EXISTING: u64 = 1_000_000;
     const UPDATES: u64 = 20_000;
     let blocks = 2 * machina_store::FLUSH_ENTRIES.div_ceil(UPDATES as usize) as u64;
@@ -216,6 +217,7 @@ fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
     store.init(b"{}", &head, &genesis)?;
     drop(genesis);
     let mut round = 0u64;
+    let mut rooting = Duration::ZERO;
     let r = rate((UPDATES * blocks) as usize, runs, || {
         let mut took = Duration::ZERO;
         for _ in 0..blocks {
@@ -233,6 +235,7 @@ fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
                 .collect();
             let t = Instant::now();
             let state_root = state.apply(&changes);
+            rooting += t.elapsed();
             head = BlockHeader {
                 height: head.height + 1,
                 parent_hash: head.hash(),
@@ -251,7 +254,8 @@ fn state_rate(runs: usize) -> anyhow::Result<(f64, usize)> {
         }
         Ok(took)
     })?;
-    Ok((r, state.len()))
+    let roots = (UPDATES * blocks * runs.max(1) as u64) as f64 / rooting.as_secs_f64();
+    Ok((r, roots, state.len()))
 }
 
 /// Bytes this process has caused to be written to storage so far (`write_bytes` of
@@ -391,12 +395,13 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
         Ok(took)
     })?;
     let stf = stf_rate(&keys, &txs, args.runs)?;
-    let (state, state_keys) = state_rate(args.runs)?;
+    let (state, state_roots, state_keys) = state_rate(args.runs)?;
     let (e2e, bytes_per_transfer) = e2e_rate(&keys, &txs, args.batch)?;
     let v = json!({
         "sig_ceiling_per_s": sig.round(),
         "stf_transfers_per_s": stf.round(),
         "state_updates_per_s": state.round(),
+        "state_root_updates_per_s": state_roots.round(),
         "e2e_transfers_per_s": e2e.round(),
         "e2e_ratio_to_sig_ceiling": (e2e / sig * 1000.0).round() / 1000.0,
         "bytes_per_transfer": bytes_per_transfer.map(f64::round),
@@ -422,6 +427,7 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
             "  state updates committed (root + redb)      {:>10.0} /s   ({state_keys} keys)",
             state
         );
+        println!("    of which the new roots alone              {state_roots:>10.0} /s");
         println!(
             "  signed transfers end to end (HTTP -> block) {:>9.0} /s   ({:.1}% of the ceiling)",
             e2e,

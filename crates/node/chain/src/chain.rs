@@ -17,9 +17,10 @@ use machina_store::{CommittedBlock, Store};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
+mod producer;
 mod submit;
 pub use submit::SubmitError;
 
@@ -154,6 +155,8 @@ pub struct Chain {
     pub(crate) time_offset: AtomicU64,
     /// The dev chain's snapshots (`POST /v1/dev/snapshot`), oldest first.
     pub(crate) snapshots: Mutex<Vec<Committed>>,
+    /// Blocks the dev producer built that are not committed yet.
+    pub(crate) in_flight: producer::InFlight,
 }
 
 /// Hands transactions admitted from clients to the rest of the network.
@@ -223,6 +226,7 @@ impl Chain {
             log_txs: AtomicBool::new(false),
             time_offset: AtomicU64::new(0),
             snapshots: Mutex::new(Vec::new()),
+            in_flight: producer::InFlight::default(),
         })
     }
 
@@ -358,57 +362,12 @@ impl Chain {
             .has_candidate(|a| machina_bank::account(state, a).nonce)
     }
 
-    /// Produces blocks until `stop` returns true: as soon as transactions wait, and at most
-    /// one block per `block_time`; with nothing waiting, an empty block after `idle_block` (if
-    /// set), so that time-driven end-of-block work (clearing, settlement) happens on time.
-    pub fn run_producer(
-        &self,
-        block_time: Duration,
-        idle_block: Option<Duration>,
-        stop: impl Fn() -> bool,
-    ) {
-        let mut last = Instant::now()
-            .checked_sub(block_time)
-            .unwrap_or_else(Instant::now);
-        while !stop() {
-            {
-                let pool = self.mempool.lock().expect("mempool lock");
-                let idle_due = idle_block.is_some_and(|d| last.elapsed() >= d);
-                if pool.is_empty() && !idle_due {
-                    // Wake up now and then to notice `stop` and the idle deadline.
-                    let _ = self
-                        .work
-                        .wait_timeout(pool, Duration::from_millis(50))
-                        .expect("mempool lock");
-                    continue;
-                }
-            }
-            if let Some(wait) = block_time.checked_sub(last.elapsed()) {
-                std::thread::sleep(wait);
-            }
-            last = Instant::now();
-            self.produce_block_or_abort(self.clock_ms());
-        }
-    }
-
-    /// [`Chain::produce_block`], stopping the whole process if it fails: a node that cannot
-    /// commit (a full disk, a broken invariant) must not go on answering as if it could. The
-    /// restart recovers the last committed block.
-    pub fn produce_block_or_abort(&self, timestamp_ms: u64) -> (u64, usize) {
-        let produced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.produce_block(timestamp_ms)
-        }));
-        produced.unwrap_or_else(|_| {
-            eprintln!("machina: block production failed; stopping so that a restart recovers the last committed block");
-            std::process::abort()
-        })
-    }
-
     /// Builds, executes and commits one block from the mempool at chain time `timestamp_ms`
     /// (moved forward past the head's if needed: chain time never goes back). Returns the
     /// new height and the number of transactions included.
     pub fn produce_block(&self, timestamp_ms: u64) -> (u64, usize) {
         let _producing = self.producing.lock().expect("producer lock");
+        self.in_flight.settle();
         let Committed { state, head } = self.committed();
         let env = BlockEnv {
             chain_id: self.params.chain_id,

@@ -58,6 +58,7 @@ impl Chain {
     /// overflow.
     pub fn dev_set_balance(&self, addr: &Address, balance: Amount) -> Option<u64> {
         let _producing = self.producing().lock().expect("producer lock");
+        self.in_flight.settle();
         let Committed { state, head } = self.committed();
         let env = BlockEnv {
             chain_id: self.chain_id(),
@@ -83,6 +84,7 @@ impl Chain {
     /// [`Chain::dev_revert`]. `None` when [`MAX_SNAPSHOTS`] are held.
     pub fn dev_snapshot(&self) -> Option<usize> {
         let _producing = self.producing().lock().expect("producer lock");
+        self.in_flight.settle();
         let mut snaps = self.snapshots.lock().expect("snapshots lock");
         if snaps.len() >= MAX_SNAPSHOTS {
             return None;
@@ -97,6 +99,7 @@ impl Chain {
     /// id.
     pub fn dev_revert(&self, id: usize) -> anyhow::Result<Option<u64>> {
         let _producing = self.producing().lock().expect("producer lock");
+        self.in_flight.settle();
         let mut snaps = self.snapshots.lock().expect("snapshots lock");
         let Some(snap) = snaps.get(id).cloned() else {
             return Ok(None);
