@@ -369,6 +369,21 @@ impl Chain {
         let _producing = self.producing.lock().expect("producer lock");
         self.in_flight.settle();
         let Committed { state, head } = self.committed();
+        let built = self.build_next(&state, &head, timestamp_ms);
+        let (height, included) = (built.header.height, built.txs.len());
+        self.commit(&built);
+        (height, included)
+    }
+
+    /// Builds the block after `head` (whose state is `state`) from the mempool at chain time
+    /// `timestamp_ms` (moved past the head's), as full as the limits allow, and removes from the
+    /// mempool what can never be included.
+    pub(crate) fn build_next(
+        &self,
+        state: &SparseMerkleTree,
+        head: &BlockHeader,
+        timestamp_ms: u64,
+    ) -> Built {
         let env = BlockEnv {
             chain_id: self.params.chain_id,
             height: head.height + 1,
@@ -376,16 +391,14 @@ impl Chain {
             proposer: self.proposer,
         };
         let built = self.build_block(
-            &state,
-            &head,
+            state,
+            head,
             env,
             MAX_BLOCK_TXS,
             MAX_BLOCK_BYTES - BLOCK_HEADER_ALLOWANCE,
         );
         self.forget(&built.dropped);
-        let included = built.txs.len();
-        self.commit(&built);
-        (env.height, included)
+        built
     }
 
     /// Builds and executes a block in `env` on top of `parent` (whose state is

@@ -13,8 +13,7 @@
 //! until nothing is in flight ([`InFlight::settle`]), so it always works on the head.
 
 use super::{Built, Chain, Committed};
-use machina_primitives::limits::{MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
-use machina_primitives::{BlockEnv, BlockHeader};
+use machina_primitives::BlockHeader;
 use machina_state::SparseMerkleTree;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -110,7 +109,7 @@ impl Chain {
                     std::thread::sleep(wait);
                 }
                 last = Instant::now();
-                let built = or_abort(|| self.build_next(&mut tip));
+                let built = or_abort(|| self.build_on_tip(&mut tip));
                 if to_committer.send(built).is_err() {
                     break;
                 }
@@ -142,7 +141,7 @@ impl Chain {
 
     /// Builds the next block on the block in flight (`tip`), or on the head, and counts it in
     /// flight.
-    fn build_next(&self, tip: &mut Option<(SparseMerkleTree, BlockHeader)>) -> Built {
+    fn build_on_tip(&self, tip: &mut Option<(SparseMerkleTree, BlockHeader)>) -> Built {
         let _producing = self.producing.lock().expect("producer lock");
         let (state, head) = match (self.in_flight.count(), tip.take()) {
             (n, Some(t)) if n > 0 => t,
@@ -151,20 +150,7 @@ impl Chain {
                 (state, head)
             }
         };
-        let env = BlockEnv {
-            chain_id: self.params.chain_id,
-            height: head.height + 1,
-            timestamp_ms: self.clock_ms().max(head.timestamp_ms + 1),
-            proposer: self.proposer,
-        };
-        let built = self.build_block(
-            &state,
-            &head,
-            env,
-            MAX_BLOCK_TXS,
-            MAX_BLOCK_BYTES - super::BLOCK_HEADER_ALLOWANCE,
-        );
-        self.forget(&built.dropped);
+        let built = self.build_next(&state, &head, self.clock_ms());
         *tip = Some((built.state.clone(), built.header.clone()));
         self.in_flight.add();
         built
