@@ -5,6 +5,11 @@
 
 mod cmd;
 
+/// Every thread allocates and frees per transaction; mimalloc keeps that off the hot path
+/// where glibc's malloc stalls to consolidate freed chunks (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use cmd::{dev, devnet, energy, keys, query, tx};
 use machina_client::{print_line, Keystore, NodeError};
